@@ -1,0 +1,205 @@
+# Makefile: the one build of the shared-parking system.
+#
+#   make            build every program into build/bin/
+#   make test       build and run all tests (unit, simulator black-box, core purity)
+#   make bench      benchmarks that print figures (callgrind instruction counts, sizes)
+#   make fuzz       every fuzz target for FUZZ_SECONDS (default 60) each
+#   make run        the main job: a demo garage of simulated locks
+#   make install    PREFIX (/usr/local) and DESTDIR honoured
+#   make SAN=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build (under build/san)
+#   make V=1 ...    show the commands
+#
+# test, run, bench and fuzz first install missing Debian packages (scripts/deps.sh),
+# then re-enter make so that pkg-config sees them.
+
+SHELL := /bin/sh
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+FUZZ_SECONDS ?= 60
+SAN ?= 0
+V ?= 0
+
+ifeq ($(SAN),1)
+BUILD := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD := build
+SANFLAGS :=
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wvla -Wformat=2 -Wundef -Wcast-qual -Wwrite-strings
+CSTD := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+OPT ?= -O2 -g
+DEPFLAGS = -MMD -MP
+CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -fno-common $(CFLAGS)
+LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+
+PKG_CRYPTO := $(shell pkg-config --cflags --libs libcrypto 2>/dev/null)
+CRYPTO_CFLAGS := $(shell pkg-config --cflags libcrypto 2>/dev/null)
+CRYPTO_LIBS := $(shell pkg-config --libs libcrypto 2>/dev/null)
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+BIN := $(BUILD)/bin
+OBJ := $(BUILD)/obj
+LIBDIR := $(BUILD)/lib
+TESTBIN := $(BUILD)/tests
+
+# ---- the shared firmware protocol: linked by the lock, the phone, the gateway, the server
+PROTO_SRC := lockfw/proto/wire.c lockfw/proto/frag.c lockfw/proto/proto.c
+
+# ---- the lock firmware core: no heap, no stdio, no OS calls
+CORE_SRC := lockfw/core/store.c lockfw/core/evlog.c lockfw/core/usecount.c \
+	lockfw/core/config.c lockfw/core/credential.c \
+	lockfw/core/share.c lockfw/core/revocation.c lockfw/core/lockout.c \
+	lockfw/core/walltime.c lockfw/core/barrier.c lockfw/core/operate.c \
+	lockfw/core/mgmt.c lockfw/core/lock.c
+
+# ---- host code several programs link (logging, P-256 keys, signing, sim transport)
+LIBPARK_SRC := lib/log.c lib/hex.c lib/p256.c lib/signer.c lib/simlink.c
+
+# ---- the host port of the lock and the simulator program parklockd
+LOCKHOST_SRC := lockfw/host/port-crypto.c lockfw/host/sim-hw.c lockfw/host/port-host.c lockfw/host/garage.c \
+	lockfw/host/world.c lockfw/host/simulator.c
+PARKLOCKD_MAIN := lockfw/host/main.c
+
+# ---- tests: one cmocka file per module; support code lives under tests/ only
+TEST_SUPPORT_SRC := tests/support/test-port.c tests/support/test-authority.c
+UNIT_TESTS := wire frag proto hex log store evlog lock-unlock lock-share lock-mgmt lock-lockout \
+	lock-power lock-barrier p256 signer simlink garage world
+SIM_TESTS := parklockd
+FUZZ_TARGETS := frame mgmt
+
+to_obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+PROTO_OBJ := $(call to_obj,$(PROTO_SRC))
+CORE_OBJ := $(call to_obj,$(CORE_SRC))
+LIBPARK_OBJ := $(call to_obj,$(LIBPARK_SRC))
+LOCKHOST_OBJ := $(call to_obj,$(LOCKHOST_SRC))
+TEST_SUPPORT_OBJ := $(call to_obj,$(TEST_SUPPORT_SRC))
+
+LIB_PROTO := $(LIBDIR)/libparkproto.a
+LIB_CORE := $(LIBDIR)/liblockcore.a
+LIB_PARK := $(LIBDIR)/libpark.a
+LIB_LOCKHOST := $(LIBDIR)/liblockhost.a
+
+PROGRAMS := $(BIN)/parklockd
+UNIT_BINS := $(addprefix $(TESTBIN)/test-,$(UNIT_TESTS))
+SIM_BINS := $(addprefix $(TESTBIN)/test-,$(SIM_TESTS))
+
+.PHONY: all test bench fuzz run install clean deps-build deps-test deps-fuzz deps-bench \
+	deps-run _test _bench _fuzz _run programs tests
+.DEFAULT_GOAL := all
+
+all: deps-build
+	$(Q)$(MAKE) --no-print-directory programs
+
+programs: $(PROGRAMS)
+
+tests: $(UNIT_BINS) $(SIM_BINS)
+
+deps-%:
+	$(Q)sh scripts/deps.sh $*
+
+# ---- libraries
+$(LIB_PROTO): $(PROTO_OBJ)
+$(LIB_CORE): $(CORE_OBJ)
+$(LIB_PARK): $(LIBPARK_OBJ)
+$(LIB_LOCKHOST): $(LOCKHOST_OBJ)
+$(LIBDIR)/%.a:
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(DEPFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
+
+# The core must stay freestanding: no OS headers, no libcrypto.
+$(CORE_OBJ) $(PROTO_OBJ): EXTRA_CFLAGS := -ffreestanding
+$(LIBPARK_OBJ) $(LOCKHOST_OBJ): EXTRA_CFLAGS := $(CRYPTO_CFLAGS)
+
+# ---- programs
+$(BIN)/parklockd: $(call to_obj,$(PARKLOCKD_MAIN)) $(LIB_LOCKHOST) $(LIB_CORE) $(LIB_PARK) $(LIB_PROTO)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CRYPTO_LIBS)
+
+# ---- tests
+TEST_LINK := $(TEST_SUPPORT_OBJ) $(LIB_LOCKHOST) $(LIB_CORE) $(LIB_PARK) $(LIB_PROTO)
+$(OBJ)/tests/%.o: EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes
+
+$(TESTBIN)/test-%: $(OBJ)/tests/unit/test-%.o $(TEST_LINK)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(CRYPTO_LIBS)
+
+$(TESTBIN)/test-parklockd: $(OBJ)/tests/sim/test-parklockd.o $(TEST_LINK) | $(BIN)/parklockd
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o %.a,$^) $(CMOCKA_LIBS) $(CRYPTO_LIBS)
+
+test: deps-test
+	$(Q)$(MAKE) --no-print-directory _test
+	$(Q)$(MAKE) --no-print-directory SAN=1 _test
+
+_test: programs tests
+	$(Q)sh tests/run.sh $(BUILD) $(UNIT_TESTS) $(SIM_TESTS)
+
+# ---- fuzzing: clang + libFuzzer, with ASan and UBSan
+FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN)
+FUZZ_BINS := $(addprefix build/fuzz/fuzz-,$(FUZZ_TARGETS))
+
+FUZZ_SUPPORT := tests/support/test-port.c tests/support/test-authority.c lockfw/host/sim-hw.c \
+	lockfw/host/port-crypto.c lib/p256.c lib/signer.c
+build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(PROTO_SRC) $(CORE_SRC) $(FUZZ_SUPPORT)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ-CC $@")
+	$(Q)clang $(FUZZ_CFLAGS) -Wno-missing-prototypes $(CRYPTO_CFLAGS) -o $@ $^ $(CRYPTO_LIBS)
+
+fuzz: deps-fuzz
+	$(Q)$(MAKE) --no-print-directory _fuzz
+
+_fuzz: $(FUZZ_BINS)
+	$(Q)sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# ---- benchmarks
+BENCH_BINS := build/bench/bench-unlock
+
+build/bench/bench-unlock: $(OBJ)/tests/bench/bench-unlock.o $(TEST_LINK)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CRYPTO_LIBS)
+
+bench: deps-bench
+	$(Q)$(MAKE) --no-print-directory SAN=0 _bench
+
+_bench: $(BENCH_BINS)
+	$(Q)sh tests/bench/run.sh
+
+# ---- the main job
+run: deps-run
+	$(Q)$(MAKE) --no-print-directory programs
+	$(Q)sh assets/demo/run.sh $(BIN)
+
+# ---- install
+install: programs
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/parking
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 docs/man/parklockd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 assets/demo/garage.conf $(DESTDIR)$(PREFIX)/share/parking/
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

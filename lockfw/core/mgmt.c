@@ -1,0 +1,212 @@
+/*
+ * mgmt.c: management messages; see mgmt.h.
+ *
+ * The site signature is checked before anything in the message is believed. A message
+ * with a bad signature gets a plain ERROR and leaves no trace (anyone in radio range
+ * could send one); a signed message gets a signed ACK and a MGMT event, whatever its
+ * result. The change is stored before the sequence number, so a power cut between
+ * them makes the server resend, and every handler is idempotent.
+ */
+#include "mgmt.h"
+
+#include <string.h>
+
+#include "config.h"
+#include "lock.h"
+#include "revocation.h"
+#include "walltime.h"
+
+typedef int (*mgmt_apply_fn)(struct lock *l, const union proto_mgmt_payload *p);
+
+static int apply_cred(struct lock *l, const union proto_mgmt_payload *p)
+{
+	if (revocation_contains(l, p->cred.key_id))
+		return -PROTO_E_REVOKED;
+	return credential_install(&l->creds, &l->store, &p->cred);
+}
+
+static int apply_share(struct lock *l, const union proto_mgmt_payload *p)
+{
+	const struct proto_share *s = &p->share;
+	int parent, r;
+
+	if (revocation_contains(l, s->share_id) || revocation_contains(l, s->parent_key_id))
+		return -PROTO_E_REVOKED;
+	parent = credential_find(&l->creds, s->sharer_id, s->parent_key_id);
+	if (parent < 0)
+		return -PROTO_E_UNKNOWN_KEY;
+	r = share_install(&l->shares, &l->store, s);
+	if (r == 0 && s->mode == PROTO_SHARE_TRANSFER)
+		r = credential_mark_transferred(&l->creds, &l->store, parent);
+	return r;
+}
+
+static int apply_revoke(struct lock *l, const union proto_mgmt_payload *p)
+{
+	return revocation_apply(l, &p->revoke);
+}
+
+static int apply_time(struct lock *l, const union proto_mgmt_payload *p)
+{
+	uint32_t before = walltime_now(l);
+	int r = walltime_set(l, p->time);
+
+	if (r == 0)
+		lock_log(l, PROTO_EV_TIME_SET, 0, 0, 0, before);
+	return r;
+}
+
+static int apply_lockout(struct lock *l, const union proto_mgmt_payload *p)
+{
+	struct lock_config next = l->cfg;
+
+	next.lockout = p->lockout;
+	if (config_save(&next, &l->store) != 0)
+		return -PROTO_E_FLASH;
+	l->cfg = next;
+	return 0;
+}
+
+/* Empties both key tables: a lock moved to another spot or site keeps no old key. */
+static int clear_keys(struct lock *l)
+{
+	int i;
+
+	for (i = 0; i < SHARE_SLOTS; i++)
+		if (share_remove(&l->shares, &l->store, i) != 0)
+			return -PROTO_E_FLASH;
+	for (i = 0; i < CREDENTIAL_SLOTS; i++)
+		if (credential_remove(&l->creds, &l->store, i) != 0)
+			return -PROTO_E_FLASH;
+	return 0;
+}
+
+static int apply_reprovision(struct lock *l, const union proto_mgmt_payload *p)
+{
+	struct lock_config next = l->cfg;
+	struct proto_revoke none = { 0 };
+	int r;
+
+	if (p->provision.spot_id == 0 || p->provision.site_id == 0)
+		return -PROTO_E_VALUE;
+	r = clear_keys(l);
+	if (r == 0)
+		r = revocation_apply(l, &none);
+	if (r != 0)
+		return r;
+	next.site_id = p->provision.site_id;
+	next.spot_id = p->provision.spot_id;
+	memcpy(next.site_pub, p->provision.site_pub, PROTO_PUBKEY_LEN);
+	/* The new site numbers its messages afresh. */
+	next.mgmt_seq = 0;
+	next.revoke_serial = 0;
+	if (config_save(&next, &l->store) != 0)
+		return -PROTO_E_FLASH;
+	l->cfg = next;
+	return 0;
+}
+
+static const mgmt_apply_fn mgmt_apply[PROTO_MGMT_TYPE_MAX + 1] = {
+	[PROTO_MGMT_INSTALL_CRED] = apply_cred,
+	[PROTO_MGMT_INSTALL_SHARE] = apply_share,
+	[PROTO_MGMT_REVOKE] = apply_revoke,
+	[PROTO_MGMT_SET_TIME] = apply_time,
+	[PROTO_MGMT_SET_LOCKOUT] = apply_lockout,
+	[PROTO_MGMT_REPROVISION] = apply_reprovision,
+};
+
+static int check_signature(struct lock *l, const struct proto_mgmt *m)
+{
+	const struct port *p = l->port;
+	uint8_t prefix[8], digest[PROTO_HASH_LEN];
+	struct wire_writer w;
+	struct port_buf parts[2];
+
+	wire_writer_init(&w, prefix, sizeof(prefix));
+	proto_tbs_mgmt_prefix(&w, l->cfg.site_id);
+	parts[0].p = prefix;
+	parts[0].len = w.off;
+	parts[1].p = m->signed_body;
+	parts[1].len = m->signed_len;
+	if (w.error || p->sha256(p->ctx, parts, 2, digest) != 0)
+		return -PROTO_E_INTERNAL;
+	return p->ecdsa_verify(p->ctx, l->cfg.site_pub, digest, m->sig) == 0 ? 0 : -PROTO_E_SITE_SIG;
+}
+
+static int check_order(const struct lock *l, const struct proto_mgmt *m)
+{
+	bool revoke = m->mtype == PROTO_MGMT_REVOKE;
+
+	if (m->target_spot != l->cfg.spot_id && !(revoke && m->target_spot == PROTO_TARGET_ALL))
+		return -PROTO_E_TARGET;
+	if (m->seq <= (revoke ? l->cfg.revoke_serial : l->cfg.mgmt_seq))
+		return -PROTO_E_STALE;
+	return 0;
+}
+
+/* Records the sequence as applied. A reprovision restarts numbering instead. */
+static int advance(struct lock *l, const struct proto_mgmt *m)
+{
+	struct lock_config next = l->cfg;
+
+	if (m->mtype == PROTO_MGMT_REPROVISION)
+		return 0;
+	if (m->mtype == PROTO_MGMT_REVOKE)
+		next.revoke_serial = m->seq;
+	else
+		next.mgmt_seq = m->seq;
+	if (config_save(&next, &l->store) != 0)
+		return -PROTO_E_FLASH;
+	l->cfg = next;
+	return 0;
+}
+
+static void send_ack(struct lock *l, uint8_t conn, uint8_t tag, const struct proto_mgmt *m,
+		     int status)
+{
+	struct proto_msg reply;
+	struct proto_mgmt_ack *a = &reply.u.ack;
+	uint8_t tbs[32];
+	struct wire_writer w;
+
+	reply.type = PROTO_MGMT_ACK;
+	reply.tag = tag;
+	a->spot_id = l->cfg.spot_id;
+	a->seq = m->seq;
+	a->mtype = m->mtype;
+	a->result = (uint8_t)-status;
+	a->lock_time = walltime_now(l);
+	wire_writer_init(&w, tbs, sizeof(tbs));
+	proto_tbs_ack(&w, l->cfg.site_id, a);
+	if (w.error || lock_sign(l, tbs, w.off, a->sig) != 0)
+		memset(a->sig, 0, sizeof(a->sig));
+	lock_send(l, conn, &reply);
+}
+
+int mgmt_handle(struct lock *l, uint8_t conn, uint8_t tag, const struct proto_mgmt *m)
+{
+	union proto_mgmt_payload payload;
+	int r;
+
+	if (m->mtype == 0 || m->mtype > PROTO_MGMT_TYPE_MAX) {
+		lock_send_error(l, conn, tag, PROTO_MGMT, -PROTO_E_TYPE);
+		return -PROTO_E_TYPE;
+	}
+	r = check_signature(l, m);
+	if (r != 0) {
+		lock_send_error(l, conn, tag, PROTO_MGMT, r);
+		return r;
+	}
+	r = check_order(l, m);
+	if (r == 0)
+		r = proto_mgmt_decode_payload(m->mtype, m->payload, m->plen, &payload);
+	if (r == 0)
+		r = mgmt_apply[m->mtype](l, &payload);
+	if (r == 0)
+		r = advance(l, m);
+	if (r == -PROTO_E_FLASH)
+		lock_halt(l);
+	lock_log(l, PROTO_EV_MGMT, m->mtype, (uint16_t)-r, 0, m->seq);
+	send_ack(l, conn, tag, m, r);
+	return r;
+}
