@@ -72,7 +72,8 @@ LOCKHOST_SRC := lockfw/host/port-crypto.c lockfw/host/sim-hw.c lockfw/host/port-
 PARKLOCKD_MAIN := lockfw/host/main.c
 
 # ---- tests: one cmocka file per module; support code lives under tests/ only
-TEST_SUPPORT_SRC := tests/support/test-port.c tests/support/test-authority.c
+TEST_SUPPORT_SRC := tests/support/test-port.c tests/support/test-authority.c \
+	tests/support/test-lock.c
 UNIT_TESTS := wire frag proto hex log store evlog lock-unlock lock-share lock-mgmt lock-lockout \
 	lock-power lock-barrier p256 signer simlink garage world
 SIM_TESTS := parklockd
@@ -159,8 +160,8 @@ _test: programs tests
 FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN)
 FUZZ_BINS := $(addprefix build/fuzz/fuzz-,$(FUZZ_TARGETS))
 
-FUZZ_SUPPORT := tests/support/test-port.c tests/support/test-authority.c lockfw/host/sim-hw.c \
-	lockfw/host/port-crypto.c lib/p256.c lib/signer.c
+FUZZ_SUPPORT := tests/support/test-port.c tests/support/test-authority.c tests/support/test-lock.c \
+	lockfw/host/sim-hw.c lockfw/host/port-crypto.c lib/p256.c lib/signer.c lib/hex.c
 build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(PROTO_SRC) $(CORE_SRC) $(FUZZ_SUPPORT)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ-CC $@")

@@ -9,7 +9,7 @@ set -eu
 pkgs_build="gcc make pkg-config libssl-dev libcmocka-dev"
 pkgs_test="$pkgs_build"
 pkgs_fuzz="clang libclang-rt-14-dev"
-pkgs_bench="valgrind binutils"
+pkgs_bench="valgrind binutils gcc-arm-none-eabi libnewlib-arm-none-eabi"
 pkgs_run="$pkgs_build"
 
 want=""

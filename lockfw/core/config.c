@@ -1,5 +1,5 @@
 /*
- * config.c: the settings record; see config.h. Layout (97 bytes, big-endian):
+ * config.c: the settings record; see config.h. Layout (96 bytes, big-endian):
  * flags u8 (bit 0 provisioned, bit 1 time known), site_id u32, spot_id u32,
  * site_pub[64], mgmt_seq u32, revoke_serial u32, time_saved u32, total_unlocks u32,
  * then the SET_LOCKOUT payload (7 bytes).
@@ -10,7 +10,7 @@
 
 #include "layout.h"
 
-#define CONFIG_LEN 97
+#define CONFIG_LEN 96
 #define CONFIG_PROVISIONED 0x01
 #define CONFIG_TIME_KNOWN 0x02
 

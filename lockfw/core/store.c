@@ -2,26 +2,27 @@
  * store.c: the power-safe record store of store.h: two flash areas, append-only
  * records with a CRC each, compaction into the other area committed by writing its
  * header last. Owns the on-flash format and the RAM index of newest records; knows
- * nothing of what the payloads mean. No heap: buffers are on the stack (about 1.1 KiB
- * deep during compaction).
- *
- * Flash format (all integers big-endian):
+ * nothing of what the payloads mean. No heap: buffers live on the stack.
+ */
+#include "store.h"
+
+#include <string.h>
+
+/*
+ * Flash format, all integers big-endian:
  *   area header, 16 bytes: magic "PKS1", generation u32, CRC-32 of those 8 bytes,
  *     4 bytes 0xFF. Written last, so an area without a valid header holds nothing.
  *   record, 4-byte aligned, written by one flash_write: key u8 (0..254), flags u8
  *     (0x00), len u16, payload[len], zero pad to 4, CRC-32 of key..payload.
  *     len 0 is a tombstone. A record header of four 0xFF bytes marks free space.
  */
-#include "store.h"
-
-#include <string.h>
 
 #define STORE_MAGIC 0x504B5331u /* "PKS1" */
 #define STORE_REC_MAX (STORE_REC_HDR + STORE_PAYLOAD_MAX + STORE_REC_TRAILER)
 #define STORE_NO_KEY 0xFFu     /* compact() without a record to drop or add */
 #define STORE_AREA_MAX 65536u  /* offsets must fit off[] below STORE_NO_RECORD */
 
-_Static_assert(STORE_PAYLOAD_MAX % 4 == 0, "payloads up to the maximum need no pad");
+_Static_assert(STORE_PAYLOAD_MAX % 4 == 0, "STORE_REC_MAX holds the largest padded record");
 _Static_assert(STORE_AREA_HDR % 4 == 0, "records after the header stay aligned");
 _Static_assert(STORE_AREA_MAX - 4 < STORE_NO_RECORD, "record offsets fit off[]");
 
@@ -219,35 +220,36 @@ static int compact(struct store *s, uint8_t key, const uint8_t *payload, size_t 
 	need = s->live_bytes - old_size + (len > 0 ? rec_size(len) : 0);
 	if (need > s->area_bytes - STORE_AREA_HDR)
 		return -STORE_E_NOSPACE;
-	r = erase_area(s, dst);
-	for (k = 0; r == 0 && k < STORE_KEYS; k++) {
+	if ((r = erase_area(s, dst)) < 0)
+		goto fail;
+	for (k = 0; k < STORE_KEYS; k++) {
 		fresh[k] = STORE_NO_RECORD;
 		if (k == key || s->off[k] == STORE_NO_RECORD)
 			continue;
-		r = copy_record(s, (uint8_t)k, base + w, rec, &size);
+		if ((r = copy_record(s, (uint8_t)k, base + w, rec, &size)) < 0)
+			goto fail;
 		fresh[k] = (uint16_t)w;
 		w += size;
 	}
-	if (r == 0 && len > 0) {
+	if (len > 0) {
 		size = rec_encode(rec, key, payload, len);
-		r = flash_write(s, base + w, rec, size);
+		if ((r = flash_write(s, base + w, rec, size)) < 0)
+			goto fail;
 		fresh[key] = (uint16_t)w;
 		w += size;
 	}
-	if (r == 0) {
-		area_header(rec, s->gen + 1);
-		r = flash_write(s, base, rec, STORE_AREA_HDR);
-	}
-	if (r < 0) {
-		s->write_off = s->area_bytes;
-		return r;
-	}
+	area_header(rec, s->gen + 1);
+	if ((r = flash_write(s, base, rec, STORE_AREA_HDR)) < 0)
+		goto fail;
 	s->active = (uint8_t)dst;
 	s->gen++;
 	memcpy(s->off, fresh, sizeof(s->off));
 	s->write_off = w;
 	s->live_bytes = w - STORE_AREA_HDR;
 	return 0;
+fail:
+	s->write_off = s->area_bytes;
+	return r;
 }
 
 /* Appends a record (a tombstone when len is 0) to the active area; it must fit. */

@@ -48,15 +48,17 @@ struct store {
  * Mounts the store on pages [first_page, first_page + 2 * area_pages) of port's flash:
  * picks the valid area with the highest generation, indexes its records, formats the
  * flash when neither area is valid, and compacts when the active area has a torn tail.
- * Returns 0, -STORE_E_GEOMETRY, or -STORE_E_FLASH.
+ * Returns 0, -STORE_E_GEOMETRY, or -STORE_E_FLASH. On error the store is not mounted:
+ * every other call fails with -STORE_E_FLASH and store_has() is false until a
+ * store_init() succeeds. An area holds at most 64 KiB (offsets are 16-bit).
  */
 int store_init(struct store *s, const struct port *port, uint32_t first_page,
 	       uint32_t area_pages);
 
 /*
- * Copies the newest payload of `key` into buf[0..cap) and sets *len. Returns 0,
- * -STORE_E_NOENT, -STORE_E_SIZE when cap is too small, or -STORE_E_FLASH when the
- * record no longer reads back with a valid CRC.
+ * Copies the newest payload of `key` into buf[0..cap) and sets *len (0 on error).
+ * Returns 0, -STORE_E_NOENT, -STORE_E_SIZE when cap is too small, or -STORE_E_FLASH
+ * when the record no longer reads back with a valid CRC.
  */
 int store_get(struct store *s, uint8_t key, uint8_t *buf, size_t cap, size_t *len);
 
@@ -64,14 +66,20 @@ int store_get(struct store *s, uint8_t key, uint8_t *buf, size_t cap, size_t *le
 bool store_has(const struct store *s, uint8_t key);
 
 /*
- * Writes a new record for `key`. When this returns 0 the record is durable; on any
- * error the previous record (or its absence) is still what store_get returns, also
- * after a power cut and a new store_init. Returns 0, -STORE_E_SIZE, -STORE_E_NOSPACE
- * or -STORE_E_FLASH. Compacts the store first when the active area is full.
+ * Writes a new record for `key`. When this returns 0 the record is durable. On
+ * -STORE_E_SIZE or -STORE_E_NOSPACE nothing changed. On -STORE_E_FLASH, store_get
+ * keeps returning the previous record until the next store_init; after a power cut
+ * and a new store_init the key holds either the previous or the new record, never a
+ * mix, and every other key is unchanged (a cut at the last byte may complete the
+ * write). len 0 (a tombstone) and key 255 give -STORE_E_SIZE. Compacts the store
+ * first when the active area is full.
  */
 int store_put(struct store *s, uint8_t key, const uint8_t *buf, size_t len);
 
-/* Deletes `key` durably (a zero-length tombstone record). Same errors as store_put. */
+/*
+ * Deletes `key` durably (a zero-length tombstone record). Same errors as store_put;
+ * deleting a missing key returns 0 and writes nothing.
+ */
 int store_del(struct store *s, uint8_t key);
 
 /* CRC-32 (IEEE 802.3, reflected), for torn-write detection, not for security. */

@@ -1,0 +1,98 @@
+#!/bin/sh
+# run.sh: `make bench`. Prints figures, never pass/fail:
+#  1. instructions the lock executes for one complete unlock (callgrind), split into
+#     crypto, port (simulated hardware and radio) and the lock core itself, beside the
+#     bare crypto operations an unlock needs, measured in the same run; medians of 5;
+#  2. the size of the lock core (text, data, bss) built with -Os without crypto, for
+#     the host and, when arm-none-eabi-gcc is installed, for a Cortex-M4 (Thumb-2), and
+#     the static RAM of one `struct lock`.
+set -eu
+out=build/bench
+mkdir -p "$out"
+rm -f "$out"/cg.out*
+
+echo "== unlock cost (callgrind instruction counts, median of 5 rounds)"
+valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out/cg.out" \
+	build/bench/bench-unlock >"$out/valgrind.log" 2>&1 || {
+	cat "$out/valgrind.log"
+	exit 1
+}
+
+crypto_fns="port_crypto_sha256 port_crypto_hmac_sha256 port_crypto_ecdsa_verify tp_random tp_device_sign tp_device_pubkey"
+port_fns="tp_radio_send tp_motor_drive tp_endstop_read tp_proximity_read tp_battery_percent tp_flash_read tp_flash_write tp_flash_erase tp_clock_ms"
+lock_fns="lock_receive lock_tick"
+
+# Sums the inclusive instruction counts of the named functions in one dump.
+incl() {
+	file=$1
+	shift
+	callgrind_annotate --inclusive=yes --threshold=100 "$file" 2>/dev/null |
+		awk -v names="$*" '
+		BEGIN { n = split(names, want, " "); for (i = 1; i <= n; i++) w[want[i]] = 1 }
+		/^ *[0-9,]+ / {
+			cost = $1; gsub(",", "", cost)
+			fn = $0; sub(/^[^:]*:/, "", fn); sub(/ .*$/, "", fn)
+			if (fn in w) sum += cost
+		}
+		END { printf "%d\n", sum }'
+}
+
+total() {
+	callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { c = $1; gsub(",", "", c); print c; exit }'
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+: >"$out/unlock.txt"
+: >"$out/bare.txt"
+for f in "$out"/cg.out.*; do
+	if grep -q 'Client Request: unlock' "$f"; then
+		lock=$(incl "$f" $lock_fns)
+		crypto=$(incl "$f" $crypto_fns)
+		port=$(incl "$f" $port_fns)
+		echo "$lock $crypto $port" >>"$out/unlock.txt"
+	elif grep -q 'Client Request: bare-crypto' "$f"; then
+		total "$f" >>"$out/bare.txt"
+	fi
+done
+
+lock=$(awk '{ print $1 }' "$out/unlock.txt" | median)
+crypto=$(awk '{ print $2 }' "$out/unlock.txt" | median)
+port=$(awk '{ print $3 }' "$out/unlock.txt" | median)
+bare=$(median <"$out/bare.txt")
+core=$((lock - crypto - port))
+printf '  %-44s %12s\n' "lock, whole unlock (lock_receive + lock_tick)" "$lock"
+printf '  %-44s %12s\n' "  of which crypto (port crypto calls)" "$crypto"
+printf '  %-44s %12s\n' "  of which port (sim flash, motor, radio)" "$port"
+printf '  %-44s %12s\n' "  of which the lock core itself" "$core"
+printf '  %-44s %12s\n' "bare crypto an unlock needs (same run)" "$bare"
+awk -v core="$core" -v crypto="$crypto" -v bare="$bare" 'BEGIN {
+	printf "  core on top of its crypto:  %.1f%%  (target <= 20%%)\n", 100 * core / crypto
+	printf "  core on top of bare crypto: %.1f%%\n", 100 * core / bare
+}'
+
+echo "== lock core size, -Os, without crypto"
+core_src="lockfw/core/*.c lockfw/proto/*.c"
+size_of() {
+	# $1 compiler, $2 size tool, remaining: flags
+	cc=$1
+	sz=$2
+	shift 2
+	rm -rf "$out/size" && mkdir -p "$out/size"
+	for f in $core_src; do
+		$cc -std=c11 -Os -ffreestanding -ffunction-sections -fdata-sections "$@" \
+			-c "$f" -o "$out/size/$(basename "$f" .c).o"
+	done
+	$sz -t "$out"/size/*.o | awk '/TOTALS/ { printf "  text %d  data %d  bss %d\n", $1, $2, $3 }'
+	$cc -std=c11 -Os -ffreestanding "$@" -c tests/bench/size-probe.c -o "$out/size/probe.o"
+	$sz "$out/size/probe.o" | awk 'NR == 2 { printf "  static RAM of one struct lock: %d bytes\n", $3 }'
+}
+echo "host x86-64 (gcc):"
+size_of gcc size
+if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
+	echo "Cortex-M4 Thumb-2 (arm-none-eabi-gcc):"
+	size_of arm-none-eabi-gcc arm-none-eabi-size -mcpu=cortex-m4 -mthumb
+else
+	echo "Cortex-M4: arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi)"
+fi
+echo "targets: code <= 32768 bytes, static RAM <= 8192 bytes"
