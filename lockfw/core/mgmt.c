@@ -16,17 +16,22 @@
 #include "revocation.h"
 #include "walltime.h"
 
-typedef int (*mgmt_apply_fn)(struct lock *l, const union proto_mgmt_payload *p);
+typedef int (*mgmt_apply_fn)(struct lock *l, const struct proto_mgmt *m,
+			     const union proto_mgmt_payload *p);
 
-static int apply_cred(struct lock *l, const union proto_mgmt_payload *p)
+static int apply_cred(struct lock *l, const struct proto_mgmt *m,
+		     const union proto_mgmt_payload *p)
 {
+	(void)m;
 	if (revocation_contains(l, p->cred.key_id))
 		return -PROTO_E_REVOKED;
 	return credential_install(&l->creds, &l->store, &p->cred);
 }
 
-static int apply_share(struct lock *l, const union proto_mgmt_payload *p)
+static int apply_share(struct lock *l, const struct proto_mgmt *m,
+		      const union proto_mgmt_payload *p)
 {
+	(void)m;
 	const struct proto_share *s = &p->share;
 	int parent, r;
 
@@ -41,13 +46,17 @@ static int apply_share(struct lock *l, const union proto_mgmt_payload *p)
 	return r;
 }
 
-static int apply_revoke(struct lock *l, const union proto_mgmt_payload *p)
+static int apply_revoke(struct lock *l, const struct proto_mgmt *m,
+		       const union proto_mgmt_payload *p)
 {
+	(void)m;
 	return revocation_apply(l, &p->revoke);
 }
 
-static int apply_time(struct lock *l, const union proto_mgmt_payload *p)
+static int apply_time(struct lock *l, const struct proto_mgmt *m,
+		     const union proto_mgmt_payload *p)
 {
+	(void)m;
 	uint32_t before = walltime_now(l);
 	int r = walltime_set(l, p->time);
 
@@ -56,8 +65,10 @@ static int apply_time(struct lock *l, const union proto_mgmt_payload *p)
 	return r;
 }
 
-static int apply_lockout(struct lock *l, const union proto_mgmt_payload *p)
+static int apply_lockout(struct lock *l, const struct proto_mgmt *m,
+		        const union proto_mgmt_payload *p)
 {
+	(void)m;
 	struct lock_config next = l->cfg;
 
 	next.lockout = p->lockout;
@@ -81,25 +92,34 @@ static int clear_keys(struct lock *l)
 	return 0;
 }
 
-static int apply_reprovision(struct lock *l, const union proto_mgmt_payload *p)
+/*
+ * Moves the lock to another spot or site. Under a new site key the old site's messages
+ * cannot verify any more, so numbering and the revocation list start afresh. Under the
+ * same key they must not: old signed messages for this lock (an install since revoked,
+ * an older revocation list) would become replayable. So the sequence moves on to this
+ * message's and the revocation list stays.
+ */
+static int apply_reprovision(struct lock *l, const struct proto_mgmt *m,
+			     const union proto_mgmt_payload *p)
 {
 	struct lock_config next = l->cfg;
 	struct proto_revoke none = { 0 };
+	bool new_key = memcmp(p->provision.site_pub, l->cfg.site_pub, PROTO_PUBKEY_LEN) != 0;
 	int r;
 
 	if (p->provision.spot_id == 0 || p->provision.site_id == 0)
 		return -PROTO_E_VALUE;
 	r = clear_keys(l);
-	if (r == 0)
+	if (r == 0 && new_key)
 		r = revocation_apply(l, &none);
 	if (r != 0)
 		return r;
 	next.site_id = p->provision.site_id;
 	next.spot_id = p->provision.spot_id;
 	memcpy(next.site_pub, p->provision.site_pub, PROTO_PUBKEY_LEN);
-	/* The new site numbers its messages afresh. */
-	next.mgmt_seq = 0;
-	next.revoke_serial = 0;
+	next.mgmt_seq = new_key ? 0 : m->seq;
+	if (new_key)
+		next.revoke_serial = 0;
 	if (config_save(&next, &l->store) != 0)
 		return -PROTO_E_FLASH;
 	l->cfg = next;
@@ -144,7 +164,7 @@ static int check_order(const struct lock *l, const struct proto_mgmt *m)
 	return 0;
 }
 
-/* Records the sequence as applied. A reprovision restarts numbering instead. */
+/* Records the sequence as applied. A reprovision has set its own numbering. */
 static int advance(struct lock *l, const struct proto_mgmt *m)
 {
 	struct lock_config next = l->cfg;
@@ -201,7 +221,7 @@ int mgmt_handle(struct lock *l, uint8_t conn, uint8_t tag, const struct proto_mg
 	if (r == 0)
 		r = proto_mgmt_decode_payload(m->mtype, m->payload, m->plen, &payload);
 	if (r == 0)
-		r = mgmt_apply[m->mtype](l, &payload);
+		r = mgmt_apply[m->mtype](l, m, &payload);
 	if (r == 0)
 		r = advance(l, m);
 	if (r == -PROTO_E_FLASH)

@@ -7,6 +7,7 @@
 #include "world.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,13 +136,15 @@ typedef void (*world_reply_fn)(struct world *w, struct world_lock *wl, struct sb
 
 static void act_car_present(struct world *w, struct world_lock *wl, uint32_t n)
 {
-	(void)w, (void)n;
+	(void)w;
+	(void)n;
 	sim_hw_set_car(&wl->host->hw, true);
 }
 
 static void act_car_absent(struct world *w, struct world_lock *wl, uint32_t n)
 {
-	(void)w, (void)n;
+	(void)w;
+	(void)n;
 	sim_hw_set_car(&wl->host->hw, false);
 }
 
@@ -153,14 +156,16 @@ static void act_battery(struct world *w, struct world_lock *wl, uint32_t n)
 
 static void act_jam(struct world *w, struct world_lock *wl, uint32_t n)
 {
-	(void)w, (void)n;
+	(void)w;
+	(void)n;
 	port_host_advance(wl->host);
 	sim_hw_set_jam(&wl->host->hw, true);
 }
 
 static void act_unjam(struct world *w, struct world_lock *wl, uint32_t n)
 {
-	(void)w, (void)n;
+	(void)w;
+	(void)n;
 	/* Time spent jammed must not count as travel: bring the model up to now first. */
 	port_host_advance(wl->host);
 	sim_hw_set_jam(&wl->host->hw, false);
@@ -168,7 +173,8 @@ static void act_unjam(struct world *w, struct world_lock *wl, uint32_t n)
 
 static void act_force(struct world *w, struct world_lock *wl, uint32_t n)
 {
-	(void)w, (void)n;
+	(void)w;
+	(void)n;
 	port_host_advance(wl->host);
 	sim_hw_force_down(&wl->host->hw);
 }
@@ -545,6 +551,15 @@ void world_attach(struct world *w, int listen_fd)
 	w->listen_fd = listen_fd;
 }
 
+static int set_nonblocking_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		return -1;
+	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
 static void client_close(struct world_client *c)
 {
 	if (c->fd >= 0)
@@ -617,11 +632,11 @@ static bool client_byte(struct world *w, struct world_client *c, char ch)
 	}
 	if (c->overlong)
 		return true;
-	if (c->have == WORLD_LINE_MAX + 1) {
-		/* Answer now, once, and skip to the next newline. */
+	if (c->have == sizeof(c->line)) {
+		/* Too long even with a CR: answer now, once, and skip to the next newline. */
 		c->overlong = true;
 		c->have = 0;
-		return client_reply(w, c, c->line, WORLD_LINE_MAX + 1);
+		return client_reply(w, c, c->line, sizeof(c->line));
 	}
 	c->line[c->have++] = ch;
 	return true;
@@ -702,10 +717,10 @@ static struct world_client *client_of(struct world *w, int fd)
 
 static void client_event(struct world *w, struct world_client *c, short revents)
 {
-	bool ok = true;
+	bool ok = (revents & POLLERR) == 0;
 
-	if (revents & (POLLIN | POLLHUP | POLLERR))
-		ok = (c->out_len > c->out_off || c->eof) ? !(revents & POLLERR) : client_read(w, c);
+	if (ok && (revents & (POLLIN | POLLHUP)) && !c->eof && c->out_len == c->out_off)
+		ok = client_read(w, c);
 	if (ok)
 		ok = client_flush(c);
 	if (!ok || (c->eof && c->out_len == c->out_off))

@@ -39,7 +39,7 @@ typedef void (*world_reboot_fn)(void *ctx, struct world_lock *wl);
 
 struct world_client {
 	int fd;                        /* -1 when the slot is free */
-	char line[WORLD_LINE_MAX + 1]; /* the command being read */
+	char line[WORLD_LINE_MAX + 2]; /* the command being read, room for a CR */
 	size_t have;
 	bool overlong;                 /* discarding the rest of a line that was too long */
 	bool eof;                      /* the client is done sending; close once flushed */

@@ -366,14 +366,14 @@ static const struct mgmt_kind mgmt_kinds[] = {
 	{ PROTO_MGMT_SET_LOCKOUT, PAYLOAD_SET_LOCKOUT, true, dec_lockout, enc_lockout },
 	{ PROTO_MGMT_REPROVISION, BODY_PROVISION, true, dec_reprovision, enc_reprovision },
 };
-_Static_assert(sizeof mgmt_kinds / sizeof mgmt_kinds[0] == PROTO_MGMT_TYPE_MAX,
+_Static_assert(sizeof(mgmt_kinds) / sizeof(mgmt_kinds[0]) == PROTO_MGMT_TYPE_MAX,
 	       "one row per management type");
 
 static const struct mgmt_kind *mgmt_kind_find(uint8_t mtype)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof mgmt_kinds / sizeof mgmt_kinds[0]; i++)
+	for (i = 0; i < sizeof(mgmt_kinds) / sizeof(mgmt_kinds[0]); i++)
 		if (mgmt_kinds[i].mtype == mtype)
 			return &mgmt_kinds[i];
 	return NULL;
@@ -813,7 +813,7 @@ static const struct proto_kind *kind_find(uint8_t type)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (kinds[i].type == type)
 			return &kinds[i];
 	return NULL;
@@ -908,7 +908,7 @@ static const char *const status_names[] = {
 	[PROTO_E_INTERNAL] = "internal",
 	[PROTO_E_OCCUPIED] = "occupied",
 };
-_Static_assert(sizeof status_names / sizeof status_names[0] == PROTO_STATUS_COUNT,
+_Static_assert(sizeof(status_names) / sizeof(status_names[0]) == PROTO_STATUS_COUNT,
 	       "a name for every status code");
 
 static const char *const event_names[] = {
@@ -924,7 +924,7 @@ static const char *const event_names[] = {
 	[PROTO_EV_MGMT] = "mgmt",
 	[PROTO_EV_TIME_SET] = "time_set",
 };
-_Static_assert(sizeof event_names / sizeof event_names[0] == PROTO_EV_KIND_MAX + 1,
+_Static_assert(sizeof(event_names) / sizeof(event_names[0]) == PROTO_EV_KIND_MAX + 1,
 	       "a name for every event kind");
 
 const char *proto_status_name(int status)

@@ -20,7 +20,7 @@ static int setup_frame(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof frame; i++)
+	for (i = 0; i < sizeof(frame); i++)
 		frame[i] = (uint8_t)(i * 7 + (i >> 8) + 1);
 	return 0;
 }
@@ -46,7 +46,7 @@ static void roundtrip(size_t len, unsigned mtu)
 
 	assert_int_equal(frag_tx_init(&tx, frame, len, (uint16_t)mtu), 0);
 	frag_rx_reset(&rx);
-	while ((n = frag_tx_next(&tx, out, sizeof out)) > 0) {
+	while ((n = frag_tx_next(&tx, out, sizeof(out))) > 0) {
 		bool last;
 
 		assert_true((size_t)n <= mtu - 3);
@@ -66,7 +66,7 @@ static void roundtrip(size_t len, unsigned mtu)
 	assert_int_equal(rx.total, len);
 	assert_memory_equal(rx.buf, frame, len);
 	assert_false(rx.active);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), 0); /* stays finished */
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), 0); /* stays finished */
 }
 
 static void test_roundtrip_every_mtu(void **state)
@@ -81,7 +81,7 @@ static void test_roundtrip_every_mtu(void **state)
 				  100, 255, 256, 500, 777, 1000, 1023, PROTO_FRAME_MAX };
 		size_t i;
 
-		for (i = 0; i < sizeof lens / sizeof lens[0]; i++)
+		for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
 			roundtrip(lens[i], mtu);
 	}
 }
@@ -92,7 +92,7 @@ static void test_roundtrip_every_length(void **state)
 	size_t i, len;
 
 	(void)state;
-	for (i = 0; i < sizeof mtus / sizeof mtus[0]; i++)
+	for (i = 0; i < sizeof(mtus) / sizeof(mtus[0]); i++)
 		for (len = 1; len <= PROTO_FRAME_MAX; len++)
 			roundtrip(len, mtus[i]);
 }
@@ -105,10 +105,10 @@ static void test_single_fragment_bytes(void **state)
 	uint8_t out[FRAG_PAYLOAD_MAX];
 
 	(void)state;
-	assert_int_equal(frag_tx_init(&tx, f, sizeof f, 23), 0);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), sizeof want);
-	assert_memory_equal(out, want, sizeof want);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), 0);
+	assert_int_equal(frag_tx_init(&tx, f, sizeof(f), 23), 0);
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), sizeof(want));
+	assert_memory_equal(out, want, sizeof(want));
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), 0);
 }
 
 static void test_fragment_bytes_mtu23(void **state)
@@ -118,18 +118,18 @@ static void test_fragment_bytes_mtu23(void **state)
 
 	(void)state;
 	assert_int_equal(frag_tx_init(&tx, frame, 40, 23), 0);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), 20);
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), 20);
 	assert_int_equal(out[0], 0x80);
 	assert_int_equal(out[1], 0x00);
 	assert_int_equal(out[2], 40);
 	assert_memory_equal(out + 3, frame, 17);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), 20);
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), 20);
 	assert_int_equal(out[0], 0x01);
 	assert_memory_equal(out + 1, frame + 17, 19);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), 5);
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), 5);
 	assert_int_equal(out[0], 0x42);
 	assert_memory_equal(out + 1, frame + 36, 4);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), 0);
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), 0);
 }
 
 static void test_tx_mtu_clamped(void **state)
@@ -140,14 +140,14 @@ static void test_tx_mtu_clamped(void **state)
 	(void)state;
 	assert_int_equal(frag_tx_init(&tx, frame, 1000, 0), 0);
 	assert_int_equal(tx.payload_max, PROTO_MTU_MIN - 3);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), PROTO_MTU_MIN - 3);
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), PROTO_MTU_MIN - 3);
 	assert_int_equal(frag_tx_init(&tx, frame, 1000, 22), 0);
 	assert_int_equal(tx.payload_max, PROTO_MTU_MIN - 3);
 	assert_int_equal(frag_tx_init(&tx, frame, 1000, 248), 0);
 	assert_int_equal(tx.payload_max, FRAG_PAYLOAD_MAX);
 	assert_int_equal(frag_tx_init(&tx, frame, 1000, 0xFFFF), 0);
 	assert_int_equal(tx.payload_max, FRAG_PAYLOAD_MAX);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), FRAG_PAYLOAD_MAX);
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), FRAG_PAYLOAD_MAX);
 }
 
 static void test_tx_bad_length(void **state)
@@ -157,13 +157,13 @@ static void test_tx_bad_length(void **state)
 
 	(void)state;
 	assert_int_equal(frag_tx_init(&tx, frame, 0, 23), -PROTO_E_LENGTH);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), 0);
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), 0);
 	assert_int_equal(frag_tx_init(&tx, frame, PROTO_FRAME_MAX + 1, 23), -PROTO_E_LENGTH);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), 0);
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), 0);
 	assert_int_equal(frag_tx_init(&tx, frame, SIZE_MAX, 23), -PROTO_E_LENGTH);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), 0);
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), 0);
 	assert_int_equal(frag_tx_init(&tx, NULL, 5, 23), -PROTO_E_LENGTH);
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), 0);
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), 0);
 }
 
 static void test_tx_small_buffer(void **state)
@@ -174,7 +174,7 @@ static void test_tx_small_buffer(void **state)
 
 	(void)state;
 	assert_int_equal(frag_tx_init(&tx, frame, 300, 247), 0);
-	memset(out, 0xEE, sizeof out);
+	memset(out, 0xEE, sizeof(out));
 	for (cap = 0; cap < FRAG_PAYLOAD_MAX; cap++) {
 		assert_int_equal(frag_tx_next(&tx, out, cap), -PROTO_E_LENGTH);
 		assert_int_equal(tx.off, 0);

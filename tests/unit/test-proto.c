@@ -30,7 +30,7 @@ struct gen {
 
 static void gen_init(struct gen *g, uint32_t seed)
 {
-	memset(g, 0, sizeof *g);
+	memset(g, 0, sizeof(*g));
 	g->state = seed * 2654435761u + 1;
 }
 
@@ -42,7 +42,7 @@ static uint32_t gen_next(struct gen *g)
 
 static void gen_raw(struct gen *g, const uint8_t *p, size_t n)
 {
-	assert_true(g->len + n <= sizeof g->buf);
+	assert_true(g->len + n <= sizeof(g->buf));
 	memcpy(g->buf + g->len, p, n);
 	g->len += n;
 }
@@ -95,7 +95,7 @@ static void gbytes(struct gen *g, uint8_t *out, size_t n)
 
 static void gen_header(struct gen *g, struct proto_msg *m, uint8_t type)
 {
-	memset(m, 0, sizeof *m);
+	memset(m, 0, sizeof(*m));
 	m->type = type;
 	g8v(g, PROTO_VERSION);
 	g8v(g, type);
@@ -635,7 +635,7 @@ static const struct msg_case cases[] = {
 	{ PROTO_MGMT_ACK, 78, true, build_ack },
 	{ PROTO_ERROR, 2, true, build_error },
 };
-#define NCASES (sizeof cases / sizeof cases[0])
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
 
 static const struct msg_case *case_find(uint8_t type)
 {
@@ -649,7 +649,7 @@ static const struct msg_case *case_find(uint8_t type)
 
 static void fill_sentinel(struct proto_msg *m)
 {
-	memset(m, SENTINEL, sizeof *m);
+	memset(m, SENTINEL, sizeof(*m));
 }
 
 static void assert_body_untouched(const struct proto_msg *m)
@@ -657,7 +657,7 @@ static void assert_body_untouched(const struct proto_msg *m)
 	const uint8_t *p = (const uint8_t *)&m->u;
 	size_t i;
 
-	for (i = 0; i < sizeof m->u; i++)
+	for (i = 0; i < sizeof(m->u); i++)
 		if (p[i] != SENTINEL)
 			fail_msg("a refused decode wrote body byte %zu", i);
 }
@@ -685,7 +685,7 @@ static void roundtrip(const struct proto_msg *m, const uint8_t *want, size_t len
 	uint8_t buf[PROTO_FRAME_MAX];
 	struct proto_msg got;
 
-	assert_int_equal(proto_encode(m, buf, sizeof buf), (int)len);
+	assert_int_equal(proto_encode(m, buf, sizeof(buf)), (int)len);
 	assert_memory_equal(buf, want, len);
 	fill_sentinel(&got);
 	assert_int_equal(proto_decode(buf, len, &got), 0);
@@ -731,7 +731,7 @@ static void test_log_counts(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof counts; i++) {
+	for (i = 0; i < sizeof(counts); i++) {
 		struct gen g;
 		struct proto_msg m;
 
@@ -756,7 +756,7 @@ static const struct {
 	{ PROTO_MGMT_SET_LOCKOUT, build_lockout, 7 },
 	{ PROTO_MGMT_REPROVISION, build_reprovision, 72 },
 };
-#define NPAYLOADS (sizeof payload_cases / sizeof payload_cases[0])
+#define NPAYLOADS (sizeof(payload_cases) / sizeof(payload_cases[0]))
 
 static void test_mgmt_every_payload_roundtrips(void **state)
 {
@@ -773,18 +773,18 @@ static void test_mgmt_every_payload_roundtrips(void **state)
 		struct wire_writer w;
 
 		gen_init(&pg, 200 + (uint32_t)i);
-		memset(&want, 0, sizeof want);
+		memset(&want, 0, sizeof(want));
 		payload_cases[i].build(&pg, &want);
 		if (payload_cases[i].len != 0)
 			assert_int_equal(pg.len, payload_cases[i].len);
 
 		/* the payload codec alone */
-		wire_writer_init(&w, buf, sizeof buf);
+		wire_writer_init(&w, buf, sizeof(buf));
 		proto_mgmt_encode_payload(&w, mtype, &want);
 		assert_false(w.error);
 		assert_int_equal(w.off, pg.len);
 		assert_memory_equal(buf, pg.buf, pg.len);
-		memset(&got, SENTINEL, sizeof got);
+		memset(&got, SENTINEL, sizeof(got));
 		assert_int_equal(proto_mgmt_decode_payload(mtype, pg.buf, pg.len, &got), 0);
 		cmp_payload(mtype, &want, &got);
 
@@ -794,7 +794,7 @@ static void test_mgmt_every_payload_roundtrips(void **state)
 		assert_int_equal(g.len, PROTO_HDR_LEN + 75 + pg.len);
 		roundtrip(&m, g.buf, g.len);
 		assert_int_equal(proto_decode(g.buf, g.len, &dec), 0);
-		memset(&got, SENTINEL, sizeof got);
+		memset(&got, SENTINEL, sizeof(got));
 		assert_int_equal(proto_mgmt_decode_payload(dec.u.mgmt.mtype, dec.u.mgmt.payload,
 							   dec.u.mgmt.plen, &got), 0);
 		cmp_payload(mtype, &want, &got);
@@ -807,7 +807,7 @@ static void test_revoke_sizes(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
 		struct gen pg, g;
 		union proto_mgmt_payload want, got;
 		struct proto_msg m;
@@ -870,9 +870,9 @@ static void test_frame_too_long(void **state)
 	big[0] = PROTO_VERSION;
 	big[1] = PROTO_LOG;
 	big[2] = 9;
-	assert_refused(big, sizeof big, -PROTO_E_LENGTH);
+	assert_refused(big, sizeof(big), -PROTO_E_LENGTH);
 	big[1] = PROTO_MGMT;
-	assert_refused(big, sizeof big, -PROTO_E_LENGTH);
+	assert_refused(big, sizeof(big), -PROTO_E_LENGTH);
 }
 
 static void test_wrong_version(void **state)
@@ -887,7 +887,7 @@ static void test_wrong_version(void **state)
 
 		gen_init(&g, 800 + (uint32_t)i);
 		cases[i].build(&g, &m);
-		for (v = 0; v < sizeof versions; v++) {
+		for (v = 0; v < sizeof(versions); v++) {
 			g.buf[0] = versions[v];
 			assert_refused(g.buf, g.len, -PROTO_E_VERSION);
 		}
@@ -908,7 +908,7 @@ static void test_unknown_type(void **state)
 			known++;
 			continue;
 		}
-		memset(frame, 0, sizeof frame);
+		memset(frame, 0, sizeof(frame));
 		frame[0] = PROTO_VERSION;
 		frame[1] = (uint8_t)t;
 		frame[2] = 0x33;
@@ -916,7 +916,7 @@ static void test_unknown_type(void **state)
 		assert_refused(frame, 80, -PROTO_E_TYPE);
 		m.type = (uint8_t)t;
 		m.tag = 1;
-		assert_int_equal(proto_encode(&m, frame, sizeof frame), -PROTO_E_TYPE);
+		assert_int_equal(proto_encode(&m, frame, sizeof(frame)), -PROTO_E_TYPE);
 	}
 	assert_int_equal(known, 16);
 }
@@ -968,10 +968,10 @@ static void test_hello_mtu_range(void **state)
 	for (mtu = 0; mtu <= 0xFFFF; mtu++) {
 		wire_store_u16(f + 3, (uint16_t)mtu);
 		if (mtu >= 23 && mtu <= 247) {
-			assert_int_equal(proto_decode(f, sizeof f, &m), 0);
+			assert_int_equal(proto_decode(f, sizeof(f), &m), 0);
 			assert_int_equal(m.u.hello.mtu, mtu);
 		} else {
-			assert_refused(f, sizeof f, -PROTO_E_VALUE);
+			assert_refused(f, sizeof(f), -PROTO_E_VALUE);
 		}
 	}
 }
@@ -1037,7 +1037,7 @@ static void test_log_count(void **state)
 	assert_refused(buf, len, -PROTO_E_LENGTH);
 	/* and the encoder will not read past the page either */
 	m.u.log.count = PROTO_LOG_PAGE_MAX + 1;
-	assert_int_equal(proto_encode(&m, buf, sizeof buf), -PROTO_E_LENGTH);
+	assert_int_equal(proto_encode(&m, buf, sizeof(buf)), -PROTO_E_LENGTH);
 }
 
 static void test_provision_ids_nonzero(void **state)
@@ -1082,10 +1082,10 @@ static void expect_payload(uint8_t mtype, const uint8_t *p, size_t len, int err)
 	uint8_t frame[PROTO_FRAME_MAX + 64];
 	size_t n, i;
 
-	memset(&u, SENTINEL, sizeof u);
+	memset(&u, SENTINEL, sizeof(u));
 	assert_int_equal(proto_mgmt_decode_payload(mtype, p, len, &u), err);
 	if (err != 0)
-		for (i = 0; i < sizeof u; i++)
+		for (i = 0; i < sizeof(u); i++)
 			assert_int_equal(((const uint8_t *)&u)[i], SENTINEL);
 	if (p == NULL || len > PROTO_FRAME_MAX - PROTO_HDR_LEN - 75)
 		return; /* no frame can carry it */
@@ -1103,17 +1103,23 @@ static void test_mgmt_unknown_mtype(void **state)
 {
 	static const uint8_t bad[] = { 0, 7, 8, 0x10, 0x80, 0xFF };
 	uint8_t payload[4] = { 0x65, 0x53, 0xF1, 0x00 };
-	size_t i;
+	uint8_t frame[PROTO_FRAME_MAX + 64];
+	size_t i, n;
 
 	(void)state;
-	for (i = 0; i < sizeof bad; i++) {
+	for (i = 0; i < sizeof(bad); i++) {
 		struct wire_writer w;
 		union proto_mgmt_payload u;
 		uint8_t buf[16];
 
-		expect_payload(bad[i], payload, sizeof payload, -PROTO_E_TYPE);
-		memset(&u, 0, sizeof u);
-		wire_writer_init(&w, buf, sizeof buf);
+		expect_payload(bad[i], payload, sizeof(payload), -PROTO_E_TYPE);
+		/* the type is judged before the envelope's length */
+		n = mgmt_frame(frame, bad[i], payload, sizeof(payload));
+		wire_store_u16(frame + PROTO_HDR_LEN + 9, 99);
+		assert_refused(frame, n, -PROTO_E_TYPE);
+		assert_refused(frame, PROTO_HDR_LEN + 11, -PROTO_E_LENGTH);
+		memset(&u, 0, sizeof(u));
+		wire_writer_init(&w, buf, sizeof(buf));
 		proto_mgmt_encode_payload(&w, bad[i], &u);
 		assert_true(w.error);
 		assert_int_equal(w.off, 0);
@@ -1176,7 +1182,7 @@ static void test_revoke_values(void **state)
 	uint16_t count;
 
 	(void)state;
-	memset(p, 0x22, sizeof p);
+	memset(p, 0x22, sizeof(p));
 	for (count = 0; count <= 130; count++) {
 		size_t len = 2 + 4 * (size_t)count;
 
@@ -1229,10 +1235,10 @@ static void test_share_mode_values(void **state)
 	unsigned mode;
 
 	(void)state;
-	memset(p, 0x33, sizeof p);
+	memset(p, 0x33, sizeof(p));
 	for (mode = 0; mode < 256; mode++) {
 		p[26] = (uint8_t)mode;
-		expect_payload(PROTO_MGMT_INSTALL_SHARE, p, sizeof p,
+		expect_payload(PROTO_MGMT_INSTALL_SHARE, p, sizeof(p),
 			       mode == 1 || mode == 2 ? 0 : -PROTO_E_VALUE);
 	}
 }
@@ -1242,13 +1248,13 @@ static void test_reprovision_values(void **state)
 	uint8_t p[72];
 
 	(void)state;
-	memset(p, 0x44, sizeof p);
-	expect_payload(PROTO_MGMT_REPROVISION, p, sizeof p, 0);
+	memset(p, 0x44, sizeof(p));
+	expect_payload(PROTO_MGMT_REPROVISION, p, sizeof(p), 0);
 	wire_store_u32(p, 0);
-	expect_payload(PROTO_MGMT_REPROVISION, p, sizeof p, -PROTO_E_VALUE);
+	expect_payload(PROTO_MGMT_REPROVISION, p, sizeof(p), -PROTO_E_VALUE);
 	wire_store_u32(p, 9);
 	wire_store_u32(p + 4, 0);
-	expect_payload(PROTO_MGMT_REPROVISION, p, sizeof p, -PROTO_E_VALUE);
+	expect_payload(PROTO_MGMT_REPROVISION, p, sizeof(p), -PROTO_E_VALUE);
 }
 
 static void test_encode_small_buffer(void **state)
@@ -1264,9 +1270,9 @@ static void test_encode_small_buffer(void **state)
 		gen_init(&g, 1100 + (uint32_t)i);
 		cases[i].build(&g, &m);
 		for (cap = 0; cap < g.len; cap++) {
-			memset(buf, 0xEE, sizeof buf);
+			memset(buf, 0xEE, sizeof(buf));
 			assert_int_equal(proto_encode(&m, buf, cap), -PROTO_E_LENGTH);
-			for (k = cap; k < sizeof buf; k++)
+			for (k = cap; k < sizeof(buf); k++)
 				assert_int_equal(buf[k], 0xEE);
 		}
 		assert_int_equal(proto_encode(&m, buf, g.len), (int)g.len);
@@ -1281,21 +1287,21 @@ static void test_encode_refuses_oversize_mgmt(void **state)
 	struct proto_msg m;
 
 	(void)state;
-	memset(&m, 0, sizeof m);
+	memset(&m, 0, sizeof(m));
 	m.type = PROTO_MGMT;
 	m.u.mgmt.mtype = PROTO_MGMT_REVOKE;
 	m.u.mgmt.payload = payload;
 	/* a frame of 3 + 75 + plen bytes: 1024 fits, 1025 not, whatever the buffer */
 	m.u.mgmt.plen = PROTO_FRAME_MAX - PROTO_HDR_LEN - 75;
-	assert_int_equal(proto_encode(&m, buf, sizeof buf), PROTO_FRAME_MAX);
+	assert_int_equal(proto_encode(&m, buf, sizeof(buf)), PROTO_FRAME_MAX);
 	m.u.mgmt.plen++;
-	assert_int_equal(proto_encode(&m, buf, sizeof buf), -PROTO_E_LENGTH);
+	assert_int_equal(proto_encode(&m, buf, sizeof(buf)), -PROTO_E_LENGTH);
 	/* plen bytes that do not exist */
 	m.u.mgmt.plen = 4;
 	m.u.mgmt.payload = NULL;
-	assert_int_equal(proto_encode(&m, buf, sizeof buf), -PROTO_E_LENGTH);
+	assert_int_equal(proto_encode(&m, buf, sizeof(buf)), -PROTO_E_LENGTH);
 	m.u.mgmt.plen = 0;
-	assert_int_equal(proto_encode(&m, buf, sizeof buf), PROTO_HDR_LEN + 75);
+	assert_int_equal(proto_encode(&m, buf, sizeof(buf)), PROTO_HDR_LEN + 75);
 }
 
 static void test_mgmt_encode_payload_refusals(void **state)
@@ -1307,9 +1313,9 @@ static void test_mgmt_encode_payload_refusals(void **state)
 	size_t i, cap;
 
 	(void)state;
-	memset(&u, 0, sizeof u);
+	memset(&u, 0, sizeof(u));
 	u.revoke.count = PROTO_REVOKE_MAX + 1;
-	wire_writer_init(&w, buf, sizeof buf);
+	wire_writer_init(&w, buf, sizeof(buf));
 	proto_mgmt_encode_payload(&w, PROTO_MGMT_REVOKE, &u);
 	assert_true(w.error);
 	assert_int_equal(w.off, 0);
@@ -1339,7 +1345,7 @@ static void test_status_names(void **state)
 	int i;
 
 	(void)state;
-	assert_int_equal(sizeof want / sizeof want[0], PROTO_STATUS_COUNT);
+	assert_int_equal(sizeof(want) / sizeof(want[0]), PROTO_STATUS_COUNT);
 	for (i = 0; i < PROTO_STATUS_COUNT; i++)
 		assert_string_equal(proto_status_name(i), want[i]);
 	assert_string_equal(proto_status_name(PROTO_E_KEY_SIG), "bad_key_signature");
@@ -1359,7 +1365,7 @@ static void test_event_names(void **state)
 	unsigned k;
 
 	(void)state;
-	assert_int_equal(sizeof want / sizeof want[0], PROTO_EV_KIND_MAX + 1);
+	assert_int_equal(sizeof(want) / sizeof(want[0]), PROTO_EV_KIND_MAX + 1);
 	for (k = 0; k <= PROTO_EV_KIND_MAX; k++)
 		assert_string_equal(proto_event_name((uint8_t)k), want[k]);
 	assert_string_equal(proto_event_name(PROTO_EV_TIME_SET), "time_set");
@@ -1385,7 +1391,7 @@ static void test_event_codec(void **state)
 	assert_int_equal(e.user_id, 1001);
 	assert_int_equal(e.key_id, 5001);
 	proto_event_encode(out, &e);
-	assert_memory_equal(out, raw, sizeof raw);
+	assert_memory_equal(out, raw, sizeof(raw));
 	proto_event_decode(out, &back);
 	cmp_event(&e, &back);
 }
@@ -1444,7 +1450,7 @@ static void test_tbs_operate(void **state)
 	(void)state;
 	gen_init(&want, 1400);
 	tag4(&want, "PKO1");
-	gbytes(&want, nonce, sizeof nonce);
+	gbytes(&want, nonce, sizeof(nonce));
 	site = g32(&want);
 	spot = g32(&want);
 	op = g8(&want);
@@ -1464,7 +1470,7 @@ static void test_tbs_mgmt_prefix(void **state)
 	static const uint8_t want[8] = { 'P', 'K', 'M', '1', 0xDE, 0xAD, 0xBE, 0xEF };
 
 	(void)state;
-	wire_writer_init(&w, buf, sizeof buf);
+	wire_writer_init(&w, buf, sizeof(buf));
 	proto_tbs_mgmt_prefix(&w, 0xDEADBEEFu);
 	assert_false(w.error);
 	assert_int_equal(w.off, 8);
@@ -1484,7 +1490,7 @@ static void test_tbs_status(void **state)
 	build_status(&g, &m);
 	gen_init(&want, 1501);
 	tag4(&want, "PKS1");
-	gbytes(&want, nonce, sizeof nonce);
+	gbytes(&want, nonce, sizeof(nonce));
 	gen_raw(&want, g.buf + PROTO_HDR_LEN, 34);
 	tbs_writer(&w, buf);
 	proto_tbs_status(&w, nonce, &m.u.status);
@@ -1505,12 +1511,12 @@ static void test_tbs_log(void **state)
 	(void)state;
 	gen_init(&want, 1600);
 	tag4(&want, "PKL1");
-	gbytes(&want, nonce, sizeof nonce);
+	gbytes(&want, nonce, sizeof(nonce));
 	site = g32(&want);
 	spot = g32(&want);
 	head = g32(&want);
 	count = g8(&want);
-	gbytes(&want, last, sizeof last);
+	gbytes(&want, last, sizeof(last));
 	tbs_writer(&w, buf);
 	proto_tbs_log(&w, nonce, site, spot, head, count, last);
 	assert_false(w.error);
@@ -1549,7 +1555,7 @@ static void test_tbs_small_writer(void **state)
 	(void)state;
 	gen_init(&g, 1800);
 	build_operate(&g, &m);
-	wire_writer_init(&w, buf, sizeof buf); /* one short of 91 */
+	wire_writer_init(&w, buf, sizeof(buf)); /* one short of 91 */
 	proto_tbs_ekey(&w, &m.u.operate.ekey);
 	assert_true(w.error);
 }
@@ -1652,18 +1658,18 @@ static void parse_header(struct example *ex, const char *line, unsigned lineno)
 static void parse_body_line(struct example *ex, const char *line, unsigned lineno)
 {
 	uint8_t tmp[PROTO_FRAME_MAX];
-	size_t n = parse_hex_line(line, lineno, tmp, sizeof tmp);
+	size_t n = parse_hex_line(line, lineno, tmp, sizeof(tmp));
 
 	if (n == 0)
 		return;
 	if (strcmp(ex->kind, "fragments") == 0) {
-		if (ex->nfrags >= EX_FRAGS || n > sizeof ex->frag[0])
+		if (ex->nfrags >= EX_FRAGS || n > sizeof(ex->frag[0]))
 			fail_msg("%s:%u: fragment too long or too many", PROTOCOL_MD, lineno);
 		memcpy(ex->frag[ex->nfrags], tmp, n);
 		ex->frag_len[ex->nfrags++] = n;
 		return;
 	}
-	if (ex->len + n > sizeof ex->bytes)
+	if (ex->len + n > sizeof(ex->bytes))
 		fail_msg("%s:%u: example longer than a frame", PROTOCOL_MD, lineno);
 	memcpy(ex->bytes + ex->len, tmp, n);
 	ex->len += n;
@@ -1677,7 +1683,7 @@ static void load_examples(void)
 	unsigned lineno = 0;
 
 	nexamples = 0;
-	memset(examples, 0, sizeof examples);
+	memset(examples, 0, sizeof(examples));
 	for (line = text; line != NULL; line = next) {
 		next = strchr(line, '\n');
 		if (next != NULL)
@@ -1794,8 +1800,8 @@ static void ex_mgmt_set_time(const struct proto_msg *m)
 	assert_int_equal(proto_mgmt_decode_payload(m->u.mgmt.mtype, m->u.mgmt.payload,
 						   m->u.mgmt.plen, &u), 0);
 	assert_int_equal(u.time, 1700000000u);
-	memset(dummy, 0x11, sizeof dummy);
-	assert_memory_equal(m->u.mgmt.sig, dummy, sizeof dummy);
+	memset(dummy, 0x11, sizeof(dummy));
+	assert_memory_equal(m->u.mgmt.sig, dummy, sizeof(dummy));
 }
 
 static const struct {
@@ -1810,7 +1816,7 @@ static const struct {
 	{ "event", ex_event },
 	{ "mgmt-set-time", ex_mgmt_set_time },
 };
-#define NFRAME_EXAMPLES (sizeof frame_examples / sizeof frame_examples[0])
+#define NFRAME_EXAMPLES (sizeof(frame_examples) / sizeof(frame_examples[0]))
 
 /* Fragment examples the spec must have: (frame, MTU, fragments). */
 static const struct {
@@ -1821,7 +1827,7 @@ static const struct {
 	{ "hello", 23, 1 },
 	{ "mgmt-set-time", 23, 5 },
 };
-#define NFRAG_EXAMPLES (sizeof fragment_examples / sizeof fragment_examples[0])
+#define NFRAG_EXAMPLES (sizeof(fragment_examples) / sizeof(fragment_examples[0]))
 
 static void check_frame_example(const struct example *ex, void (*check)(const struct proto_msg *))
 {
@@ -1833,7 +1839,7 @@ static void check_frame_example(const struct example *ex, void (*check)(const st
 		fail_msg("%s:%u: example '%s' does not decode", PROTOCOL_MD, ex->line, ex->name);
 	check(&m);
 	/* and the codec writes exactly the bytes shown */
-	assert_int_equal(proto_encode(&m, back, sizeof back), (int)ex->len);
+	assert_int_equal(proto_encode(&m, back, sizeof(back)), (int)ex->len);
 	assert_memory_equal(back, ex->bytes, ex->len);
 }
 
@@ -1855,10 +1861,10 @@ static void check_fragments_example(const struct example *ex, const struct examp
 	/* a sender at that MTU produces exactly these fragments */
 	assert_int_equal(frag_tx_init(&tx, frame->bytes, frame->len, (uint16_t)ex->param), 0);
 	for (i = 0; i < ex->nfrags; i++) {
-		assert_int_equal(frag_tx_next(&tx, out, sizeof out), (int)ex->frag_len[i]);
+		assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), (int)ex->frag_len[i]);
 		assert_memory_equal(out, ex->frag[i], ex->frag_len[i]);
 	}
-	assert_int_equal(frag_tx_next(&tx, out, sizeof out), 0);
+	assert_int_equal(frag_tx_next(&tx, out, sizeof(out)), 0);
 }
 
 static void check_signed_example(const struct example *ex, const struct example *frame)
@@ -1869,7 +1875,7 @@ static void check_signed_example(const struct example *ex, const struct example 
 
 	assert_int_equal(proto_decode(frame->bytes, frame->len, &m), 0);
 	assert_int_equal(m.type, PROTO_MGMT);
-	wire_writer_init(&w, buf, sizeof buf);
+	wire_writer_init(&w, buf, sizeof(buf));
 	proto_tbs_mgmt_prefix(&w, ex->param);
 	wire_put_bytes(&w, m.u.mgmt.signed_body, m.u.mgmt.signed_len);
 	assert_false(w.error);

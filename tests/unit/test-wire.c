@@ -22,7 +22,7 @@ static void test_init(void **state)
 	uint8_t buf[4];
 
 	(void)state;
-	wire_reader_init(&r, seq8, sizeof seq8);
+	wire_reader_init(&r, seq8, sizeof(seq8));
 	assert_ptr_equal(r.buf, seq8);
 	assert_int_equal(r.len, 8);
 	assert_int_equal(r.off, 0);
@@ -35,7 +35,7 @@ static void test_init(void **state)
 	assert_int_equal(wire_get_u8(&r), 0);
 	assert_true(r.error);
 
-	wire_writer_init(&w, buf, sizeof buf);
+	wire_writer_init(&w, buf, sizeof(buf));
 	assert_int_equal(w.cap, 4);
 	assert_int_equal(w.off, 0);
 	assert_false(w.error);
@@ -51,7 +51,7 @@ static void test_get_values_big_endian(void **state)
 	struct wire_reader r;
 
 	(void)state;
-	wire_reader_init(&r, seq8, sizeof seq8);
+	wire_reader_init(&r, seq8, sizeof(seq8));
 	assert_int_equal(wire_get_u8(&r), 0x01);
 	assert_int_equal(wire_get_u16(&r), 0x0203);
 	assert_int_equal(wire_get_u32(&r), 0x04F5E6D7u);
@@ -73,7 +73,7 @@ static void check_get_edge(size_t width)
 	uint8_t buf[16];
 	size_t pre, avail;
 
-	memset(buf, 0xAB, sizeof buf);
+	memset(buf, 0xAB, sizeof(buf));
 	for (pre = 0; pre < 4; pre++) {
 		for (avail = 0; avail <= width; avail++) {
 			struct wire_reader r;
@@ -82,7 +82,7 @@ static void check_get_edge(size_t width)
 
 			wire_reader_init(&r, buf, pre + avail);
 			r.off = pre;
-			memset(out, 0x5A, sizeof out);
+			memset(out, 0x5A, sizeof(out));
 			switch (width) {
 			case 1: v = wire_get_u8(&r); break;
 			case 2: v = wire_get_u16(&r); break;
@@ -140,14 +140,14 @@ static void test_get_huge_count_cannot_wrap(void **state)
 	uint8_t out[1] = { 0x42 };
 
 	(void)state;
-	wire_reader_init(&r, seq8, sizeof seq8);
+	wire_reader_init(&r, seq8, sizeof(seq8));
 	assert_int_equal(wire_get_u8(&r), 0x01);
 	wire_get_bytes(&r, out, SIZE_MAX);
 	assert_true(r.error);
 	assert_int_equal(r.off, 1);
 	assert_int_equal(out[0], 0x42);
 
-	wire_reader_init(&r, seq8, sizeof seq8);
+	wire_reader_init(&r, seq8, sizeof(seq8));
 	r.off = 5;
 	assert_null(wire_get_view(&r, SIZE_MAX - 2));
 	assert_true(r.error);
@@ -160,7 +160,7 @@ static void test_get_bytes_zero(void **state)
 	uint8_t out[1] = { 0x42 };
 
 	(void)state;
-	wire_reader_init(&r, seq8, sizeof seq8);
+	wire_reader_init(&r, seq8, sizeof(seq8));
 	r.off = 8;
 	wire_get_bytes(&r, out, 0);
 	assert_false(r.error);
@@ -175,7 +175,7 @@ static void test_get_view(void **state)
 	const uint8_t *p;
 
 	(void)state;
-	wire_reader_init(&r, seq8, sizeof seq8);
+	wire_reader_init(&r, seq8, sizeof(seq8));
 	p = wire_get_view(&r, 3);
 	assert_ptr_equal(p, seq8);
 	p = wire_get_view(&r, 5);
@@ -195,8 +195,8 @@ static void test_put_values_big_endian(void **state)
 					  0xAA, 0xBB, 0xCC, 0x00 };
 
 	(void)state;
-	memset(buf, 0, sizeof buf);
-	wire_writer_init(&w, buf, sizeof buf);
+	memset(buf, 0, sizeof(buf));
+	wire_writer_init(&w, buf, sizeof(buf));
 	wire_put_u8(&w, 0xC8);
 	wire_put_u16(&w, 0x0102);
 	wire_put_u32(&w, 0xF5E6D7C8u);
@@ -204,7 +204,7 @@ static void test_put_values_big_endian(void **state)
 	wire_put_bytes(&w, NULL, 0);
 	assert_false(w.error);
 	assert_int_equal(w.off, 10);
-	assert_memory_equal(buf, want, sizeof want);
+	assert_memory_equal(buf, want, sizeof(want));
 }
 
 static void check_put_edge(size_t width)
@@ -217,7 +217,7 @@ static void check_put_edge(size_t width)
 		for (room = 0; room <= width; room++) {
 			struct wire_writer w;
 
-			memset(buf, 0xEE, sizeof buf);
+			memset(buf, 0xEE, sizeof(buf));
 			wire_writer_init(&w, buf, pre + room);
 			w.off = pre;
 			switch (width) {
@@ -233,7 +233,7 @@ static void check_put_edge(size_t width)
 			} else {
 				assert_true(w.error);
 				assert_int_equal(w.off, pre);
-				for (i = 0; i < sizeof buf; i++)
+				for (i = 0; i < sizeof(buf); i++)
 					assert_int_equal(buf[i], 0xEE); /* wrote nothing */
 			}
 		}
@@ -255,8 +255,8 @@ static void test_put_error_is_sticky(void **state)
 	struct wire_writer w;
 
 	(void)state;
-	memset(buf, 0, sizeof buf);
-	wire_writer_init(&w, buf, sizeof buf);
+	memset(buf, 0, sizeof(buf));
+	wire_writer_init(&w, buf, sizeof(buf));
 	wire_put_u8(&w, 9);
 	wire_put_u32(&w, 0xFFFFFFFFu);
 	assert_true(w.error);
@@ -274,7 +274,7 @@ static void test_put_huge_count_cannot_wrap(void **state)
 	struct wire_writer w;
 
 	(void)state;
-	wire_writer_init(&w, buf, sizeof buf);
+	wire_writer_init(&w, buf, sizeof(buf));
 	wire_put_u8(&w, 1);
 	wire_put_bytes(&w, buf, SIZE_MAX);
 	assert_true(w.error);
