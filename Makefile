@@ -74,7 +74,7 @@ PARKLOCKD_MAIN := lockfw/host/main.c
 # ---- tests: one cmocka file per module; support code lives under tests/ only
 TEST_SUPPORT_SRC := tests/support/test-port.c tests/support/test-authority.c \
 	tests/support/test-lock.c
-UNIT_TESTS := wire frag proto hex log store evlog lock-unlock lock-share lock-mgmt lock-lockout \
+UNIT_TESTS := wire frag proto hex log store sim-hw evlog lock-unlock lock-share lock-mgmt lock-lockout \
 	lock-power lock-barrier p256 signer simlink garage world
 SIM_TESTS := parklockd
 FUZZ_TARGETS := frame mgmt
