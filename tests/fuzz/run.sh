@@ -5,9 +5,20 @@
 set -eu
 seconds=$1
 shift
+
+# Seeds for fuzz-frame: whole frames (first byte 0 = "one frame") of the request types.
+seed_frame() {
+	dir=$1
+	printf '\000\001\001\001\000\271' >"$dir/hello"
+	printf '\000\001\002\002' >"$dir/challenge-req"
+	printf '\000\001\005\003AAAAAAAAAAAAAAAA' >"$dir/status-req"
+	printf '\000\001\006\004AAAAAAAAAAAAAAAA\000\000\000\001\020' >"$dir/log-req"
+}
+
 for t in "$@"; do
 	corpus=build/fuzz/corpus-$t
 	mkdir -p "$corpus"
+	[ "$t" = frame ] && [ -z "$(ls -A "$corpus")" ] && seed_frame "$corpus"
 	echo "== fuzz-$t for ${seconds}s"
 	build/fuzz/fuzz-"$t" -max_total_time="$seconds" -print_final_stats=1 \
 		-artifact_prefix=build/fuzz/crash-"$t"- "$corpus" 2>&1 |
