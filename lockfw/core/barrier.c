@@ -62,6 +62,25 @@ static void watch_forcing(struct lock *l)
 	lock_log(l, PROTO_EV_FORCED, 0, 0, 0, 0);
 }
 
+/*
+ * A car rolled under a rising barrier: stop, tell the requester, and lower it again so
+ * that nothing presses on the car.
+ */
+static void back_off(struct lock *l)
+{
+	struct lock_motion down = { 0 };
+
+	l->port->motor_drive(l->port->ctx, PORT_MOTOR_STOP);
+	if (l->motion.conn != LOCK_NO_CONN)
+		lock_send_result(l, l->motion.conn, l->motion.tag, l->motion.op,
+				 -PROTO_E_OCCUPIED, l->motion.uses_left);
+	down.op = PROTO_OP_UNLOCK;
+	down.conn = LOCK_NO_CONN;
+	down.how = PROTO_HOW_AUTO;
+	down.uses_left = PROTO_USES_LEFT_UNLIMITED;
+	barrier_start(l, &down);
+}
+
 void barrier_tick(struct lock *l)
 {
 	const struct lock_motion *m = &l->motion;
@@ -70,6 +89,10 @@ void barrier_tick(struct lock *l)
 
 	if (!m->active) {
 		watch_forcing(l);
+		return;
+	}
+	if (m->op == PROTO_OP_LOCK && l->port->proximity_read(l->port->ctx)) {
+		back_off(l);
 		return;
 	}
 	want = m->op == PROTO_OP_UNLOCK ? PORT_ENDSTOP_DOWN : PORT_ENDSTOP_UP;

@@ -1,7 +1,8 @@
 /*
  * barrier.h: the barrier's state machine: drives the motor toward an end stop, and when
  * the stop is reached (or not, in time) logs the event and answers the request that
- * asked for the movement. Also notices a barrier forced down by hand.
+ * asked for the movement. Also notices a barrier forced down by hand, and backs off when a
+ * car rolls under a rising barrier.
  */
 #ifndef PARK_BARRIER_H
 #define PARK_BARRIER_H

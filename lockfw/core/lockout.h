@@ -1,9 +1,11 @@
 /*
  * lockout.h: locking out a device that fails to unlock too often (DESIGN.md section 4).
  *
- * A device is named by the first 8 bytes of the device public key it presents. Failures
- * are counted in RAM within the policy's window; a lockout, once it starts, is written
- * to the store so that it survives a reboot. Times are the lock's seconds (walltime.h).
+ * A device is named by the first 8 bytes of its device public key. The caller counts a
+ * failure only when the device signed the failed request (a device key is public: a
+ * failure anyone could forge must not lock its owner out). Failures are counted in RAM
+ * within the policy's window; a lockout, once it starts, is written to the store so that
+ * it survives a reboot. Times are the lock's seconds (walltime.h).
  */
 #ifndef PARK_LOCKOUT_H
 #define PARK_LOCKOUT_H

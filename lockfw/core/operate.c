@@ -217,8 +217,14 @@ static int check_uses(const struct lock *l, const struct grant *g, uint16_t *lef
 	if (*left == 0)
 		return -PROTO_E_USED_UP;
 	/* Shared unlocks also count against the parent key: a share is never wider. */
-	if (g->share >= 0 && uses_left(c->max_unlocks, c->uses) == 0)
-		return -PROTO_E_USED_UP;
+	if (g->share >= 0) {
+		uint16_t parent = uses_left(c->max_unlocks, c->uses);
+
+		if (parent < *left)
+			*left = parent;
+		if (*left == 0)
+			return -PROTO_E_USED_UP;
+	}
 	return 0;
 }
 
@@ -276,7 +282,8 @@ static void count_failure(struct lock *l, const struct request *rq)
 static int position_check(const struct lock *l, uint8_t op, bool *done)
 {
 	*done = false;
-	if (op == PROTO_OP_LOCK && l->occupied)
+	/* Read the sensor now: a car may have arrived since the last tick. */
+	if (op == PROTO_OP_LOCK && (l->occupied || l->port->proximity_read(l->port->ctx)))
 		return -PROTO_E_OCCUPIED;
 	if ((op == PROTO_OP_UNLOCK && l->barrier == PROTO_BARRIER_DOWN) ||
 	    (op == PROTO_OP_LOCK && l->barrier == PROTO_BARRIER_UP))
@@ -309,13 +316,15 @@ static int finish(struct lock *l, uint8_t conn, uint8_t tag, const struct reques
 	return act(l, conn, tag, rq->op, g, left);
 }
 
-static int conclude(struct lock *l, uint8_t conn, uint8_t tag, const struct request *rq, int r)
+static int conclude(struct lock *l, uint8_t conn, uint8_t tag, const struct request *rq,
+		    const uint8_t nonce[PROTO_NONCE_LEN], int r)
 {
 	if (r == 1)
 		return 0;
 	if (r == 0)
 		return 0; /* RESULT follows when the barrier reaches its end stop */
-	if (is_auth_failure(r))
+	/* A device key is public: only a failure the device itself signed is its failure. */
+	if (is_auth_failure(r) && r != -PROTO_E_DEVICE_SIG && check_device(l, nonce, rq) == 0)
 		count_failure(l, rq);
 	lock_send_result(l, conn, tag, rq->op, r, 0);
 	return r;
@@ -327,7 +336,7 @@ int operate_key(struct lock *l, uint8_t conn, uint8_t tag, const struct proto_op
 			      req->device_sig };
 	struct grant g = { -1, -1, { PROTO_TIME_NONE_BEFORE, PROTO_TIME_NONE_AFTER,
 				     PROTO_UNLIMITED_USES }, 0, req->user_id, 0 };
-	uint8_t nonce[PROTO_NONCE_LEN];
+	uint8_t nonce[PROTO_NONCE_LEN] = { 0 };
 	int r;
 
 	r = precheck(l, conn, &rq, nonce);
@@ -335,7 +344,7 @@ int operate_key(struct lock *l, uint8_t conn, uint8_t tag, const struct proto_op
 		r = check_ekey(l, req, &g);
 	if (r == 0)
 		r = finish(l, conn, tag, &rq, nonce, &g);
-	return conclude(l, conn, tag, &rq, r);
+	return conclude(l, conn, tag, &rq, nonce, r);
 }
 
 int operate_shared(struct lock *l, uint8_t conn, uint8_t tag,
@@ -345,7 +354,7 @@ int operate_shared(struct lock *l, uint8_t conn, uint8_t tag,
 			      req->device_sig };
 	struct grant g = { -1, -1, { PROTO_TIME_NONE_BEFORE, PROTO_TIME_NONE_AFTER,
 				     PROTO_UNLIMITED_USES }, 0, req->user_id, 0 };
-	uint8_t nonce[PROTO_NONCE_LEN];
+	uint8_t nonce[PROTO_NONCE_LEN] = { 0 };
 	int r;
 
 	r = precheck(l, conn, &rq, nonce);
@@ -353,5 +362,5 @@ int operate_shared(struct lock *l, uint8_t conn, uint8_t tag,
 		r = check_skey(l, req, &g);
 	if (r == 0)
 		r = finish(l, conn, tag, &rq, nonce, &g);
-	return conclude(l, conn, tag, &rq, r);
+	return conclude(l, conn, tag, &rq, nonce, r);
 }

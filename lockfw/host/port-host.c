@@ -50,7 +50,8 @@ static int ph_radio_send(void *ctx, uint8_t conn, const uint8_t *frag, size_t le
 	/* Nobody on this link (the start-up provisioning link): the air swallows it. */
 	if (ph->link_fd[conn] < 0)
 		return 0;
-	if (ph->link_broken[conn])
+	/* A lock that lost power sends nothing more, not even the error it was about to. */
+	if (ph->link_broken[conn] || !ph->hw.powered)
 		return -1;
 	wire_store_u16(buf, (uint16_t)len);
 	memcpy(buf + 2, frag, len);

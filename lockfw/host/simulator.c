@@ -551,10 +551,11 @@ static size_t build_fds(struct simulator *s, size_t *world_at, size_t *world_n)
 	for (i = 0; i < s->count; i++) {
 		struct sim_unit *u = &s->units[i];
 
-		add_fd(s, &n, u->listen_fd, u, -1);
+		/* Clients first: a link that closed frees its slot before the next accept. */
 		for (k = 0; k < LOCK_CONNS; k++)
 			if (u->client[k].fd >= 0)
 				add_fd(s, &n, u->client[k].fd, u, k);
+		add_fd(s, &n, u->listen_fd, u, -1);
 	}
 	return n;
 }
