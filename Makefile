@@ -96,6 +96,9 @@ PROGRAMS := $(BIN)/parklockd
 UNIT_BINS := $(addprefix $(TESTBIN)/test-,$(UNIT_TESTS))
 SIM_BINS := $(addprefix $(TESTBIN)/test-,$(SIM_TESTS))
 
+# Keep test and program objects between runs: they are not throwaway intermediates.
+.SECONDARY:
+
 .PHONY: all test bench fuzz run install clean deps-build deps-test deps-fuzz deps-bench \
 	deps-run _test _bench _fuzz _run programs tests
 .DEFAULT_GOAL := all
@@ -128,6 +131,7 @@ $(OBJ)/%.o: %.c
 # The core must stay freestanding: no OS headers, no libcrypto.
 $(CORE_OBJ) $(PROTO_OBJ): EXTRA_CFLAGS := -ffreestanding
 $(LIBPARK_OBJ) $(LOCKHOST_OBJ): EXTRA_CFLAGS := $(CRYPTO_CFLAGS)
+$(OBJ)/lockfw/host/main.o: EXTRA_CFLAGS := $(CRYPTO_CFLAGS) -DLOCALEDIR='"$(PREFIX)/share/locale"'
 
 # ---- programs
 $(BIN)/parklockd: $(call to_obj,$(PARKLOCKD_MAIN)) $(LIB_LOCKHOST) $(LIB_CORE) $(LIB_PARK) $(LIB_PROTO)

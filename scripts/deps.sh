@@ -10,7 +10,7 @@ pkgs_build="gcc make pkg-config libssl-dev libcmocka-dev"
 pkgs_test="$pkgs_build"
 pkgs_fuzz="clang libclang-rt-14-dev"
 pkgs_bench="valgrind binutils gcc-arm-none-eabi libnewlib-arm-none-eabi"
-pkgs_run="$pkgs_build"
+pkgs_run="$pkgs_build openssl"
 
 want=""
 for group in "$@"; do

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libintl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,6 +19,8 @@
 
 #include "../../lib/log.h"
 #include "../proto/frag.h"
+
+#define _(s) gettext(s)
 
 static struct port_host *ph_of(void *ctx)
 {
@@ -194,7 +197,7 @@ static int flash_create(const char *path, char *err, size_t errcap)
 	r = 0;
 out:
 	if (r != 0) {
-		snprintf(err, errcap, "cannot create flash file %s: %s", path, strerror(errno));
+		snprintf(err, errcap, _("cannot create flash file %s: %s"), path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		if (made)
@@ -214,18 +217,18 @@ static int flash_map(struct port_host *ph, const char *path, char *err, size_t e
 		return -1;
 	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {
-		snprintf(err, errcap, "cannot open flash file %s: %s", path, strerror(errno));
+		snprintf(err, errcap, _("cannot open flash file %s: %s"), path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != PORT_HOST_FLASH_BYTES) {
 		snprintf(err, errcap,
-			 "flash file %s is not a regular file of %zu bytes; move it away to "
-			 "start this lock factory-fresh", path, PORT_HOST_FLASH_BYTES);
+			 _("flash file %s is not a regular file of %zu bytes; move it away to "
+			 "start this lock factory-fresh"), path, PORT_HOST_FLASH_BYTES);
 		goto out;
 	}
 	map = mmap(NULL, PORT_HOST_FLASH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
-		snprintf(err, errcap, "cannot map flash file %s: %s", path, strerror(errno));
+		snprintf(err, errcap, _("cannot map flash file %s: %s"), path, strerror(errno));
 		goto out;
 	}
 	ph->flash = map;
@@ -282,7 +285,7 @@ int port_host_open(struct port_host *ph, const char *dir, uint32_t spot_id,
 	ph->spot_id = spot_id;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%u.flash", dir, (unsigned)spot_id) >=
 	    sizeof(path)) {
-		snprintf(err, errcap, "directory name too long: %s", dir);
+		snprintf(err, errcap, _("directory name too long: %s"), dir);
 		return -1;
 	}
 	if (flash_map(ph, path, err, errcap) != 0)

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libintl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@
 #include "../../lib/p256.h"
 #include "../proto/frag.h"
 #include "world.h"
+
+#define _(s) gettext(s)
 
 #define SIM_PATH_MAX 108    /* sun_path of a UNIX socket address */
 #define SIM_READ_BUDGET 64  /* fragments taken from one client per wake-up: fairness */
@@ -197,13 +200,13 @@ static void unit_reboot(struct sim_unit *u)
 	u->due_ms = port_host_now_ms();
 	if (r != 0) {
 		u->lock.halted = true;
-		log_error("lock %u (%s): boot from flash failed (%s); it stays halted; send "
-			  "'%u reboot' to the world socket to try again",
+		log_error(_("lock %u (%s): boot from flash failed (%s); it stays halted; send "
+			  "'%u reboot' to the world socket to try again"),
 			  (unsigned)u->gl->spot_id, u->gl->name, proto_status_name(-r),
 			  (unsigned)u->gl->spot_id);
 		return;
 	}
-	log_warn("lock %u (%s) lost power; rebooted from its flash", (unsigned)u->gl->spot_id,
+	log_warn(_("lock %u (%s) lost power; rebooted from its flash"), (unsigned)u->gl->spot_id,
 		 u->gl->name);
 }
 
@@ -279,8 +282,8 @@ static void client_read(struct sim_unit *u, int k)
 		c->have += (size_t)n;
 		r = client_fragment(u, k);
 		if (r < 0) {
-			log_warn("lock %u: link %d sent a fragment length outside 1..%d; "
-				 "dropping that client", (unsigned)u->gl->spot_id, k,
+			log_warn(_("lock %u: link %d sent a fragment length outside 1..%d; "
+				 "dropping that client"), (unsigned)u->gl->spot_id, k,
 				 FRAG_PAYLOAD_MAX);
 			client_drop(u, k);
 		}
@@ -326,15 +329,15 @@ static int unit_check_site(struct sim_unit *u, const struct garage *g)
 	if (cfg->provisioned) {
 		if (cfg->site_id != g->site_id || cfg->spot_id != u->gl->spot_id ||
 		    memcmp(cfg->site_pub, g->site_pub, PROTO_PUBKEY_LEN) != 0)
-			log_warn("lock %u (%s) is provisioned as spot %u of site %u with another "
+			log_warn(_("lock %u (%s) is provisioned as spot %u of site %u with another "
 				 "site key than the garage file names; only a signed REPROVISION "
-				 "from that site changes it", (unsigned)u->gl->spot_id,
+				 "from that site changes it"), (unsigned)u->gl->spot_id,
 				 u->gl->name, (unsigned)cfg->spot_id, (unsigned)cfg->site_id);
 		return 0;
 	}
 	r = unit_provision(u, g);
 	if (r != 0 || !u->lock.cfg.provisioned) {
-		log_error("lock %u (%s): provisioning failed: %s", (unsigned)u->gl->spot_id,
+		log_error(_("lock %u (%s): provisioning failed: %s"), (unsigned)u->gl->spot_id,
 			  u->gl->name, proto_status_name(r < 0 ? -r : PROTO_E_INTERNAL));
 		return -1;
 	}
@@ -349,9 +352,12 @@ static int unit_write_pub(struct sim_unit *u, const char *dir)
 	char path[SIM_PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%u.pub", dir, (unsigned)u->gl->spot_id);
-	if (port_device_key_pubkey(&u->host.devkey, pub) != 0 ||
-	    p256_save_public_hex(pub, path) != 0) {
-		log_error("lock %u: cannot write its public key to %s: %s",
+	if (port_device_key_pubkey(&u->host.devkey, pub) != 0) {
+		log_error(_("lock %u: no device key after boot"), (unsigned)u->gl->spot_id);
+		return -1;
+	}
+	if (p256_save_public_hex(pub, path) != 0) {
+		log_error(_("lock %u: cannot write its public key to %s: %s"),
 			  (unsigned)u->gl->spot_id, path, strerror(errno));
 		return -1;
 	}
@@ -369,13 +375,13 @@ static int unit_open(struct simulator *s, struct sim_unit *u, const struct garag
 		u->client[k].fd = -1;
 	if (port_host_open(&u->host, s->garage.dir, gl->spot_id, &s->opts, err,
 			   sizeof(err)) != 0) {
-		log_error("lock %u (%s): %s", (unsigned)gl->spot_id, gl->name, err);
+		log_error(_("lock %u (%s): %s"), (unsigned)gl->spot_id, gl->name, err);
 		return -1;
 	}
 	r = lock_boot(&u->lock, &u->host.port);
 	if (r != 0) {
-		log_error("lock %u (%s): boot failed (%s); if %s/%u.flash or %s/%u.key is "
-			  "damaged, move both away to start this lock factory-fresh",
+		log_error(_("lock %u (%s): boot failed (%s); if %s/%u.flash or %s/%u.key is "
+			  "damaged, move both away to start this lock factory-fresh"),
 			  (unsigned)gl->spot_id, gl->name, proto_status_name(-r), s->garage.dir,
 			  (unsigned)gl->spot_id, s->garage.dir, (unsigned)gl->spot_id);
 		return -1;
@@ -390,7 +396,7 @@ static int unit_listen(struct simulator *s, struct sim_unit *u)
 		 (unsigned)u->gl->spot_id);
 	u->listen_fd = listen_unix(u->sock_path);
 	if (u->listen_fd < 0) {
-		log_error("cannot listen on %s: %s", u->sock_path, strerror(errno));
+		log_error(_("cannot listen on %s: %s"), u->sock_path, strerror(errno));
 		u->sock_path[0] = '\0';
 		return -1;
 	}
@@ -402,19 +408,19 @@ static int take_dir(struct simulator *s)
 	char path[SIM_PATH_MAX];
 
 	if (make_dirs(s->garage.dir) != 0) {
-		log_error("cannot create the directory %s: %s", s->garage.dir, strerror(errno));
+		log_error(_("cannot create the directory %s: %s"), s->garage.dir, strerror(errno));
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/parklockd.lock", s->garage.dir);
 	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (s->lock_fd < 0) {
-		log_error("cannot open %s: %s", path, strerror(errno));
+		log_error(_("cannot open %s: %s"), path, strerror(errno));
 		return -1;
 	}
 	/* Two simulators on one flash file would corrupt it: one per directory. */
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		log_error("another parklockd is running on %s; stop it first or use another "
-			  "'dir' in the garage file", s->garage.dir);
+		log_error(_("another parklockd is running on %s; stop it first or use another "
+			  "'dir' in the garage file"), s->garage.dir);
 		return -1;
 	}
 	return 0;
@@ -461,14 +467,14 @@ static int open_sockets(struct simulator *s)
 	snprintf(s->world_path, sizeof(s->world_path), "%s/world.sock", s->garage.dir);
 	fd = listen_unix(s->world_path);
 	if (fd < 0) {
-		log_error("cannot listen on %s: %s", s->world_path, strerror(errno));
+		log_error(_("cannot listen on %s: %s"), s->world_path, strerror(errno));
 		s->world_path[0] = '\0';
 		return -1;
 	}
 	world_attach(&s->world, fd);
 	if (pipe(s->sig_pipe) != 0 || set_nonblocking_cloexec(s->sig_pipe[0]) != 0 ||
 	    set_nonblocking_cloexec(s->sig_pipe[1]) != 0) {
-		log_error("cannot make a pipe: %s", strerror(errno));
+		log_error(_("cannot make a pipe: %s"), strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -506,7 +512,7 @@ int simulator_open(struct simulator **out, const struct garage *g,
 	int r = -1;
 
 	if (s == NULL) {
-		log_error("out of memory");
+		log_error(_("out of memory"));
 		goto out;
 	}
 	if (take_dir(s) != 0 || open_units(s) != 0 || open_sockets(s) != 0)
@@ -639,7 +645,7 @@ int simulator_run(struct simulator *s)
 		n = build_fds(s, &world_at, &world_n);
 		r = poll(s->fds, n, poll_timeout(s, port_host_now_ms()));
 		if (r < 0 && errno != EINTR) {
-			log_error("poll: %s", strerror(errno));
+			log_error(_("poll: %s"), strerror(errno));
 			return -1;
 		}
 		if (r > 0 && s->fds[0].revents != 0 && signalled(s))

@@ -673,15 +673,18 @@ static void accept_client(struct world *w)
 
 	if (fd < 0)
 		return;
+	if (set_nonblocking_cloexec(fd) != 0) {
+		close(fd);
+		return;
+	}
 	for (i = 0; i < WORLD_CLIENTS; i++) {
 		if (w->client[i].fd < 0) {
 			memset(&w->client[i], 0, sizeof(w->client[i]));
 			w->client[i].fd = fd;
-			(void)set_nonblocking_cloexec(fd);
 			return;
 		}
 	}
-	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
 	close(fd);
 }
 
