@@ -71,6 +71,7 @@ static void back_off(struct lock *l)
 	struct lock_motion down = { 0 };
 
 	l->port->motor_drive(l->port->ctx, PORT_MOTOR_STOP);
+	l->motion.active = false;
 	if (l->motion.conn != LOCK_NO_CONN)
 		lock_send_result(l, l->motion.conn, l->motion.tag, l->motion.op,
 				 -PROTO_E_OCCUPIED, l->motion.uses_left);

@@ -455,24 +455,48 @@ int lock_receive(struct lock *l, uint8_t conn, const uint8_t *frag, size_t len)
 	return r;
 }
 
+/* The lock raises its barrier by itself (no requester to answer). */
+static void auto_raise(struct lock *l)
+{
+	struct lock_motion m = { 0 };
+
+	m.op = PROTO_OP_LOCK;
+	m.conn = LOCK_NO_CONN;
+	m.how = PROTO_HOW_AUTO;
+	m.uses_left = PROTO_USES_LEFT_UNLIMITED;
+	barrier_start(l, &m);
+}
+
+/*
+ * An open spot closes again when its car leaves, and when no car has come to it for
+ * LOCK_RELOCK_IDLE_MS (unlocked and never used, forced down, or down after a reboot).
+ */
+static void watch_open_spot(struct lock *l, bool car_left)
+{
+	uint64_t now = l->port->clock_ms(l->port->ctx);
+
+	if (l->barrier != PROTO_BARRIER_DOWN || l->occupied || l->motion.active) {
+		l->open_empty_ms = 0;
+		return;
+	}
+	if (l->open_empty_ms == 0)
+		l->open_empty_ms = now;
+	if (car_left || now - l->open_empty_ms >= LOCK_RELOCK_IDLE_MS) {
+		l->open_empty_ms = 0;
+		auto_raise(l);
+	}
+}
+
 static void watch_sensors(struct lock *l)
 {
 	bool was = l->occupied;
+	bool car_left;
 
 	read_sensors(l);
-	if (l->occupied != was) {
+	car_left = was && !l->occupied;
+	if (l->occupied != was)
 		lock_log(l, l->occupied ? PROTO_EV_CAR_ARRIVED : PROTO_EV_CAR_LEFT, 0, 0, 0, 0);
-		/* The car has gone and the spot stands open: close it again. */
-		if (!l->occupied && l->barrier == PROTO_BARRIER_DOWN && !l->motion.active) {
-			struct lock_motion m = { 0 };
-
-			m.op = PROTO_OP_LOCK;
-			m.conn = LOCK_NO_CONN;
-			m.how = PROTO_HOW_AUTO;
-			m.uses_left = PROTO_USES_LEFT_UNLIMITED;
-			barrier_start(l, &m);
-		}
-	}
+	watch_open_spot(l, car_left);
 	if (!l->low_battery && l->battery <= LOCK_LOW_BATTERY) {
 		l->low_battery = true;
 		lock_log(l, PROTO_EV_LOW_BATTERY, 0, l->battery, 0, 0);

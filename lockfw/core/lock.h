@@ -29,6 +29,7 @@
 #define LOCK_MOTOR_TIMEOUT_MS 4000 /* no end stop by then: jammed */
 #define LOCK_LOW_BATTERY 20        /* percent at or below which LOW_BATTERY is logged */
 #define LOCK_TIME_CHECKPOINT_S 3600 /* persist the clock at least this often */
+#define LOCK_RELOCK_IDLE_MS 120000 /* an open spot with no car closes again after this */
 
 /* Flash layout, derived from the port's geometry by lock_boot(). */
 #define LOCK_STORE_AREA_BYTES 16384
@@ -108,6 +109,7 @@ struct lock {
 	bool low_battery;
 	bool forced_reported;
 	uint8_t battery;
+	uint64_t open_empty_ms; /* port clock since when the barrier is down with no car; 0 = not */
 	uint64_t time_base_ms; /* port clock when cfg.time_saved was current */
 	uint64_t next_checkpoint_ms;
 	uint32_t challenge_count; /* mixed into every challenge */

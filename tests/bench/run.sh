@@ -29,7 +29,8 @@ incl() {
 	callgrind_annotate --inclusive=yes --threshold=100 "$file" 2>/dev/null |
 		awk -v names="$*" '
 		BEGIN { n = split(names, want, " "); for (i = 1; i <= n; i++) w[want[i]] = 1 }
-		/^ *[0-9,]+ / {
+		# The function list: "N (P%)  file:function [object]"; skip call lines ("=>").
+		/^ *[0-9,]+ .*\]$/ && !/=>/ {
 			cost = $1; gsub(",", "", cost)
 			fn = $0; sub(/^[^:]*:/, "", fn); sub(/ .*$/, "", fn)
 			if (fn in w) sum += cost
