@@ -16,25 +16,7 @@
 
 #include "../support/test-lock.h"
 
-static struct test_lock fz;
-static uint8_t *flash_image;
-static size_t flash_len;
-
-static void setup(void)
-{
-	struct test_user u;
-
-	test_lock_init_ready(&fz);
-	test_user_init(&u, 42);
-	if (test_lock_install(&fz, &u, 9, 0, PROTO_TIME_NONE_AFTER, 3) != PROTO_OK)
-		abort();
-	test_user_free(&u);
-	flash_len = (size_t)fz.tp.hw.page_size * fz.tp.hw.pages;
-	flash_image = malloc(flash_len);
-	if (flash_image == NULL)
-		abort();
-	memcpy(flash_image, fz.tp.flash, flash_len);
-}
+static struct test_lock *fz;
 
 static void feed_raw(const uint8_t *data, size_t size)
 {
@@ -47,10 +29,10 @@ static void feed_raw(const uint8_t *data, size_t size)
 		off += 2;
 		if (len > size - off)
 			len = size - off;
-		lock_receive(&fz.lock, conn, data + off, len);
+		lock_receive(&fz->lock, conn, data + off, len);
 		off += len;
-		test_port_advance(&fz.tp, 50);
-		lock_tick(&fz.lock);
+		test_port_advance(&fz->tp, 50);
+		lock_tick(&fz->lock);
 	}
 }
 
@@ -58,20 +40,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	if (flash_image == NULL)
-		setup();
-	memcpy(fz.tp.flash, flash_image, flash_len);
-	if (test_lock_reboot(&fz) != 0)
-		abort();
+	fz = test_lock_snapshot();
 	if ((data[0] & 1) == 0 && size - 1 <= PROTO_FRAME_MAX && size > 1) {
-		test_lock_send(&fz, 0, data + 1, size - 1);
-		test_lock_run(&fz, 1000);
+		test_lock_send(fz, 0, data + 1, size - 1);
+		test_lock_run(fz, 1000);
 	} else {
 		feed_raw(data + 1, size - 1);
 	}
-	test_port_drain(&fz.tp);
-	if (fz.lock.halted || fz.lock.creds.count > CREDENTIAL_SLOTS ||
-	    fz.lock.shares.count > SHARE_SLOTS || fz.lock.barrier > PROTO_BARRIER_JAMMED)
+	test_port_drain(&fz->tp);
+	if (fz->lock.halted || fz->lock.creds.count > CREDENTIAL_SLOTS ||
+	    fz->lock.shares.count > SHARE_SLOTS || fz->lock.barrier > PROTO_BARRIER_JAMMED)
 		abort();
 	return 0;
 }

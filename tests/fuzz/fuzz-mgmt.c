@@ -16,25 +16,7 @@
 #include "../../lib/p256.h"
 #include "../support/test-lock.h"
 
-static struct test_lock fz;
-static uint8_t *flash_image;
-static size_t flash_len;
-
-static void setup(void)
-{
-	struct test_user u;
-
-	test_lock_init_ready(&fz);
-	test_user_init(&u, 42);
-	if (test_lock_install(&fz, &u, 9, 0, PROTO_TIME_NONE_AFTER, 3) != PROTO_OK)
-		abort();
-	test_user_free(&u);
-	flash_len = (size_t)fz.tp.hw.page_size * fz.tp.hw.pages;
-	flash_image = malloc(flash_len);
-	if (flash_image == NULL)
-		abort();
-	memcpy(flash_image, fz.tp.flash, flash_len);
-}
+static struct test_lock *fz;
 
 /* frame = header | envelope | signature over "PKM1" || site || envelope. */
 static size_t make_frame(const uint8_t *env, size_t len, bool sign, uint8_t *frame)
@@ -52,7 +34,7 @@ static size_t make_frame(const uint8_t *env, size_t len, bool sign, uint8_t *fra
 		proto_tbs_mgmt_prefix(&w, TEST_SITE_ID);
 		wire_put_bytes(&w, env, len);
 		if (w.error || p256_sha256(tbs, w.off, digest) != 0 ||
-		    p256_sign_digest(fz.site.key, digest, frame + PROTO_HDR_LEN + len) != 0)
+		    p256_sign_digest(fz->site.key, digest, frame + PROTO_HDR_LEN + len) != 0)
 			abort();
 	}
 	return PROTO_HDR_LEN + len + PROTO_SIG_LEN;
@@ -67,19 +49,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2 || size > PROTO_BODY_MAX - PROTO_SIG_LEN)
 		return 0;
-	if (flash_image == NULL)
-		setup();
-	memcpy(fz.tp.flash, flash_image, flash_len);
-	if (test_lock_reboot(&fz) != 0)
-		abort();
-	before = fz.lock.creds;
+	fz = test_lock_snapshot();
+	before = fz->lock.creds;
 	len = make_frame(data + 1, size - 1, (data[0] & 1) == 0, frame);
-	r = test_lock_send(&fz, 0, frame, len);
-	test_port_drain(&fz.tp);
-	if (fz.lock.halted)
+	r = test_lock_send(fz, 0, frame, len);
+	test_port_drain(&fz->tp);
+	if (fz->lock.halted)
 		abort();
 	if (r != 0 && r != -PROTO_E_FULL &&
-	    memcmp(&before, &fz.lock.creds, sizeof(before)) != 0)
+	    memcmp(&before, &fz->lock.creds, sizeof(before)) != 0)
 		abort(); /* a refused message changed the credentials */
 	return 0;
 }

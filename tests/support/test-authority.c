@@ -4,23 +4,11 @@
  */
 #include "test-authority.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "../../lib/p256.h"
 #include "../../lib/signer.h"
-
-/* Like must(), but never compiled out: the calls inside have effects. */
-#define must(x) must_at((x), #x, __FILE__, __LINE__)
-
-static void must_at(int ok, const char *what, const char *file, int line)
-{
-	if (ok)
-		return;
-	fprintf(stderr, "%s:%d: test set-up failed: %s\n", file, line, what);
-	abort();
-}
+#include "test-must.h"
 
 void test_site_init(struct test_site *s, uint32_t site_id)
 {

@@ -3,19 +3,10 @@
  */
 #include "test-lock.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define must(x) must_at((x), #x, __FILE__, __LINE__)
-
-static void must_at(int ok, const char *what, const char *file, int line)
-{
-	if (ok)
-		return;
-	fprintf(stderr, "%s:%d: test set-up failed: %s\n", file, line, what);
-	abort();
-}
+#include "test-must.h"
 
 void test_lock_init(struct test_lock *t)
 {
@@ -185,4 +176,27 @@ unsigned test_lock_count_events(struct test_lock *t, uint8_t kind)
 		if (evlog_read(&t->lock.log, seq, &e, before) == 0 && e.kind == kind)
 			count++;
 	return count;
+}
+
+struct test_lock *test_lock_snapshot(void)
+{
+	static struct test_lock t;
+	static uint8_t *image;
+	static size_t len;
+
+	if (image == NULL) {
+		struct test_user u;
+
+		test_lock_init_ready(&t);
+		test_user_init(&u, 42);
+		must(test_lock_install(&t, &u, 9, 0, PROTO_TIME_NONE_AFTER, 3) == PROTO_OK);
+		test_user_free(&u);
+		len = (size_t)t.tp.hw.page_size * t.tp.hw.pages;
+		image = malloc(len);
+		must(image != NULL);
+		memcpy(image, t.tp.flash, len);
+	}
+	memcpy(t.tp.flash, image, len);
+	must(test_lock_reboot(&t) == 0);
+	return &t;
 }

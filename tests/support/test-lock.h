@@ -72,6 +72,13 @@ int test_lock_operate(struct test_lock *t, const struct test_user *signer, uint3
 int test_lock_operate_shared(struct test_lock *t, const struct test_user *signer,
 			     uint32_t user_id, const struct proto_skey *k, uint8_t op);
 
+/*
+ * A provisioned lock holding one credential (user 42, key 9, at most 3 unlocks), made
+ * once and restored from a copy of its flash on every call: a fresh, identical lock for
+ * each fuzz input. Returns the shared instance.
+ */
+struct test_lock *test_lock_snapshot(void);
+
 /* The number of events of `kind` in the lock's log (read through the core's evlog). */
 unsigned test_lock_count_events(struct test_lock *t, uint8_t kind);
 
