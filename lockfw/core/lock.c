@@ -374,11 +374,31 @@ static int mount(struct lock *l)
 	return evlog_init(&l->log, p, 2 * area_pages, log_pages);
 }
 
+/*
+ * A stored transfer share is the commit point of its transfer: a power cut between the
+ * share's record and the parent's may have left the parent unmarked. Finish it now.
+ */
+static int finish_transfers(struct lock *l)
+{
+	int i, c;
+
+	for (i = 0; i < SHARE_SLOTS; i++) {
+		const struct share *sh = &l->shares.slot[i];
+
+		if (!sh->used || sh->mode != PROTO_SHARE_TRANSFER)
+			continue;
+		c = credential_find(&l->creds, sh->sharer_id, sh->parent_key_id);
+		if (c >= 0 && credential_mark_transferred(&l->creds, &l->store, c) != 0)
+			return -PROTO_E_FLASH;
+	}
+	return 0;
+}
+
 static int load_tables(struct lock *l)
 {
 	if (config_load(&l->cfg, &l->store) != 0 || credential_load(&l->creds, &l->store) != 0 ||
 	    share_load(&l->shares, &l->store) != 0 || revocation_load(l) != 0 ||
-	    lockout_load(&l->lockouts, &l->store) != 0)
+	    lockout_load(&l->lockouts, &l->store) != 0 || finish_transfers(l) != 0)
 		return -PROTO_E_FLASH;
 	if (l->creds.total_seen > l->cfg.total_unlocks)
 		l->cfg.total_unlocks = l->creds.total_seen;
@@ -407,7 +427,8 @@ int lock_boot(struct lock *l, const struct port *port)
 	if (port->device_key_init(port->ctx) != 0 ||
 	    port->random(port->ctx, l->boot_secret, sizeof(l->boot_secret)) != 0)
 		return -PROTO_E_INTERNAL;
-	walltime_boot(l);
+	if (walltime_boot(l) != 0)
+		return -PROTO_E_FLASH;
 	barrier_boot(l);
 	read_sensors(l);
 	l->low_battery = l->battery <= LOCK_LOW_BATTERY;

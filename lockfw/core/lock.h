@@ -28,7 +28,7 @@
 #define LOCK_CHALLENGE_TTL_S 30    /* a challenge answers one request within this time */
 #define LOCK_MOTOR_TIMEOUT_MS 4000 /* no end stop by then: jammed */
 #define LOCK_LOW_BATTERY 20        /* percent at or below which LOW_BATTERY is logged */
-#define LOCK_TIME_CHECKPOINT_S 3600 /* persist the clock at least this often */
+#define LOCK_TIME_CHECKPOINT_S 300 /* the clock's saved resume point runs this far ahead */
 #define LOCK_RELOCK_IDLE_MS 120000 /* an open spot with no car closes again after this */
 
 /* Flash layout, derived from the port's geometry by lock_boot(). */
@@ -43,7 +43,8 @@ struct lock_config {
 	uint8_t site_pub[PROTO_PUBKEY_LEN];
 	uint32_t mgmt_seq;      /* newest management sequence applied */
 	uint32_t revoke_serial; /* newest revocation list applied */
-	uint32_t time_saved;    /* lock time in seconds at the last checkpoint */
+	uint32_t time_saved;    /* seconds the clock resumes from after a reboot: ahead of */
+				/* any time reported before the next checkpoint (walltime.c) */
 	uint32_t total_unlocks;
 	struct proto_lockout lockout;
 };
@@ -110,8 +111,8 @@ struct lock {
 	bool forced_reported;
 	uint8_t battery;
 	uint64_t open_empty_ms; /* port clock since when the barrier is down with no car; 0 = not */
-	uint64_t time_base_ms; /* port clock when cfg.time_saved was current */
-	uint64_t next_checkpoint_ms;
+	uint32_t time_base_s;  /* lock seconds at time_base_ms */
+	uint64_t time_base_ms; /* port clock when the time was time_base_s */
 	uint32_t challenge_count; /* mixed into every challenge */
 	uint8_t boot_secret[32];  /* per-boot HMAC key for challenges; never leaves RAM */
 	bool halted;           /* a flash write failed: stop until reboot */

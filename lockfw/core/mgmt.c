@@ -3,8 +3,8 @@
  *
  * The site signature is checked before anything in the message is believed. A message
  * with a bad signature gets a plain ERROR and leaves no trace (anyone in radio range
- * could send one); a signed message gets a signed ACK and a MGMT event, whatever its
- * result. The change is stored before the sequence number, so a power cut between
+ * could send one); a signed message gets a signed ACK, and a MGMT event unless it was
+ * stale or for another lock (a recorded message replayed must not flood the log). The change is stored before the sequence number, so a power cut between
  * them makes the server resend, and every handler is idempotent.
  */
 #include "mgmt.h"
@@ -181,8 +181,9 @@ static int advance(struct lock *l, const struct proto_mgmt *m)
 	return 0;
 }
 
+/* Acks are signed for the site and spot the message came from (a reprovision changes them). */
 static void send_ack(struct lock *l, uint8_t conn, uint8_t tag, const struct proto_mgmt *m,
-		     int status)
+		     int status, uint32_t site_id, uint32_t spot_id)
 {
 	struct proto_msg reply;
 	struct proto_mgmt_ack *a = &reply.u.ack;
@@ -191,13 +192,13 @@ static void send_ack(struct lock *l, uint8_t conn, uint8_t tag, const struct pro
 
 	reply.type = PROTO_MGMT_ACK;
 	reply.tag = tag;
-	a->spot_id = l->cfg.spot_id;
+	a->spot_id = spot_id;
 	a->seq = m->seq;
 	a->mtype = m->mtype;
 	a->result = (uint8_t)-status;
 	a->lock_time = walltime_now(l);
 	wire_writer_init(&w, tbs, sizeof(tbs));
-	proto_tbs_ack(&w, l->cfg.site_id, a);
+	proto_tbs_ack(&w, site_id, a);
 	if (w.error || lock_sign(l, tbs, w.off, a->sig) != 0)
 		memset(a->sig, 0, sizeof(a->sig));
 	lock_send(l, conn, &reply);
@@ -206,6 +207,7 @@ static void send_ack(struct lock *l, uint8_t conn, uint8_t tag, const struct pro
 int mgmt_handle(struct lock *l, uint8_t conn, uint8_t tag, const struct proto_mgmt *m)
 {
 	union proto_mgmt_payload payload;
+	uint32_t site_id = l->cfg.site_id, spot_id = l->cfg.spot_id;
 	int r;
 
 	if (m->mtype == 0 || m->mtype > PROTO_MGMT_TYPE_MAX) {
@@ -226,7 +228,9 @@ int mgmt_handle(struct lock *l, uint8_t conn, uint8_t tag, const struct proto_mg
 		r = advance(l, m);
 	if (r == -PROTO_E_FLASH)
 		lock_halt(l);
-	lock_log(l, PROTO_EV_MGMT, m->mtype, (uint16_t)-r, 0, m->seq);
-	send_ack(l, conn, tag, m, r);
+	/* A replayed or misdirected message changes nothing and may not flood the log. */
+	if (r != -PROTO_E_STALE && r != -PROTO_E_TARGET)
+		lock_log(l, PROTO_EV_MGMT, m->mtype, (uint16_t)-r, 0, m->seq);
+	send_ack(l, conn, tag, m, r, site_id, spot_id);
 	return r;
 }

@@ -1,7 +1,9 @@
 /*
  * walltime.h: the lock's clock in Unix seconds. Locks have no trustworthy clock, so
- * time comes only from signed SET_TIME messages, never goes backwards, and is
- * checkpointed to flash so that after a power cut it resumes from where it was.
+ * time comes only from signed SET_TIME messages and never goes backwards, not even
+ * across a power cut: flash holds a resume point kept LOCK_TIME_CHECKPOINT_S ahead of
+ * the running clock, so after a reboot the clock resumes at or after any time it
+ * reported before (it may be up to that much ahead until the next SET_TIME).
  */
 #ifndef PARK_WALLTIME_H
 #define PARK_WALLTIME_H
@@ -11,8 +13,11 @@
 
 struct lock;
 
-/* Starts the clock at boot from the newest of the checkpoint and the newest event. */
-void walltime_boot(struct lock *l);
+/*
+ * Starts the clock at boot from the newest of the resume point and the newest event, and
+ * writes the next resume point. 0 or -PROTO_E_FLASH.
+ */
+int walltime_boot(struct lock *l);
 
 /* Seconds now: counts from the last checkpoint even before any SET_TIME. */
 uint32_t walltime_now(const struct lock *l);
@@ -23,10 +28,10 @@ bool walltime_known(const struct lock *l);
 /* Sets the time durably. 0, -PROTO_E_TIME_BACK, or -PROTO_E_FLASH (unchanged). */
 int walltime_set(struct lock *l, uint32_t t);
 
-/* Writes a checkpoint when one is due. 0 or -PROTO_E_FLASH. */
+/* Moves the resume point ahead when the clock nears it. 0 or -PROTO_E_FLASH. */
 int walltime_tick(struct lock *l);
 
-/* Milliseconds until the next checkpoint is due. */
+/* Milliseconds until the resume point must move. */
 uint64_t walltime_next_ms(const struct lock *l);
 
 #endif
