@@ -71,12 +71,27 @@ LOCKHOST_SRC := lockfw/host/port-crypto.c lockfw/host/sim-hw.c lockfw/host/port-
 	lockfw/host/world.c lockfw/host/simulator.c
 PARKLOCKD_MAIN := lockfw/host/main.c
 
+# ---- the key server parkd (server/) and the gateway parkgw (gateway/). Each helper
+# team owns one of these lists; the parts link into libparkd.a / parkgw.
+SERVER_CORE_SRC :=
+SERVER_KEYS_SRC :=
+SERVER_EVENTS_SRC :=
+PARKD_MAIN := server/main.c
+GATEWAY_SRC :=
+PARKGW_MAIN := gateway/main.c
+APICLIENT_SRC :=
+
 # ---- tests: one cmocka file per module; support code lives under tests/ only
 TEST_SUPPORT_SRC := tests/support/test-port.c tests/support/test-authority.c \
 	tests/support/test-lock.c
 UNIT_TESTS := wire frag proto hex log store sim-hw evlog lock-unlock lock-share lock-mgmt lock-lockout \
 	lock-power lock-barrier p256 signer simlink garage world
 SIM_TESTS := parklockd
+SERVER_TESTS_CORE :=
+SERVER_TESTS_KEYS :=
+SERVER_TESTS_EVENTS :=
+GATEWAY_TESTS :=
+SERVER_SIM_TESTS :=
 FUZZ_TARGETS := frame mgmt
 
 to_obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -92,9 +107,26 @@ LIB_CORE := $(LIBDIR)/liblockcore.a
 LIB_PARK := $(LIBDIR)/libpark.a
 LIB_LOCKHOST := $(LIBDIR)/liblockhost.a
 
-PROGRAMS := $(BIN)/parklockd
-UNIT_BINS := $(addprefix $(TESTBIN)/test-,$(UNIT_TESTS))
-SIM_BINS := $(addprefix $(TESTBIN)/test-,$(SIM_TESTS))
+SERVER_SRC = $(SERVER_CORE_SRC) $(SERVER_KEYS_SRC) $(SERVER_EVENTS_SRC)
+SERVER_OBJ = $(call to_obj,$(SERVER_SRC)) $(OBJ)/gen/schema.o
+GATEWAY_OBJ = $(call to_obj,$(GATEWAY_SRC))
+APICLIENT_OBJ = $(call to_obj,$(APICLIENT_SRC))
+LIB_SERVER := $(LIBDIR)/libparkd.a
+LIB_GATEWAY := $(LIBDIR)/libparkgw.a
+LIB_APICLIENT := $(LIBDIR)/libparkapi.a
+SERVER_PKGS := libmicrohttpd json-c sqlite3 libargon2
+CLIENT_PKGS := libcurl json-c
+SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
+SERVER_LIBS := $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null) -lpthread
+CLIENT_CFLAGS := $(shell pkg-config --cflags $(CLIENT_PKGS) 2>/dev/null)
+CLIENT_LIBS := $(shell pkg-config --libs $(CLIENT_PKGS) 2>/dev/null) -lsqlite3 -lpthread
+
+PROGRAMS := $(BIN)/parklockd $(if $(SERVER_CORE_SRC),$(BIN)/parkd) $(if $(GATEWAY_SRC),$(BIN)/parkgw)
+ALL_UNIT_TESTS = $(UNIT_TESTS) $(SERVER_TESTS_CORE) $(SERVER_TESTS_KEYS) $(SERVER_TESTS_EVENTS) \
+	$(GATEWAY_TESTS)
+ALL_SIM_TESTS = $(SIM_TESTS) $(SERVER_SIM_TESTS)
+UNIT_BINS = $(addprefix $(TESTBIN)/test-,$(ALL_UNIT_TESTS))
+SIM_BINS = $(addprefix $(TESTBIN)/test-,$(ALL_SIM_TESTS))
 
 # Keep test and program objects between runs: they are not throwaway intermediates.
 .SECONDARY:
@@ -133,32 +165,62 @@ $(CORE_OBJ) $(PROTO_OBJ): EXTRA_CFLAGS := -ffreestanding
 $(LIBPARK_OBJ) $(LOCKHOST_OBJ): EXTRA_CFLAGS := $(CRYPTO_CFLAGS)
 $(OBJ)/lockfw/host/main.o: EXTRA_CFLAGS := $(CRYPTO_CFLAGS) -DLOCALEDIR='"$(PREFIX)/share/locale"'
 
+$(LIB_SERVER): $(SERVER_OBJ)
+$(LIB_GATEWAY): $(GATEWAY_OBJ)
+$(LIB_APICLIENT): $(APICLIENT_OBJ)
+$(SERVER_OBJ) $(OBJ)/server/main.o: EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(SERVER_CFLAGS)
+$(GATEWAY_OBJ) $(APICLIENT_OBJ) $(OBJ)/gateway/main.o: EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(CLIENT_CFLAGS)
+
+# The schema migrations are compiled in: server/schema/NNN-name.sql, in order.
+$(BUILD)/gen/schema.c: $(wildcard server/schema/*.sql) scripts/embed-sql.sh
+	@mkdir -p $(@D)
+	$(Q)sh scripts/embed-sql.sh server/schema/*.sql >$@.tmp && mv $@.tmp $@
+$(OBJ)/gen/schema.o: $(BUILD)/gen/schema.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -c $< -o $@
+
 # ---- programs
+$(BIN)/parkd: $(OBJ)/server/main.o $(LIB_SERVER) $(LIB_PARK) $(LIB_PROTO)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SERVER_LIBS) $(CRYPTO_LIBS)
+
+$(BIN)/parkgw: $(OBJ)/gateway/main.o $(LIB_GATEWAY) $(LIB_APICLIENT) $(LIB_PARK) $(LIB_PROTO)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS) $(CRYPTO_LIBS)
+
 $(BIN)/parklockd: $(call to_obj,$(PARKLOCKD_MAIN)) $(LIB_LOCKHOST) $(LIB_CORE) $(LIB_PARK) $(LIB_PROTO)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CRYPTO_LIBS)
 
 # ---- tests
-TEST_LINK := $(TEST_SUPPORT_OBJ) $(LIB_LOCKHOST) $(LIB_CORE) $(LIB_PARK) $(LIB_PROTO)
-$(OBJ)/tests/%.o: EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes
+TEST_LINK := $(TEST_SUPPORT_OBJ) $(if $(SERVER_CORE_SRC),$(LIB_SERVER)) \
+	$(if $(GATEWAY_SRC),$(LIB_GATEWAY)) $(if $(APICLIENT_SRC),$(LIB_APICLIENT)) \
+	$(LIB_LOCKHOST) $(LIB_CORE) $(LIB_PARK) $(LIB_PROTO)
+TEST_LIBS = $(CMOCKA_LIBS) $(if $(SERVER_CORE_SRC),$(SERVER_LIBS)) \
+	$(if $(GATEWAY_SRC)$(APICLIENT_SRC),$(CLIENT_LIBS)) $(CRYPTO_LIBS)
+$(OBJ)/tests/%.o: EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(CMOCKA_CFLAGS) $(SERVER_CFLAGS) \
+	$(CLIENT_CFLAGS) -Wno-missing-prototypes
 
 $(TESTBIN)/test-%: $(OBJ)/tests/unit/test-%.o $(TEST_LINK)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CMOCKA_LIBS) $(CRYPTO_LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(TEST_LIBS)
 
-$(TESTBIN)/test-parklockd: $(OBJ)/tests/sim/test-parklockd.o $(TEST_LINK) | $(BIN)/parklockd
+# Black-box tests of the real programs: they need every program built first.
+$(TESTBIN)/test-%: $(OBJ)/tests/sim/test-%.o $(TEST_LINK) | $(PROGRAMS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o %.a,$^) $(CMOCKA_LIBS) $(CRYPTO_LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o %.a,$^) $(TEST_LIBS)
 
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory _test
 	$(Q)$(MAKE) --no-print-directory SAN=1 _test
 
 _test: programs tests
-	$(Q)sh tests/run.sh $(BUILD) $(UNIT_TESTS) $(SIM_TESTS)
+	$(Q)sh tests/run.sh $(BUILD) $(ALL_UNIT_TESTS) $(ALL_SIM_TESTS)
 
 # ---- fuzzing: clang + libFuzzer, with ASan and UBSan
 FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(WARN)

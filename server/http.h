@@ -1,0 +1,70 @@
+/*
+ * http.h: parkd's HTTP layer on libmicrohttpd: requests collected with a body limit,
+ * dispatched through the route table (routes.c: one row per method and path pattern),
+ * JSON replies, and error replies that always carry a stable code and a sentence:
+ *   {"error":"bad_json","detail":"The body is not valid JSON: ..."}
+ * Handlers never see libmicrohttpd; they fill a struct http_reply.
+ */
+#ifndef PARK_HTTP_H
+#define PARK_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#define HTTP_BODY_MAX 65536 /* larger request bodies get 413 body_too_large */
+#define HTTP_PARAMS_MAX 4
+
+struct server;
+struct http_stream;
+
+struct http_request {
+	const char *method;   /* "GET", "POST", ... */
+	const char *path;     /* without the query string */
+	const char *params[HTTP_PARAMS_MAX]; /* captured {name} segments of the route, in order */
+	const uint8_t *body;  /* NUL-terminated copy, body_len bytes before the NUL */
+	size_t body_len;
+	json_object *json;    /* the body parsed as a JSON object, or NULL (see route flags) */
+	const char *token;    /* bearer token of "Authorization: Bearer ...", or NULL */
+	char peer[64];        /* client address, for rate limits and the audit trail */
+	void *conn;           /* the libmicrohttpd connection: http.c's own */
+};
+
+struct http_reply {
+	int status;            /* HTTP status; 0 means "not filled": 500 internal */
+	json_object *json;     /* reply body, owned by the reply (freed after sending) */
+	const char *content_type; /* for `text` replies, e.g. the Prometheus exposition */
+	char *text;            /* malloc'ed non-JSON body, owned by the reply */
+	size_t text_len;
+	struct http_stream *stream; /* set by http_reply_stream() for server-sent events */
+};
+
+/* Route flags. */
+#define HTTP_JSON_BODY 0x01 /* the body must be a JSON object (else 400 bad_json) */
+#define HTTP_AUTH_USER 0x02 /* a valid session token is required (else 401 unauthenticated) */
+#define HTTP_AUTH_GATEWAY 0x04 /* a gateway signature is required (else 401) */
+
+typedef void (*http_handler_fn)(struct server *srv, struct http_request *req,
+				struct http_reply *rep);
+
+struct http_route {
+	const char *method;
+	const char *pattern; /* "/v1/spots/{id}/map": {x} captures one path segment */
+	http_handler_fn fn;
+	unsigned flags;      /* HTTP_* */
+	const char *summary; /* one line, for --help-routes and the reference document */
+};
+
+/*
+ * Sets an error reply: status, {"error": code, "detail": printf-formatted sentence}. The
+ * code is stable (documented in server/openapi.yaml); the sentence says what to do.
+ */
+void http_reply_error(struct http_reply *rep, int status, const char *code, const char *fmt,
+		      ...) __attribute__((format(printf, 4, 5)));
+
+/* Sets a JSON reply, taking ownership of `obj`. */
+void http_reply_json(struct http_reply *rep, int status, json_object *obj);
+
+#endif
