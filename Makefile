@@ -64,7 +64,7 @@ CORE_SRC := lockfw/core/store.c lockfw/core/evlog.c lockfw/core/usecount.c \
 	lockfw/core/mgmt.c lockfw/core/lock.c
 
 # ---- host code several programs link (logging, P-256 keys, signing, sim transport)
-LIBPARK_SRC := lib/log.c lib/hex.c lib/p256.c lib/signer.c lib/simlink.c
+LIBPARK_SRC := lib/log.c lib/hex.c lib/p256.c lib/signer.c lib/simlink.c lib/ecies.c
 
 # ---- the host port of the lock and the simulator program parklockd
 LOCKHOST_SRC := lockfw/host/port-crypto.c lockfw/host/sim-hw.c lockfw/host/port-host.c lockfw/host/garage.c \
@@ -76,6 +76,7 @@ PARKLOCKD_MAIN := lockfw/host/main.c
 SERVER_CORE_SRC :=
 SERVER_KEYS_SRC :=
 SERVER_EVENTS_SRC :=
+SERVER_NAV_SRC := server/navigation.c
 PARKD_MAIN := server/main.c
 GATEWAY_SRC :=
 PARKGW_MAIN := gateway/main.c
@@ -90,6 +91,7 @@ SIM_TESTS := parklockd
 SERVER_TESTS_CORE :=
 SERVER_TESTS_KEYS :=
 SERVER_TESTS_EVENTS :=
+SERVER_TESTS_NAV := navigation
 GATEWAY_TESTS :=
 SERVER_SIM_TESTS :=
 FUZZ_TARGETS := frame mgmt
@@ -107,7 +109,7 @@ LIB_CORE := $(LIBDIR)/liblockcore.a
 LIB_PARK := $(LIBDIR)/libpark.a
 LIB_LOCKHOST := $(LIBDIR)/liblockhost.a
 
-SERVER_SRC = $(SERVER_CORE_SRC) $(SERVER_KEYS_SRC) $(SERVER_EVENTS_SRC)
+SERVER_SRC = $(SERVER_CORE_SRC) $(SERVER_KEYS_SRC) $(SERVER_EVENTS_SRC) $(SERVER_NAV_SRC)
 SERVER_OBJ = $(call to_obj,$(SERVER_SRC)) $(OBJ)/gen/schema.o
 GATEWAY_OBJ = $(call to_obj,$(GATEWAY_SRC))
 APICLIENT_OBJ = $(call to_obj,$(APICLIENT_SRC))
@@ -117,12 +119,13 @@ LIB_APICLIENT := $(LIBDIR)/libparkapi.a
 SERVER_PKGS := libmicrohttpd json-c sqlite3 libargon2
 CLIENT_PKGS := libcurl json-c
 SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
-SERVER_LIBS := $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null) -lpthread
+SERVER_LIBS := $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null) -lpthread -lm
 CLIENT_CFLAGS := $(shell pkg-config --cflags $(CLIENT_PKGS) 2>/dev/null)
 CLIENT_LIBS := $(shell pkg-config --libs $(CLIENT_PKGS) 2>/dev/null) -lsqlite3 -lpthread
 
 PROGRAMS := $(BIN)/parklockd $(if $(SERVER_CORE_SRC),$(BIN)/parkd) $(if $(GATEWAY_SRC),$(BIN)/parkgw)
 ALL_UNIT_TESTS = $(UNIT_TESTS) $(SERVER_TESTS_CORE) $(SERVER_TESTS_KEYS) $(SERVER_TESTS_EVENTS) \
+	$(SERVER_TESTS_NAV) \
 	$(GATEWAY_TESTS)
 ALL_SIM_TESTS = $(SIM_TESTS) $(SERVER_SIM_TESTS)
 UNIT_BINS = $(addprefix $(TESTBIN)/test-,$(ALL_UNIT_TESTS))
