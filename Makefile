@@ -73,14 +73,18 @@ PARKLOCKD_MAIN := lockfw/host/main.c
 
 # ---- the key server parkd (server/) and the gateway parkgw (gateway/). Each helper
 # team owns one of these lists; the parts link into libparkd.a / parkgw.
-SERVER_CORE_SRC :=
-SERVER_KEYS_SRC :=
-SERVER_EVENTS_SRC :=
-SERVER_NAV_SRC := server/navigation.c
+SERVER_CORE_SRC := server/db.c server/db-sqlite.c server/config.c server/json-field.c \
+	server/server.c server/audit.c server/http.c server/routes.c server/ratelimit.c \
+	server/session.c server/sms.c server/account.c server/route-account.c \
+	server/route-metrics.c
+SERVER_KEYS_SRC := server/keywrap.c server/site.c server/key.c server/gateway-auth.c \
+	server/delivery.c server/route-site.c server/route-key.c server/route-gateway.c
+SERVER_EVENTS_SRC := server/event.c server/event-hub.c server/notify.c server/route-event.c
+SERVER_NAV_SRC := server/navigation.c server/spot.c server/route-spot.c
 PARKD_MAIN := server/main.c
-GATEWAY_SRC :=
+GATEWAY_SRC := gateway/gwauth.c gateway/gwqueue.c gateway/locklink.c gateway/gateway.c
 PARKGW_MAIN := gateway/main.c
-APICLIENT_SRC :=
+APICLIENT_SRC := lib/apiclient.c
 
 # ---- tests: one cmocka file per module; support code lives under tests/ only
 TEST_SUPPORT_SRC := tests/support/test-port.c tests/support/test-authority.c \
@@ -88,12 +92,12 @@ TEST_SUPPORT_SRC := tests/support/test-port.c tests/support/test-authority.c \
 UNIT_TESTS := wire frag proto hex log store sim-hw evlog lock-unlock lock-share lock-mgmt lock-lockout \
 	lock-power lock-barrier p256 signer simlink garage world
 SIM_TESTS := parklockd
-SERVER_TESTS_CORE :=
-SERVER_TESTS_KEYS :=
-SERVER_TESTS_EVENTS :=
-SERVER_TESTS_NAV := navigation
-GATEWAY_TESTS :=
-SERVER_SIM_TESTS :=
+SERVER_TESTS_CORE := db config json-field http routes account
+SERVER_TESTS_KEYS := ecies keywrap site key gateway-auth delivery
+SERVER_TESTS_EVENTS := event notify
+SERVER_TESTS_NAV := navigation spot
+GATEWAY_TESTS := apiclient gwqueue locklink parkgw
+SERVER_SIM_TESTS := parkd system
 FUZZ_TARGETS := frame mgmt
 
 to_obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -116,7 +120,7 @@ APICLIENT_OBJ = $(call to_obj,$(APICLIENT_SRC))
 LIB_SERVER := $(LIBDIR)/libparkd.a
 LIB_GATEWAY := $(LIBDIR)/libparkgw.a
 LIB_APICLIENT := $(LIBDIR)/libparkapi.a
-SERVER_PKGS := libmicrohttpd json-c sqlite3 libargon2
+SERVER_PKGS := libmicrohttpd json-c sqlite3 libargon2 libcurl
 CLIENT_PKGS := libcurl json-c
 SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
 SERVER_LIBS := $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null) -lpthread -lm
@@ -131,8 +135,10 @@ ALL_SIM_TESTS = $(SIM_TESTS) $(SERVER_SIM_TESTS)
 UNIT_BINS = $(addprefix $(TESTBIN)/test-,$(ALL_UNIT_TESTS))
 SIM_BINS = $(addprefix $(TESTBIN)/test-,$(ALL_SIM_TESTS))
 
-# Keep test and program objects between runs: they are not throwaway intermediates.
-.SECONDARY:
+# Keep test objects (made through pattern rules) between runs: not throwaway
+# intermediates. .PRECIOUS rather than .SECONDARY, which would stop make from building a
+# newly listed source whose archive is newer.
+.PRECIOUS: $(OBJ)/%.o $(BUILD)/gen/%
 
 .PHONY: all test bench fuzz run install clean deps-build deps-test deps-fuzz deps-bench \
 	deps-run _test _bench _fuzz _run programs tests
@@ -266,7 +272,8 @@ install: programs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
 		$(DESTDIR)$(PREFIX)/share/parking
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 docs/man/parklockd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 $(patsubst $(BIN)/%,docs/man/%.8,$(PROGRAMS)) \
+		$(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 assets/demo/garage.conf $(DESTDIR)$(PREFIX)/share/parking/
 
 clean:

@@ -19,6 +19,7 @@
 
 struct server;
 struct http_stream;
+struct auth_user;
 
 struct http_request {
 	const char *method;   /* "GET", "POST", ... */
@@ -30,6 +31,9 @@ struct http_request {
 	const char *token;    /* bearer token of "Authorization: Bearer ...", or NULL */
 	char peer[64];        /* client address, for rate limits and the audit trail */
 	void *conn;           /* the libmicrohttpd connection: http.c's own */
+	const char *target;   /* the request target as sent: path and query, still %-encoded */
+	const struct auth_user *user; /* the caller of an HTTP_AUTH_USER route, else NULL */
+	int64_t gateway_id;   /* the gateway of an HTTP_AUTH_GATEWAY route, else 0 */
 };
 
 struct http_reply {
@@ -39,6 +43,7 @@ struct http_reply {
 	char *text;            /* malloc'ed non-JSON body, owned by the reply */
 	size_t text_len;
 	struct http_stream *stream; /* set by http_reply_stream() for server-sent events */
+	int retry_after;       /* seconds, sent as Retry-After when > 0 (429, 503) */
 };
 
 /* Route flags. */
@@ -54,7 +59,7 @@ struct http_route {
 	const char *pattern; /* "/v1/spots/{id}/map": {x} captures one path segment */
 	http_handler_fn fn;
 	unsigned flags;      /* HTTP_* */
-	const char *summary; /* one line, for --help-routes and the reference document */
+	const char *summary; /* one line, for `parkd --routes` and the reference document */
 };
 
 /*
@@ -66,5 +71,38 @@ void http_reply_error(struct http_reply *rep, int status, const char *code, cons
 
 /* Sets a JSON reply, taking ownership of `obj`. */
 void http_reply_json(struct http_reply *rep, int status, json_object *obj);
+
+/* Sets a non-JSON reply, taking ownership of the malloc'ed `text` (len bytes). */
+void http_reply_text(struct http_reply *rep, int status, const char *content_type, char *text,
+		     size_t len);
+
+/*
+ * The query argument `name` of the request ("?wait=25" gives "25" for "wait"),
+ * %-decoded, or NULL. Borrowed: valid until the handler returns.
+ */
+const char *http_query(const struct http_request *req, const char *name);
+
+/* The request header `name` (case-insensitive), or NULL. Borrowed, as above. */
+const char *http_header(const struct http_request *req, const char *name);
+
+/* ---- for main.c: the listening server ---- */
+
+struct http_server;
+
+/*
+ * Starts serving `srv`'s configuration (listen, tls_cert, tls_key, max_connections)
+ * with one thread per connection, so a handler that waits (a long poll, an event
+ * stream) holds up no other request. Returns NULL after logging why.
+ */
+struct http_server *http_start(struct server *srv);
+
+/* The port it listens on (the one picked when the configuration said 0). */
+uint16_t http_port(const struct http_server *hs);
+
+/*
+ * Stops accepting, ends every event stream, waits up to `grace_ms` for the requests in
+ * progress to finish, then closes every connection and frees hs. NULL is a no-op.
+ */
+void http_stop(struct http_server *hs, int grace_ms);
 
 #endif

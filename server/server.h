@@ -15,10 +15,18 @@
 #include "http.h"
 
 struct server;
+struct config;
 
-/* A connection for the current request, from a pool; give it back with server_db_put. */
+/*
+ * A connection for the current request, from a pool; give it back with server_db_put.
+ * Waits while every pooled connection is in use, so never hold one across a wait (a
+ * long poll, a stream). NULL only when the database cannot be opened (logged).
+ */
 struct db *server_db_get(struct server *srv);
 void server_db_put(struct server *srv, struct db *db);
+
+/* The configuration the server runs with (read-only). */
+const struct config *server_config(const struct server *srv);
 
 /* The 32-byte master key that wraps private keys at rest (site, reservation keys). */
 const uint8_t *server_master_key(const struct server *srv);
@@ -55,7 +63,78 @@ void server_publish(struct server *srv, int64_t site_id, int64_t spot_id, json_o
 /* New management messages are queued: wake the gateways' long polls. */
 void server_wake_gateways(struct server *srv);
 
-/* Counts for /metrics: name must be a static string ("parkd_ekeys_issued_total"). */
+/*
+ * Waits until server_wake_gateways() is called after the wake-up numbered `generation`
+ * was seen, or `timeout_ms` passes, or the server stops. Pass 0 the first time; pass the
+ * *new_generation of the last call afterwards, so that a wake-up between two waits is
+ * not missed (check the queue, then wait with the generation read before the check). A
+ * timeout_ms of 0 does not wait: it reads the current generation. Returns 1 when woken
+ * (the generation moved), 0 on time-out, -1 when the server is stopping; sets
+ * *new_generation in every case.
+ */
+int server_wait_gateways(struct server *srv, uint64_t generation, int timeout_ms,
+			 uint64_t *new_generation);
+
+/*
+ * Registers the events module's publisher: server_publish() then calls fn(ctx, site,
+ * spot, ev) (ev borrowed). Call at start-up (a routes_hooks start function), before the
+ * server serves; NULL unregisters.
+ */
+void server_set_publisher(struct server *srv,
+			  void (*fn)(void *ctx, int64_t site_id, int64_t spot_id, json_object *ev),
+			  void *ctx);
+
+/* server_audit() with the request's peer address recorded too. */
+void server_audit_request(struct server *srv, struct db *db, const struct http_request *req,
+			  int64_t user_id, const char *action, const char *detail);
+
+/*
+ * Brackets CPU- and memory-heavy work (argon2id hashing): at most the configured
+ * heavy_workers run at once, the others wait here. Never hold a database transaction
+ * across server_heavy_begin().
+ */
+void server_heavy_begin(struct server *srv);
+void server_heavy_end(struct server *srv);
+
+/* ---- metrics ---- */
+
+/*
+ * Counts for /metrics: name must be a static string ("parkd_ekeys_issued_total").
+ * Thread-safe. Names outside server.c's table get a slot on first use (32 at most).
+ */
 void server_count(struct server *srv, const char *name, uint64_t n);
+
+struct server_metric {
+	const char *name;  /* "parkd_http_requests_total" */
+	const char *help;  /* one line */
+	uint64_t value;
+};
+
+/*
+ * Copies up to `cap` counters (every counter of the fixed table, then any other name
+ * counted so far) into out. Returns how many were copied.
+ */
+size_t server_metrics(struct server *srv, struct server_metric *out, size_t cap);
+
+/* ---- for main.c and tests: the server's life ---- */
+
+/*
+ * Opens the server for `cfg` (which must outlive it): creates data_dir if missing
+ * (0700), loads or makes the master key, opens the database and runs the migrations.
+ * Serves nothing yet (see http_start()). Returns 0 with *out set, or -1 after logging
+ * why.
+ */
+int server_open(const struct config *cfg, struct server **out);
+
+/*
+ * Marks the server stopping: gateway waits return -1 at once, and so do new ones (event
+ * streams end in http_stop()). Thread-safe; for the signal-handling thread, before
+ * http_stop().
+ */
+void server_stop(struct server *srv);
+bool server_stopping(struct server *srv);
+
+/* Closes the database connections and wipes the master key. No request may be running. */
+void server_close(struct server *srv);
 
 #endif

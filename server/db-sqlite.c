@@ -1,0 +1,349 @@
+/*
+ * db-sqlite.c: the SQLite backend of db.h, one file in the data directory: WAL journal,
+ * synchronous=FULL (a commit is on disk when it returns), foreign keys on, a 5 s busy
+ * wait. It maps the $N parameters of the shared SQL to SQLite's own numbering and
+ * SQLite's result codes to DB_E_*. It knows no table.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "../lib/log.h"
+#include "db-backend.h"
+
+#define SQLITE_BUSY_MS 5000
+
+struct sqlite_db {
+	struct db base; /* first: db.c sees only this */
+	sqlite3 *h;
+	char err[256]; /* the last failure, for db_errmsg() */
+};
+
+struct sqlite_stmt {
+	struct db_stmt base; /* first */
+	sqlite3_stmt *h;
+};
+
+/* SQLite's primary result codes that callers handle; everything else is -DB_E_IO. */
+static const struct {
+	int rc;
+	int err;
+} sqlite_errs[] = {
+	{ SQLITE_CONSTRAINT, -DB_E_CONSTRAINT },
+	{ SQLITE_BUSY, -DB_E_BUSY },
+	{ SQLITE_LOCKED, -DB_E_BUSY },
+};
+
+static struct sqlite_db *sqlite_of(struct db *db)
+{
+	return (struct sqlite_db *)db;
+}
+
+static struct sqlite_stmt *sqlite_stmt_of(struct db_stmt *st)
+{
+	return (struct sqlite_stmt *)st;
+}
+
+/* Records SQLite's message for `rc` and returns the matching -DB_E_*. */
+static int sqlite_fail(struct sqlite_db *d, int rc)
+{
+	size_t i;
+
+	snprintf(d->err, sizeof(d->err), "%s (%d)", sqlite3_errmsg(d->h), rc);
+	for (i = 0; i < sizeof(sqlite_errs) / sizeof(sqlite_errs[0]); i++)
+		if ((rc & 0xff) == sqlite_errs[i].rc)
+			return sqlite_errs[i].err;
+	return -DB_E_IO;
+}
+
+/* Runs SQL without parameters or rows wanted. 0 or -DB_E_*. */
+static int sqlite_run(struct sqlite_db *d, const char *sql)
+{
+	char *msg = NULL;
+	int rc;
+
+	rc = sqlite3_exec(d->h, sql, NULL, NULL, &msg);
+	sqlite3_free(msg);
+	return rc == SQLITE_OK ? 0 : sqlite_fail(d, rc);
+}
+
+/* The journal mode must really be WAL: SQLite answers the pragma with the mode it kept. */
+static int sqlite_set_wal(struct sqlite_db *d)
+{
+	sqlite3_stmt *st = NULL;
+	int r = -DB_E_IO;
+
+	if (sqlite3_prepare_v2(d->h, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	if (sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0)
+		r = 0;
+	else
+		snprintf(d->err, sizeof(d->err), "journal mode is %s, not wal",
+			 (const char *)sqlite3_column_text(st, 0));
+out:
+	if (r != 0 && d->err[0] == '\0')
+		snprintf(d->err, sizeof(d->err), "%s", sqlite3_errmsg(d->h));
+	sqlite3_finalize(st);
+	return r;
+}
+
+static struct db *sqlite_open(const char *path, const char **err)
+{
+	struct sqlite_db *d;
+	int rc;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		*err = "out of memory";
+		return NULL;
+	}
+	d->base.be = &db_sqlite_backend;
+	rc = sqlite3_open_v2(path, &d->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			     SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("sqlite: cannot open %s: %s", path,
+			  d->h != NULL ? sqlite3_errmsg(d->h) : sqlite3_errstr(rc));
+		*err = "cannot open the SQLite database (check the path and its permissions)";
+		goto fail;
+	}
+	sqlite3_extended_result_codes(d->h, 1);
+	sqlite3_busy_timeout(d->h, SQLITE_BUSY_MS);
+	if (sqlite_set_wal(d) != 0 ||
+	    sqlite_run(d, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON") != 0) {
+		log_error("sqlite: cannot set up %s: %s", path, d->err);
+		*err = "cannot set up the SQLite database (WAL journal, synchronous, foreign keys)";
+		goto fail;
+	}
+	return &d->base;
+fail:
+	sqlite3_close_v2(d->h);
+	free(d);
+	return NULL;
+}
+
+static void sqlite_close(struct db *db)
+{
+	struct sqlite_db *d = sqlite_of(db);
+
+	if (sqlite3_close_v2(d->h) != SQLITE_OK)
+		log_warn("sqlite: close: %s", sqlite3_errmsg(d->h));
+	free(d);
+}
+
+static const char *sqlite_errmsg(struct db *db)
+{
+	return sqlite_of(db)->err;
+}
+
+static int sqlite_exec_script(struct db *db, const char *sql)
+{
+	return sqlite_run(sqlite_of(db), sql);
+}
+
+/* IMMEDIATE: a deferred transaction that reads, then writes, can fail with BUSY at once. */
+static int sqlite_begin(struct db *db)
+{
+	return sqlite_run(sqlite_of(db), "BEGIN IMMEDIATE");
+}
+
+static int sqlite_commit(struct db *db)
+{
+	return sqlite_run(sqlite_of(db), "COMMIT");
+}
+
+static void sqlite_rollback(struct db *db)
+{
+	struct sqlite_db *d = sqlite_of(db);
+
+	if (!sqlite3_get_autocommit(d->h))
+		(void)sqlite_run(d, "ROLLBACK");
+}
+
+static struct db_stmt *sqlite_prepare(struct db *db, const char *sql)
+{
+	struct sqlite_db *d = sqlite_of(db);
+	struct sqlite_stmt *s;
+	const char *tail = NULL;
+	int rc;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(d->err, sizeof(d->err), "out of memory");
+		return NULL;
+	}
+	s->base.be = &db_sqlite_backend;
+	s->base.db = db;
+	rc = sqlite3_prepare_v2(d->h, sql, -1, &s->h, &tail);
+	if (rc != SQLITE_OK || s->h == NULL) {
+		if (rc == SQLITE_OK)
+			snprintf(d->err, sizeof(d->err), "empty statement");
+		else
+			sqlite_fail(d, rc);
+		goto fail;
+	}
+	/* One statement per prepare, as the PostgreSQL backend will require too. */
+	tail += strspn(tail, " \t\r\n;");
+	if (*tail != '\0') {
+		snprintf(d->err, sizeof(d->err), "more than one statement: '%.40s'", tail);
+		goto fail;
+	}
+	return &s->base;
+fail:
+	sqlite3_finalize(s->h);
+	free(s);
+	return NULL;
+}
+
+static void sqlite_finalize(struct db_stmt *st)
+{
+	struct sqlite_stmt *s = sqlite_stmt_of(st);
+
+	sqlite3_finalize(s->h);
+	free(s);
+}
+
+/*
+ * SQLite's index of parameter $i. SQLite numbers "$1" style parameters by their first
+ * appearance, not by their digits, so "... $2 ... $1" would swap them: look the name
+ * up. "?N" parameters are numbered by their digits already. 0 when there is none.
+ */
+static int sqlite_param(struct sqlite_stmt *s, int i)
+{
+	struct sqlite_db *d = sqlite_of(s->base.db);
+	char name[16];
+	int idx;
+
+	snprintf(name, sizeof(name), "$%d", i);
+	idx = sqlite3_bind_parameter_index(s->h, name);
+	if (idx == 0) {
+		snprintf(name, sizeof(name), "?%d", i);
+		idx = sqlite3_bind_parameter_index(s->h, name);
+	}
+	if (idx == 0)
+		snprintf(d->err, sizeof(d->err), "the statement has no parameter $%d", i);
+	return idx;
+}
+
+/* The result of a bind: 0, or -DB_E_IO with the message kept. */
+static int sqlite_bound(struct sqlite_stmt *s, int rc)
+{
+	if (rc == SQLITE_OK)
+		return 0;
+	sqlite_fail(sqlite_of(s->base.db), rc);
+	return -DB_E_IO;
+}
+
+static int sqlite_bind_int(struct db_stmt *st, int i, int64_t v)
+{
+	struct sqlite_stmt *s = sqlite_stmt_of(st);
+	int idx = sqlite_param(s, i);
+
+	if (idx == 0)
+		return -DB_E_IO;
+	return sqlite_bound(s, sqlite3_bind_int64(s->h, idx, v));
+}
+
+static int sqlite_bind_text(struct db_stmt *st, int i, const char *str)
+{
+	struct sqlite_stmt *s = sqlite_stmt_of(st);
+	int idx = sqlite_param(s, i);
+
+	if (idx == 0)
+		return -DB_E_IO;
+	if (str == NULL)
+		return sqlite_bound(s, sqlite3_bind_null(s->h, idx));
+	return sqlite_bound(s, sqlite3_bind_text(s->h, idx, str, -1, SQLITE_TRANSIENT));
+}
+
+static int sqlite_bind_blob(struct db_stmt *st, int i, const void *p, size_t len)
+{
+	struct sqlite_stmt *s = sqlite_stmt_of(st);
+	int idx = sqlite_param(s, i);
+
+	if (idx == 0)
+		return -DB_E_IO;
+	if (len > INT_MAX)
+		return sqlite_bound(s, SQLITE_TOOBIG);
+	/* SQLite binds NULL for a NULL pointer; an empty blob is still a blob. */
+	if (len == 0)
+		return sqlite_bound(s, sqlite3_bind_zeroblob(s->h, idx, 0));
+	return sqlite_bound(s, sqlite3_bind_blob(s->h, idx, p, (int)len, SQLITE_TRANSIENT));
+}
+
+static int sqlite_bind_null(struct db_stmt *st, int i)
+{
+	struct sqlite_stmt *s = sqlite_stmt_of(st);
+	int idx = sqlite_param(s, i);
+
+	if (idx == 0)
+		return -DB_E_IO;
+	return sqlite_bound(s, sqlite3_bind_null(s->h, idx));
+}
+
+static int sqlite_step(struct db_stmt *st)
+{
+	struct sqlite_stmt *s = sqlite_stmt_of(st);
+	int rc = sqlite3_step(s->h);
+
+	if (rc == SQLITE_ROW)
+		return DB_ROW;
+	if (rc == SQLITE_DONE)
+		return DB_DONE;
+	return sqlite_fail(sqlite_of(s->base.db), rc);
+}
+
+static int64_t sqlite_col_int(struct db_stmt *st, int i)
+{
+	return sqlite3_column_int64(sqlite_stmt_of(st)->h, i);
+}
+
+static const char *sqlite_col_text(struct db_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(sqlite_stmt_of(st)->h, i);
+}
+
+static const void *sqlite_col_blob(struct db_stmt *st, int i, size_t *len)
+{
+	sqlite3_stmt *h = sqlite_stmt_of(st)->h;
+	const void *p = sqlite3_column_blob(h, i); /* before _bytes, as SQLite asks */
+
+	*len = (size_t)sqlite3_column_bytes(h, i);
+	return p;
+}
+
+static bool sqlite_col_null(struct db_stmt *st, int i)
+{
+	return sqlite3_column_type(sqlite_stmt_of(st)->h, i) == SQLITE_NULL;
+}
+
+static int64_t sqlite_changes(struct db *db)
+{
+	return sqlite3_changes64(sqlite_of(db)->h);
+}
+
+const struct db_backend db_sqlite_backend = {
+	.scheme = "sqlite:",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.errmsg = sqlite_errmsg,
+	.exec_script = sqlite_exec_script,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.prepare = sqlite_prepare,
+	.finalize = sqlite_finalize,
+	.bind_int = sqlite_bind_int,
+	.bind_text = sqlite_bind_text,
+	.bind_blob = sqlite_bind_blob,
+	.bind_null = sqlite_bind_null,
+	.step = sqlite_step,
+	.col_int = sqlite_col_int,
+	.col_text = sqlite_col_text,
+	.col_blob = sqlite_col_blob,
+	.col_null = sqlite_col_null,
+	.changes = sqlite_changes,
+};

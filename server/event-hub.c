@@ -1,0 +1,188 @@
+/*
+ * event-hub.c: the subscribers of the live event streams (see event-hub.h). One mutex
+ * guards the list; pushing never blocks (http_stream_push queues), so publishing from a
+ * request thread costs a lock and a string per event. A subscriber whose stream has
+ * ended is only flagged by its close callback and swept later under the lock, so the
+ * callback never waits for the hub.
+ */
+#include "event-hub.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/log.h"
+
+#define EVENT_HUB_CHUNK_MAX 2048
+
+struct event_sub {
+	int64_t site_id;          /* > 0: the whole site; 0: spots[] */
+	int64_t *spots;           /* ascending */
+	size_t nspots;
+	struct http_stream *stream;
+	atomic_bool closed;       /* set once by event_hub_closed() */
+	struct event_sub *next;
+};
+
+struct event_hub {
+	pthread_mutex_t mu;
+	struct event_sub *subs;
+	size_t count;
+};
+
+struct event_hub *event_hub_new(void)
+{
+	struct event_hub *h = calloc(1, sizeof(*h));
+
+	if (h != NULL)
+		pthread_mutex_init(&h->mu, NULL);
+	return h;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct event_sub *event_hub_sub_new(int64_t site_id, const int64_t *spots, size_t n)
+{
+	struct event_sub *sub = calloc(1, sizeof(*sub));
+
+	if (sub == NULL)
+		return NULL;
+	sub->site_id = site_id;
+	if (site_id == 0 && n > 0) {
+		sub->spots = malloc(n * sizeof(*sub->spots));
+		if (sub->spots == NULL) {
+			free(sub);
+			return NULL;
+		}
+		memcpy(sub->spots, spots, n * sizeof(*sub->spots));
+		qsort(sub->spots, n, sizeof(*sub->spots), cmp_id);
+		sub->nspots = n;
+	}
+	atomic_init(&sub->closed, false);
+	return sub;
+}
+
+void event_hub_sub_free(struct event_sub *sub)
+{
+	if (sub == NULL)
+		return;
+	free(sub->spots);
+	free(sub);
+}
+
+void event_hub_closed(void *ctx, struct http_stream *s)
+{
+	struct event_sub *sub = ctx;
+
+	(void)s;
+	atomic_store(&sub->closed, true); /* the last touch: the hub may free sub after it */
+}
+
+/* Drops the subscribers whose streams have ended. Under h->mu. */
+static void sweep(struct event_hub *h)
+{
+	struct event_sub **p = &h->subs, *sub;
+
+	while ((sub = *p) != NULL) {
+		if (!atomic_load(&sub->closed)) {
+			p = &sub->next;
+			continue;
+		}
+		*p = sub->next;
+		h->count--;
+		http_stream_release(sub->stream);
+		event_hub_sub_free(sub);
+	}
+}
+
+void event_hub_attach(struct event_hub *h, struct event_sub *sub, struct http_stream *s,
+		      const char *hello)
+{
+	sub->stream = s;
+	if (hello != NULL)
+		(void)http_stream_push(s, hello);
+	pthread_mutex_lock(&h->mu);
+	sweep(h);
+	sub->next = h->subs;
+	h->subs = sub;
+	h->count++;
+	pthread_mutex_unlock(&h->mu);
+}
+
+static bool wants(const struct event_sub *sub, int64_t site_id, int64_t spot_id)
+{
+	if (sub->site_id > 0)
+		return sub->site_id == site_id;
+	return sub->nspots > 0 &&
+	       bsearch(&spot_id, sub->spots, sub->nspots, sizeof(*sub->spots), cmp_id) != NULL;
+}
+
+void event_hub_publish(struct event_hub *h, int64_t site_id, int64_t spot_id, json_object *ev)
+{
+	char chunk[EVENT_HUB_CHUNK_MAX];
+	json_object *id = NULL, *kind = NULL;
+	struct event_sub *sub;
+	int n;
+
+	(void)json_object_object_get_ex(ev, "id", &id);
+	(void)json_object_object_get_ex(ev, "kind", &kind);
+	n = snprintf(chunk, sizeof(chunk), "id: %" PRId64 "\nevent: %s\ndata: %s\n\n",
+		     id != NULL ? json_object_get_int64(id) : (int64_t)0,
+		     kind != NULL ? json_object_get_string(kind) : "event",
+		     json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+	if (n < 0 || (size_t)n >= sizeof(chunk)) {
+		log_error("event-hub: an event of spot %" PRId64 " does not fit a chunk", spot_id);
+		return;
+	}
+	pthread_mutex_lock(&h->mu);
+	sweep(h);
+	for (sub = h->subs; sub != NULL; sub = sub->next)
+		if (!atomic_load(&sub->closed) && wants(sub, site_id, spot_id))
+			(void)http_stream_push(sub->stream, chunk); /* a slow client is dropped */
+	pthread_mutex_unlock(&h->mu);
+}
+
+size_t event_hub_count(struct event_hub *h)
+{
+	size_t n;
+
+	pthread_mutex_lock(&h->mu);
+	sweep(h);
+	n = h->count;
+	pthread_mutex_unlock(&h->mu);
+	return n;
+}
+
+void event_hub_free(struct event_hub *h)
+{
+	struct event_sub *sub, *next;
+
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->mu);
+	for (sub = h->subs; sub != NULL; sub = next) {
+		next = sub->next;
+		if (atomic_load(&sub->closed)) {
+			http_stream_release(sub->stream);
+			event_hub_sub_free(sub);
+			continue;
+		}
+		/* Still open: the connection will call back into sub; it must outlive us. */
+		log_warn("event-hub: a stream was still open at stop; left to its connection");
+		http_stream_end(sub->stream);
+		http_stream_release(sub->stream);
+	}
+	h->subs = NULL;
+	pthread_mutex_unlock(&h->mu);
+	pthread_mutex_destroy(&h->mu);
+	free(h);
+}

@@ -1,0 +1,440 @@
+/*
+ * event.c: storing lock events (see event.h). The batch is checked whole before anything
+ * is written, and written in one transaction: an event is either stored with its state
+ * change, audit row and notification, or not at all. Duplicates are found by the
+ * database's UNIQUE (spot_id, seq), never by reading first, so two gateways reporting
+ * the same event at once still store it once.
+ */
+#include "event.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/log.h"
+#include "../lockfw/proto/proto.h"
+#include "audit.h"
+#include "notify.h"
+
+#define EVENT_U32_MAX 4294967295LL
+#define EVENT_BUSY_TRIES 5
+#define EVENT_STATE_SAME -1 /* a live-state column an event leaves alone */
+
+/* The integer fields of an event: name, range, where it goes; optional ones default to 0. */
+static const struct {
+	const char *name;
+	int64_t lo, hi;
+	size_t off;
+	bool required;
+} event_fields[] = {
+	{ "spot", 1, EVENT_U32_MAX, offsetof(struct event_in, spot), true },
+	{ "seq", 1, EVENT_U32_MAX, offsetof(struct event_in, seq), true },
+	{ "time", 0, EVENT_U32_MAX, offsetof(struct event_in, time), true },
+	{ "arg8", 0, 255, offsetof(struct event_in, arg8), false },
+	{ "arg16", 0, 65535, offsetof(struct event_in, arg16), false },
+	{ "user_id", 0, EVENT_U32_MAX, offsetof(struct event_in, user_id), false },
+	{ "key_id", 0, EVENT_U32_MAX, offsetof(struct event_in, key_id), false },
+};
+#define EVENT_FIELDS (sizeof(event_fields) / sizeof(event_fields[0]))
+
+/*
+ * What each kind says about the spot's live state: locked and occupied become 0 or 1
+ * (EVENT_STATE_SAME: unchanged); battery_arg16: arg16 is the battery percent. A boot
+ * reports the barrier in arg8: up (0) is locked, down (1) is open, anything else says
+ * nothing.
+ */
+static const struct {
+	int locked;
+	int occupied;
+	bool battery_arg16;
+} event_effects[PROTO_EV_KIND_MAX + 1] = {
+	[PROTO_EV_BOOT] = { EVENT_STATE_SAME, EVENT_STATE_SAME, true },
+	[PROTO_EV_UNLOCKED] = { 0, EVENT_STATE_SAME, false },
+	[PROTO_EV_LOCKED] = { 1, EVENT_STATE_SAME, false },
+	[PROTO_EV_CAR_ARRIVED] = { EVENT_STATE_SAME, 1, false },
+	[PROTO_EV_CAR_LEFT] = { EVENT_STATE_SAME, 0, false },
+	[PROTO_EV_FORCED] = { 0, EVENT_STATE_SAME, false },
+	[PROTO_EV_JAMMED] = { EVENT_STATE_SAME, EVENT_STATE_SAME, false },
+	[PROTO_EV_LOW_BATTERY] = { EVENT_STATE_SAME, EVENT_STATE_SAME, true },
+	[PROTO_EV_LOCKOUT] = { EVENT_STATE_SAME, EVENT_STATE_SAME, false },
+	[PROTO_EV_MGMT] = { EVENT_STATE_SAME, EVENT_STATE_SAME, false },
+	[PROTO_EV_TIME_SET] = { EVENT_STATE_SAME, EVENT_STATE_SAME, false },
+};
+
+/* ---- parsing ---- */
+
+/* The kind code of a name, or 0. The names are the codec's (proto_event_name). */
+static uint8_t kind_of(const char *name)
+{
+	unsigned k;
+
+	for (k = 1; k <= PROTO_EV_KIND_MAX; k++)
+		if (strcmp(proto_event_name((uint8_t)k), name) == 0)
+			return (uint8_t)k;
+	return 0;
+}
+
+static int parse_one(json_object *o, size_t i, struct event_in *e, struct http_reply *rep)
+{
+	json_object *v;
+	int64_t x;
+	size_t f;
+
+	if (!json_object_is_type(o, json_type_object)) {
+		http_reply_error(rep, 400, "bad_field", "events[%zu] must be an object.", i);
+		return -1;
+	}
+	memset(e, 0, sizeof(*e));
+	for (f = 0; f < EVENT_FIELDS; f++) {
+		if (!json_object_object_get_ex(o, event_fields[f].name, &v) || v == NULL) {
+			if (!event_fields[f].required)
+				continue;
+			http_reply_error(rep, 400, "missing_field", "events[%zu].%s is required.",
+					 i, event_fields[f].name);
+			return -1;
+		}
+		errno = 0;
+		x = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || errno != 0 ||
+		    x < event_fields[f].lo || x > event_fields[f].hi) {
+			http_reply_error(rep, 400, "bad_field", "events[%zu].%s must be a whole "
+					 "number from %" PRId64 " to %" PRId64 ".", i,
+					 event_fields[f].name, event_fields[f].lo,
+					 event_fields[f].hi);
+			return -1;
+		}
+		*(int64_t *)(void *)((char *)e + event_fields[f].off) = x;
+	}
+	if (!json_object_object_get_ex(o, "kind", &v) || v == NULL) {
+		http_reply_error(rep, 400, "missing_field", "events[%zu].kind is required.", i);
+		return -1;
+	}
+	if (!json_object_is_type(v, json_type_string) ||
+	    (e->kind = kind_of(json_object_get_string(v))) == 0) {
+		http_reply_error(rep, 400, "bad_field", "events[%zu].kind must be an event kind of "
+				 "the lock protocol, such as \"unlocked\" or \"car_arrived\".", i);
+		return -1;
+	}
+	return 0;
+}
+
+int event_parse(json_object *body, struct event_in *out, size_t max, struct http_reply *rep)
+{
+	json_object *arr;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(body, "events", &arr) || arr == NULL) {
+		http_reply_error(rep, 400, "missing_field", "events is required: an array of "
+				 "events.");
+		return -1;
+	}
+	if (!json_object_is_type(arr, json_type_array)) {
+		http_reply_error(rep, 400, "bad_field", "events must be an array of events.");
+		return -1;
+	}
+	n = json_object_array_length(arr);
+	if (n > max || n > EVENT_BATCH_MAX) {
+		http_reply_error(rep, 413, "body_too_large", "Send at most %d events at a time.",
+				 EVENT_BATCH_MAX);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (parse_one(json_object_array_get_idx(arr, i), i, &out[i], rep) != 0)
+			return -1;
+	return (int)n;
+}
+
+/* ---- storing ---- */
+
+static void set_error(struct event_error *err, int status, const char *code, const char *fmt,
+		      ...) __attribute__((format(printf, 4, 5)));
+
+static void set_error(struct event_error *err, int status, const char *code, const char *fmt,
+		      ...)
+{
+	va_list ap;
+
+	err->status = status;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The site of `spot` when `gateway_id` covers it. Returns 1, 0 with *err set (no such
+ * spot, or not covered), or -1 on a storage error.
+ */
+static int covered_site(struct db *db, int64_t gateway_id, int64_t spot, int64_t *site,
+			struct event_error *err)
+{
+	struct db_stmt *st;
+	int r;
+
+	st = db_prepare(db, "SELECT s.site_id, c.gateway_id FROM spots s "
+			"LEFT JOIN gateway_covers c ON c.spot_id = s.id AND c.gateway_id = $1 "
+			"WHERE s.id = $2");
+	if (st == NULL || db_bind_int(st, 1, gateway_id) != 0 || db_bind_int(st, 2, spot) != 0) {
+		db_finalize(st);
+		return -1;
+	}
+	r = db_step(st);
+	if (r == DB_ROW && !db_col_null(st, 1)) {
+		*site = db_col_int(st, 0);
+		r = 1;
+	} else if (r == DB_ROW) {
+		set_error(err, 403, "forbidden", "Gateway %" PRId64 " does not cover spot %" PRId64
+			  "; no event of this batch was stored.", gateway_id, spot);
+		r = 0;
+	} else if (r == DB_DONE) {
+		set_error(err, 404, "not_found", "There is no spot %" PRId64 " (gateway %" PRId64
+			  "); no event of this batch was stored.", spot, gateway_id);
+		r = 0;
+	} else {
+		r = -1;
+	}
+	db_finalize(st);
+	return r;
+}
+
+/* Inserts e unless its (spot, seq) is known. Returns 1 with *id, 0 for a duplicate, or < 0. */
+static int insert_event(struct db *db, int64_t gateway_id, int64_t now,
+			const struct event_in *e, int64_t *id)
+{
+	struct db_stmt *st;
+	int r;
+
+	st = db_prepare(db, "INSERT INTO events (spot_id, seq, time, kind, arg8, arg16, user_id, "
+			"key_id, gateway_id, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+			"$9, $10) ON CONFLICT (spot_id, seq) DO NOTHING RETURNING id");
+	if (st == NULL || db_bind_int(st, 1, e->spot) != 0 || db_bind_int(st, 2, e->seq) != 0 ||
+	    db_bind_int(st, 3, e->time) != 0 ||
+	    db_bind_text(st, 4, proto_event_name(e->kind)) != 0 ||
+	    db_bind_int(st, 5, e->arg8) != 0 || db_bind_int(st, 6, e->arg16) != 0 ||
+	    db_bind_int(st, 7, e->user_id) != 0 || db_bind_int(st, 8, e->key_id) != 0 ||
+	    db_bind_int(st, 9, gateway_id) != 0 || db_bind_int(st, 10, now) != 0) {
+		db_finalize(st);
+		return -DB_E_IO;
+	}
+	r = db_step(st);
+	if (r == DB_ROW) {
+		*id = db_col_int(st, 0);
+		r = db_step(st) == DB_DONE ? 1 : -DB_E_IO;
+	} else if (r == DB_DONE) {
+		r = 0;
+	}
+	db_finalize(st);
+	return r;
+}
+
+/* Moves the spot's live state on for a new event e. 0 or -DB_E_*. */
+static int update_state(struct db *db, int64_t now, const struct event_in *e)
+{
+	struct db_stmt *st;
+	int locked = event_effects[e->kind].locked, occupied = event_effects[e->kind].occupied;
+	bool newest;
+	int r;
+
+	/* Only the newest event of a lock speaks for its state: a late one must not undo it. */
+	r = db_exec(db, "UPDATE locks SET event_seq = $1 WHERE spot_id = $2 AND event_seq < $1",
+		    "ii", e->seq, e->spot);
+	if (r != 0)
+		return r;
+	newest = db_changes(db) > 0;
+	if (e->kind == PROTO_EV_BOOT)
+		locked = e->arg8 == PROTO_BARRIER_UP ? 1 :
+			 e->arg8 == PROTO_BARRIER_DOWN ? 0 : EVENT_STATE_SAME;
+	st = db_prepare(db, "UPDATE spots SET locked = COALESCE($2, locked), "
+			"occupied = COALESCE($3, occupied), battery = COALESCE($4, battery), "
+			"online = 1, last_event_at = $5 WHERE id = $1");
+	if (st == NULL || db_bind_int(st, 1, e->spot) != 0 ||
+	    (newest && locked != EVENT_STATE_SAME ? db_bind_int(st, 2, locked) :
+						     db_bind_null(st, 2)) != 0 ||
+	    (newest && occupied != EVENT_STATE_SAME ? db_bind_int(st, 3, occupied) :
+						       db_bind_null(st, 3)) != 0 ||
+	    (newest && event_effects[e->kind].battery_arg16 && e->arg16 <= 100 ?
+		     db_bind_int(st, 4, e->arg16) : db_bind_null(st, 4)) != 0 ||
+	    db_bind_int(st, 5, now) != 0) {
+		db_finalize(st);
+		return -DB_E_IO;
+	}
+	r = db_step(st);
+	db_finalize(st);
+	return r == DB_DONE ? 0 : r < 0 ? r : -DB_E_IO;
+}
+
+static json_object *event_json(int64_t id, int64_t site, int64_t now, const struct event_in *e)
+{
+	json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "id", json_object_new_int64(id));
+	json_object_object_add(o, "site", json_object_new_int64(site));
+	json_object_object_add(o, "spot", json_object_new_int64(e->spot));
+	json_object_object_add(o, "seq", json_object_new_int64(e->seq));
+	json_object_object_add(o, "time", json_object_new_int64(e->time));
+	json_object_object_add(o, "kind", json_object_new_string(proto_event_name(e->kind)));
+	json_object_object_add(o, "arg8", json_object_new_int64(e->arg8));
+	json_object_object_add(o, "arg16", json_object_new_int64(e->arg16));
+	json_object_object_add(o, "user_id", json_object_new_int64(e->user_id));
+	json_object_object_add(o, "key_id", json_object_new_int64(e->key_id));
+	json_object_object_add(o, "received_at", json_object_new_int64(now));
+	return o;
+}
+
+void event_stored_free(struct event_stored *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		json_object_put(out[i].json);
+		out[i].json = NULL;
+	}
+}
+
+/*
+ * One attempt at the whole batch inside a transaction the caller opened. Returns 0,
+ * 1 when refused (*err set), or -DB_E_*.
+ */
+static int ingest_once(struct db *db, int64_t gateway_id, int64_t now, bool notify,
+		       const struct event_in *ev, size_t n, struct event_stored *out,
+		       size_t *nout, int64_t *duplicates, struct event_error *err)
+{
+	int64_t *sites, id = 0;
+	char detail[160];
+	size_t i;
+	int r = 0;
+
+	sites = calloc(n + 1, sizeof(*sites));
+	if (sites == NULL)
+		return -DB_E_IO;
+	/* Every spot first: a refused batch stores nothing. */
+	for (i = 0; i < n && r == 0; i++) {
+		r = covered_site(db, gateway_id, ev[i].spot, &sites[i], err);
+		r = r == 1 ? 0 : r == 0 ? 1 : -DB_E_IO;
+	}
+	for (i = 0; i < n && r == 0; i++) {
+		r = insert_event(db, gateway_id, now, &ev[i], &id);
+		if (r == 0) {
+			(*duplicates)++;
+			continue;
+		}
+		if (r < 0)
+			break;
+		snprintf(detail, sizeof(detail), "spot %" PRId64 " seq %" PRId64 " %s user %"
+			 PRId64 " key %" PRId64 " via gateway %" PRId64, ev[i].spot, ev[i].seq,
+			 proto_event_name(ev[i].kind), ev[i].user_id, ev[i].key_id, gateway_id);
+		r = update_state(db, now, &ev[i]);
+		if (r == 0)
+			r = audit_append(db, now, 0, "event", detail, NULL);
+		if (r == 0 && notify && notify_kind(ev[i].kind))
+			r = db_exec(db, "INSERT INTO notifications (event_id, spot_id, created_at) "
+				    "VALUES ($1, $2, $3)", "iii", id, ev[i].spot, now);
+		if (r != 0)
+			break;
+		out[*nout].site_id = sites[i];
+		out[*nout].spot_id = ev[i].spot;
+		out[*nout].json = event_json(id, sites[i], now, &ev[i]);
+		(*nout)++;
+	}
+	free(sites);
+	return r;
+}
+
+int event_ingest(struct db *db, int64_t gateway_id, int64_t now, bool notify,
+		 const struct event_in *ev, size_t n, struct event_stored *out, size_t *nout,
+		 int64_t *duplicates, struct event_error *err)
+{
+	unsigned tries;
+	int r = -DB_E_IO;
+
+	for (tries = 0; tries < EVENT_BUSY_TRIES; tries++) {
+		*nout = 0;
+		*duplicates = 0;
+		r = db_begin(db);
+		if (r == 0)
+			r = ingest_once(db, gateway_id, now, notify, ev, n, out, nout, duplicates,
+					err);
+		if (r == 0)
+			r = db_commit(db);
+		if (r == 0)
+			return 0;
+		db_rollback(db);
+		event_stored_free(out, *nout);
+		*nout = 0;
+		if (r == 1)
+			return err->status == 403 ? -EVENT_E_FORBIDDEN : -EVENT_E_NOTFOUND;
+		if (r != -DB_E_BUSY)
+			break;
+	}
+	log_error("event: storing %zu events of gateway %" PRId64 " failed: %s", n, gateway_id,
+		  db_errmsg(db));
+	set_error(err, 500, "internal", "The %zu events could not be stored; send them again.",
+		  n);
+	return -EVENT_E_INTERNAL;
+}
+
+/* ---- who may watch ---- */
+
+int event_may_watch_site(struct db *db, int64_t user_id, bool admin, int64_t site_id)
+{
+	struct db_stmt *st;
+	int r;
+
+	st = db_prepare(db, "SELECT 1 FROM sites WHERE id = $1 AND ($2 = 1 OR EXISTS ("
+			"SELECT 1 FROM roles WHERE user_id = $3 AND site_id = $1 "
+			"AND role IN ('admin', 'attendant')))");
+	if (st == NULL || db_bind_int(st, 1, site_id) != 0 || db_bind_int(st, 2, admin) != 0 ||
+	    db_bind_int(st, 3, user_id) != 0) {
+		db_finalize(st);
+		return -1;
+	}
+	r = db_step(st);
+	db_finalize(st);
+	return r == DB_ROW ? 1 : r == DB_DONE ? 0 : -1;
+}
+
+int event_user_spots(struct db *db, int64_t user_id, int64_t **spots, size_t *n)
+{
+	struct db_stmt *st;
+	int64_t *v = NULL, *nv;
+	size_t cap = 0, count = 0;
+	int r;
+
+	*spots = NULL;
+	*n = 0;
+	st = db_prepare(db, "SELECT id FROM spots WHERE owner_id = $1 "
+			"UNION SELECT spot_id FROM roles WHERE user_id = $1 AND role = 'owner' "
+			"AND spot_id IS NOT NULL "
+			"UNION SELECT spot_id FROM ekeys WHERE user_id = $1 AND revoked = 0 "
+			"ORDER BY 1");
+	if (st == NULL || db_bind_int(st, 1, user_id) != 0) {
+		db_finalize(st);
+		return -1;
+	}
+	while ((r = db_step(st)) == DB_ROW) {
+		if (count == cap) {
+			cap = cap != 0 ? 2 * cap : 8;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL) {
+				r = -1;
+				break;
+			}
+			v = nv;
+		}
+		v[count++] = db_col_int(st, 0);
+	}
+	db_finalize(st);
+	if (r != DB_DONE) {
+		free(v);
+		return -1;
+	}
+	*spots = v;
+	*n = count;
+	return 0;
+}

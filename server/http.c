@@ -1,0 +1,911 @@
+/*
+ * http.c: parkd's HTTP server on libmicrohttpd, one thread per connection: request
+ * bodies collected up to HTTP_BODY_MAX, the route table matched with {param} captures,
+ * callers and gateways authenticated, JSON bodies parsed, replies written (JSON, text,
+ * and server-sent event streams), and a stop that lets requests in progress finish.
+ * Handlers see only http.h; nothing outside this file sees libmicrohttpd.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+
+#include "../lib/log.h"
+#include "config.h"
+#include "http-stream.h"
+#include "routes.h"
+#include "server.h"
+
+#define HTTP_DISCARD_MAX (1024 * 1024) /* an oversized body up to this is read, then 413 */
+#define HTTP_JSON_DEPTH 32
+#define HTTP_CONN_TIMEOUT_S 120        /* idle connections close after this */
+#define HTTP_STREAM_BLOCK 4096
+#define HTTP_TLS_FILE_MAX (1024 * 1024)
+
+struct http_server {
+	struct server *srv;
+	struct MHD_Daemon *d;
+	uint16_t port;
+	char *tls_cert;             /* PEM in memory for libmicrohttpd, or NULL */
+	char *tls_key;
+	size_t tls_key_len;
+	pthread_mutex_t lock;
+	pthread_cond_t idle;        /* signalled when inflight drops to 0; CLOCK_MONOTONIC */
+	int64_t inflight;           /* requests begun and not yet completed */
+	struct http_stream *streams; /* open streams, for http_stop() */
+	atomic_bool stopping;       /* read by every request without the lock */
+};
+
+/* One request, from its first line to its completion. */
+struct http_conn {
+	struct http_server *hs;
+	struct http_request req;
+	struct http_reply rep;
+	struct auth_user user;
+	char *target;               /* the request target as sent */
+	char *captures;             /* room for the {param} segments of the path */
+	uint8_t *body;
+	size_t len, cap;
+	bool started;               /* the access handler has seen the headers */
+	bool too_large;             /* the body passed HTTP_BODY_MAX: it is discarded */
+	size_t discarded;
+	char allow[64];             /* methods of the path, for a 405's Allow header */
+	struct timespec t0;
+};
+
+struct http_stream {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;        /* CLOCK_MONOTONIC */
+	int refs;                   /* the owner's and the connection's */
+	char *buf;                  /* queued bytes: buf[off..len) */
+	size_t off, len, cap;
+	bool ended;                 /* no more pushes: EOF once the queue is drained */
+	bool dropped;               /* drop the connection now (too slow, never sent) */
+	bool notified;              /* on_closed has been called */
+	http_stream_closed_fn on_closed;
+	void *ctx;
+	struct http_server *hs;     /* set once a connection serves it */
+	struct http_stream *prev, *next; /* in hs->streams */
+};
+
+/* ---- replies ---- */
+
+static void http_reply_clear(struct http_reply *rep)
+{
+	json_object_put(rep->json);
+	rep->json = NULL;
+	free(rep->text);
+	rep->text = NULL;
+	rep->text_len = 0;
+	rep->content_type = NULL;
+}
+
+void http_reply_error(struct http_reply *rep, int status, const char *code, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	http_reply_clear(rep);
+	rep->status = status;
+	rep->json = json_object_new_object();
+	json_object_object_add(rep->json, "error", json_object_new_string(code));
+	json_object_object_add(rep->json, "detail", json_object_new_string(detail));
+}
+
+void http_reply_json(struct http_reply *rep, int status, json_object *obj)
+{
+	http_reply_clear(rep);
+	rep->status = status;
+	rep->json = obj;
+}
+
+void http_reply_text(struct http_reply *rep, int status, const char *content_type, char *text,
+		     size_t len)
+{
+	http_reply_clear(rep);
+	rep->status = status;
+	rep->content_type = content_type;
+	rep->text = text;
+	rep->text_len = len;
+}
+
+const char *http_query(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* ---- event streams ---- */
+
+static int http_cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+	int r;
+
+	if (pthread_condattr_init(&a) != 0)
+		return -1;
+	r = pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 && pthread_cond_init(c, &a) == 0 ?
+		0 : -1;
+	pthread_condattr_destroy(&a);
+	return r;
+}
+
+struct http_stream *http_reply_stream(struct http_reply *rep, http_stream_closed_fn on_closed,
+				      void *ctx)
+{
+	struct http_stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	if (http_cond_init(&s->cond) != 0) {
+		free(s);
+		return NULL;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	s->refs = 2;
+	s->on_closed = on_closed;
+	s->ctx = ctx;
+	http_reply_clear(rep);
+	rep->status = 200;
+	rep->stream = s;
+	return s;
+}
+
+int http_stream_push(struct http_stream *s, const char *chunk)
+{
+	size_t n = strlen(chunk);
+	char *p;
+	int r = -1;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->ended || s->dropped)
+		goto out;
+	if (n > HTTP_STREAM_QUEUE_MAX - (s->len - s->off)) {
+		/* The client reads slower than events come: it would only fall further behind. */
+		s->dropped = true;
+		pthread_cond_broadcast(&s->cond);
+		goto out;
+	}
+	if (s->off > 0 && s->len + n > s->cap) {
+		memmove(s->buf, s->buf + s->off, s->len - s->off);
+		s->len -= s->off;
+		s->off = 0;
+	}
+	if (s->len + n > s->cap) {
+		size_t cap = s->cap != 0 ? s->cap : 1024;
+
+		while (cap < s->len + n)
+			cap *= 2;
+		p = realloc(s->buf, cap);
+		if (p == NULL)
+			goto out;
+		s->buf = p;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, chunk, n);
+	s->len += n;
+	pthread_cond_broadcast(&s->cond);
+	r = 0;
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+bool http_stream_closed(struct http_stream *s)
+{
+	bool closed;
+
+	pthread_mutex_lock(&s->lock);
+	closed = s->ended || s->dropped || s->notified;
+	pthread_mutex_unlock(&s->lock);
+	return closed;
+}
+
+void http_stream_end(struct http_stream *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->ended = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void http_stream_release(struct http_stream *s)
+{
+	int left;
+
+	pthread_mutex_lock(&s->lock);
+	left = --s->refs;
+	pthread_mutex_unlock(&s->lock);
+	if (left > 0)
+		return;
+	free(s->buf);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* The connection is done with the stream: tell the owner once, drop the connection's ref. */
+static void http_stream_detach(struct http_stream *s)
+{
+	struct http_server *hs = s->hs;
+	bool notify;
+
+	if (hs != NULL) {
+		pthread_mutex_lock(&hs->lock);
+		if (s->prev != NULL)
+			s->prev->next = s->next;
+		else
+			hs->streams = s->next;
+		if (s->next != NULL)
+			s->next->prev = s->prev;
+		pthread_mutex_unlock(&hs->lock);
+	}
+	pthread_mutex_lock(&s->lock);
+	notify = !s->notified;
+	s->notified = true;
+	s->dropped = true;
+	pthread_mutex_unlock(&s->lock);
+	if (notify && s->on_closed != NULL)
+		s->on_closed(s->ctx, s);
+	http_stream_release(s);
+}
+
+/* libmicrohttpd's content reader: may block, since every connection has its thread. */
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	static const char keepalive[] = ": keepalive\n\n";
+	struct http_stream *s = cls;
+	struct timespec deadline;
+	ssize_t n;
+
+	(void)pos;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += HTTP_STREAM_KEEPALIVE_S;
+	pthread_mutex_lock(&s->lock);
+	while (s->off == s->len && !s->ended && !s->dropped) {
+		if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT &&
+		    s->off == s->len && !s->ended && !s->dropped) {
+			n = (ssize_t)(sizeof(keepalive) - 1 <= max ? sizeof(keepalive) - 1 : 0);
+			memcpy(out, keepalive, (size_t)n);
+			goto out;
+		}
+	}
+	if (s->dropped) {
+		n = MHD_CONTENT_READER_END_WITH_ERROR;
+		goto out;
+	}
+	if (s->off == s->len) {
+		n = MHD_CONTENT_READER_END_OF_STREAM;
+		goto out;
+	}
+	n = (ssize_t)(s->len - s->off < max ? s->len - s->off : max);
+	memcpy(out, s->buf + s->off, (size_t)n);
+	s->off += (size_t)n;
+	if (s->off == s->len)
+		s->off = s->len = 0;
+out:
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+static void http_stream_free(void *cls)
+{
+	http_stream_detach(cls);
+}
+
+/* ---- requests ---- */
+
+/* Matches `path` against `pattern`, capturing {x} segments into buf and params. */
+static bool http_match(const char *pattern, const char *path, char *buf,
+		       const char *params[HTTP_PARAMS_MAX])
+{
+	const char *p = pattern, *s = path, *close;
+	size_t n, np = 0;
+
+	while (*p != '\0' && *s != '\0') {
+		if (*p == '{') {
+			close = strchr(p, '}');
+			n = strcspn(s, "/");
+			if (close == NULL || n == 0 || np == HTTP_PARAMS_MAX)
+				return false;
+			memcpy(buf, s, n);
+			buf[n] = '\0';
+			params[np++] = buf;
+			buf += n + 1;
+			p = close + 1;
+			s += n;
+		} else if (*p++ != *s++) {
+			return false;
+		}
+	}
+	return *p == '\0' && *s == '\0';
+}
+
+/* The route of the request, or NULL with c->allow listing the methods the path has. */
+static const struct http_route *http_route_find(struct http_conn *c)
+{
+	const struct http_route *r;
+	const char *params[HTTP_PARAMS_MAX];
+	size_t i, n = routes_count(), used;
+
+	c->allow[0] = '\0';
+	for (i = 0; i < n; i++) {
+		r = routes_get(i);
+		if (!http_match(r->pattern, c->req.path, c->captures, params))
+			continue;
+		if (strcmp(r->method, c->req.method) == 0) {
+			memcpy(c->req.params, params, sizeof(params));
+			return r;
+		}
+		used = strlen(c->allow);
+		snprintf(c->allow + used, sizeof(c->allow) - used, "%s%s", used > 0 ? ", " : "",
+			 r->method);
+	}
+	return NULL;
+}
+
+/* Parses the body as a JSON object into req.json; 0, or -1 with the 400 set. */
+static int http_parse_json(struct http_conn *c)
+{
+	struct http_reply *rep = &c->rep;
+	json_tokener *tok;
+	json_object *obj = NULL;
+	enum json_tokener_error err;
+	size_t end;
+	int r = -1;
+
+	if (c->len == 0) {
+		http_reply_error(rep, 400, "bad_json", "The body must be a JSON object.");
+		return -1;
+	}
+	if (memchr(c->body, '\0', c->len) != NULL) {
+		http_reply_error(rep, 400, "bad_json", "The body is not valid JSON: it holds a NUL "
+				 "byte.");
+		return -1;
+	}
+	tok = json_tokener_new_ex(HTTP_JSON_DEPTH);
+	if (tok == NULL) {
+		http_reply_error(rep, 500, "internal", "Out of memory; try again.");
+		return -1;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, (const char *)c->body, (int)c->len);
+	err = json_tokener_get_error(tok);
+	if (obj == NULL || err != json_tokener_success) {
+		http_reply_error(rep, 400, "bad_json", "The body is not valid JSON: %s.",
+				 err == json_tokener_continue ? "it ends too early" :
+				 json_tokener_error_desc(err));
+		goto out;
+	}
+	end = json_tokener_get_parse_end(tok);
+	if (strspn((const char *)c->body + end, " \t\r\n") != c->len - end) {
+		http_reply_error(rep, 400, "bad_json", "The body is not valid JSON: something "
+				 "follows the value.");
+		goto out;
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
+		http_reply_error(rep, 400, "bad_json", "The body must be a JSON object.");
+		goto out;
+	}
+	c->req.json = obj;
+	obj = NULL;
+	r = 0;
+out:
+	json_object_put(obj);
+	json_tokener_free(tok);
+	return r;
+}
+
+/* Routes, authenticates, parses and calls the handler: c->rep is set on return. */
+static void http_dispatch(struct http_conn *c)
+{
+	struct server *srv = c->hs->srv;
+	struct http_request *req = &c->req;
+	struct http_reply *rep = &c->rep;
+	const struct http_route *route;
+
+	if (c->too_large) {
+		http_reply_error(rep, 413, "body_too_large", "The request body is larger than %d "
+				 "bytes; nothing was done.", HTTP_BODY_MAX);
+		return;
+	}
+	route = http_route_find(c);
+	if (route == NULL && c->allow[0] != '\0') {
+		http_reply_error(rep, 405, "method_not_allowed", "%s is not allowed on %s; use %s.",
+				 req->method, req->path, c->allow);
+		return;
+	}
+	if (route == NULL) {
+		http_reply_error(rep, 404, "not_found", "There is no %s; see the API reference "
+				 "(server/openapi.yaml).", req->path);
+		return;
+	}
+	req->body = c->body;
+	req->body_len = c->len;
+	if (route->flags & HTTP_AUTH_USER) {
+		if (server_caller(srv, req, &c->user) != 0) {
+			http_reply_error(rep, 401, "unauthenticated", "Log in (POST "
+					 "/v1/sessions) and send the token as 'Authorization: "
+					 "Bearer TOKEN'; a session ends at logout or when it "
+					 "expires.");
+			return;
+		}
+		req->user = &c->user;
+	}
+	if ((route->flags & HTTP_AUTH_GATEWAY) &&
+	    server_gateway(srv, req, &req->gateway_id) != 0) {
+		http_reply_error(rep, 401, "unauthenticated", "A gateway must sign each request "
+				 "(X-Park-Gateway, X-Park-Time within 300 s, X-Park-Signature).");
+		return;
+	}
+	if ((route->flags & HTTP_JSON_BODY) && http_parse_json(c) != 0)
+		return;
+	route->fn(srv, req, rep);
+	if (rep->status == 0) {
+		log_error("%s %s: the handler set no reply", req->method, route->pattern);
+		http_reply_error(rep, 500, "internal", "The server failed; try again later.");
+	}
+}
+
+static const char *http_status_metric(int status)
+{
+	static const char *const names[] = {
+		NULL, NULL, "parkd_http_responses_2xx_total", NULL,
+		"parkd_http_responses_4xx_total", "parkd_http_responses_5xx_total",
+	};
+
+	return status >= 100 && status < 600 ? names[status / 100] : NULL;
+}
+
+/* A response for a stream; it takes the connection's reference. */
+static struct MHD_Response *http_stream_response(struct http_conn *c, struct http_stream *s)
+{
+	struct http_server *hs = c->hs;
+	struct MHD_Response *resp;
+
+	pthread_mutex_lock(&hs->lock);
+	s->hs = hs;
+	s->next = hs->streams;
+	if (hs->streams != NULL)
+		hs->streams->prev = s;
+	hs->streams = s;
+	if (atomic_load(&hs->stopping))
+		http_stream_end(s);
+	pthread_mutex_unlock(&hs->lock);
+	/* From here, libmicrohttpd calls http_stream_free() whatever happens. */
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK,
+						 http_stream_read, s, http_stream_free);
+	if (resp == NULL) {
+		http_stream_detach(s);
+		return NULL;
+	}
+	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	server_count(hs->srv, "parkd_http_streams_total", 1);
+	return resp;
+}
+
+static enum MHD_Result http_send(struct http_conn *c, struct MHD_Connection *conn)
+{
+	struct http_reply *rep = &c->rep;
+	struct MHD_Response *resp = NULL;
+	struct http_stream *s = rep->stream;
+	const char *body, *metric;
+	char num[24];
+	struct timespec t1;
+	enum MHD_Result ret;
+
+	rep->stream = NULL;
+	if (s != NULL && rep->status != 200) {
+		/* The handler made a stream, then an error reply: the stream never starts. */
+		http_stream_detach(s);
+		s = NULL;
+	}
+	if (s != NULL) {
+		resp = http_stream_response(c, s);
+		if (resp == NULL)
+			http_reply_error(rep, 500, "internal", "Out of memory; try again.");
+	}
+	if (resp == NULL && rep->json != NULL) {
+		body = json_object_to_json_string_ext(rep->json, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
+		resp = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
+						       MHD_RESPMEM_MUST_COPY);
+		if (resp != NULL)
+			MHD_add_response_header(resp, "Content-Type", "application/json");
+	} else if (resp == NULL && rep->text != NULL) {
+		resp = MHD_create_response_from_buffer(rep->text_len, rep->text,
+						       MHD_RESPMEM_MUST_FREE);
+		if (resp != NULL) {
+			rep->text = NULL; /* libmicrohttpd frees it now */
+			MHD_add_response_header(resp, "Content-Type", rep->content_type != NULL ?
+						rep->content_type : "text/plain; charset=utf-8");
+		}
+	} else if (resp == NULL) {
+		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	}
+	if (resp == NULL)
+		return MHD_NO;
+	if (s == NULL)
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (rep->retry_after > 0) {
+		snprintf(num, sizeof(num), "%d", rep->retry_after);
+		MHD_add_response_header(resp, "Retry-After", num);
+	}
+	if (rep->status == 405)
+		MHD_add_response_header(resp, "Allow", c->allow);
+	if (atomic_load(&c->hs->stopping))
+		MHD_add_response_header(resp, "Connection", "close");
+	ret = MHD_queue_response(conn, (unsigned)rep->status, resp);
+	MHD_destroy_response(resp);
+
+	server_count(c->hs->srv, "parkd_http_requests_total", 1);
+	metric = http_status_metric(rep->status);
+	if (metric != NULL)
+		server_count(c->hs->srv, metric, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("%s %s %d %lld ms %s", c->req.method, c->req.path, rep->status,
+		  (long long)((t1.tv_sec - c->t0.tv_sec) * 1000 +
+			      (t1.tv_nsec - c->t0.tv_nsec) / 1000000), c->req.peer);
+	return ret;
+}
+
+static void http_peer(struct MHD_Connection *conn, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	snprintf(out, cap, "unknown");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+			  (socklen_t)cap);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  out, (socklen_t)cap);
+}
+
+static const char *http_bearer(struct MHD_Connection *conn)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+
+	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0)
+		return NULL;
+	v += 7;
+	v += strspn(v, " ");
+	return v[0] != '\0' ? v : NULL;
+}
+
+/* The headers are in: set the request up, or answer at once. 0, or 1 when answered. */
+static int http_begin(struct http_conn *c, struct MHD_Connection *conn, const char *url,
+		      const char *method)
+{
+	const char *cl;
+	char *end;
+	unsigned long long declared;
+
+	c->started = true;
+	c->req.method = method;
+	c->req.path = url;
+	c->req.conn = conn;
+	c->req.target = c->target;
+	c->req.token = http_bearer(conn);
+	http_peer(conn, c->req.peer, sizeof(c->req.peer));
+	c->captures = malloc(strlen(url) + HTTP_PARAMS_MAX + 1);
+	if (c->captures == NULL) {
+		http_reply_error(&c->rep, 500, "internal", "Out of memory; try again.");
+		return 1;
+	}
+	if (atomic_load(&c->hs->stopping)) {
+		http_reply_error(&c->rep, 503, "shutting_down", "The server is stopping; try "
+				 "again in a moment.");
+		c->rep.retry_after = 1;
+		return 1;
+	}
+	/* A body too large even to read and throw away is refused before it is sent. */
+	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	if (cl != NULL) {
+		errno = 0;
+		declared = strtoull(cl, &end, 10);
+		if (errno == 0 && *end == '\0' && declared > HTTP_DISCARD_MAX) {
+			c->too_large = true;
+			http_dispatch(c);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Takes a piece of the body. 0, or -1 to drop a connection that sends too much. */
+static int http_take_body(struct http_conn *c, const char *data, size_t n)
+{
+	uint8_t *p;
+	size_t cap;
+
+	if (c->too_large || n > HTTP_BODY_MAX - c->len) {
+		c->too_large = true;
+		c->discarded += n;
+		return c->discarded > HTTP_DISCARD_MAX ? -1 : 0;
+	}
+	if (c->len + n + 1 > c->cap) {
+		cap = c->cap != 0 ? c->cap : 1024;
+		while (cap < c->len + n + 1)
+			cap *= 2;
+		p = realloc(c->body, cap);
+		if (p == NULL)
+			return -1;
+		c->body = p;
+		c->cap = cap;
+	}
+	memcpy(c->body + c->len, data, n);
+	c->len += n;
+	c->body[c->len] = '\0';
+	return 0;
+}
+
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
+				   const char *method, const char *version,
+				   const char *upload_data, size_t *upload_size, void **con_cls)
+{
+	struct http_conn *c = *con_cls;
+
+	(void)cls;
+	(void)version;
+	if (c == NULL)
+		return MHD_NO; /* out of memory when the request began */
+	if (!c->started) {
+		if (http_begin(c, conn, url, method) != 0)
+			return http_send(c, conn);
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (http_take_body(c, upload_data, *upload_size) != 0)
+			return MHD_NO;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (c->body == NULL && http_take_body(c, "", 0) != 0)
+		return MHD_NO;
+	http_dispatch(c);
+	return http_send(c, conn);
+}
+
+/* The first line is in: the request's state begins here, so that every one is freed. */
+static void *http_request_begin(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_server *hs = cls;
+	struct http_conn *c = calloc(1, sizeof(*c));
+
+	(void)conn;
+	if (c == NULL)
+		return NULL;
+	c->target = strdup(uri);
+	if (c->target == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->hs = hs;
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	pthread_mutex_lock(&hs->lock);
+	hs->inflight++;
+	pthread_mutex_unlock(&hs->lock);
+	return c;
+}
+
+static void http_request_end(void *cls, struct MHD_Connection *conn, void **con_cls,
+			     enum MHD_RequestTerminationCode code)
+{
+	struct http_server *hs = cls;
+	struct http_conn *c = *con_cls;
+
+	(void)conn;
+	(void)code;
+	if (c == NULL)
+		return;
+	*con_cls = NULL;
+	if (c->rep.stream != NULL) /* answered without reaching http_send */
+		http_stream_detach(c->rep.stream);
+	json_object_put(c->req.json);
+	http_reply_clear(&c->rep);
+	free(c->body);
+	free(c->captures);
+	free(c->target);
+	free(c);
+	pthread_mutex_lock(&hs->lock);
+	if (--hs->inflight == 0)
+		pthread_cond_broadcast(&hs->idle);
+	pthread_mutex_unlock(&hs->lock);
+}
+
+__attribute__((format(printf, 2, 0)))
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_warn("http: %s", line);
+}
+
+/* ---- the server ---- */
+
+/* Reads a whole PEM file into a NUL-terminated malloc'ed buffer, or NULL after logging. */
+static char *http_read_pem(const char *path, size_t *len_out)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0 || st.st_size > HTTP_TLS_FILE_MAX) {
+		log_error("TLS file %s: %s", path, fd < 0 ? strerror(errno) : "empty or too large");
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL)
+		goto out;
+	while (got < (size_t)st.st_size) {
+		n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n <= 0) {
+			log_error("TLS file %s: cannot read", path);
+			OPENSSL_cleanse(buf, (size_t)st.st_size);
+			free(buf);
+			buf = NULL;
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*len_out = got;
+out:
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+static void http_free(struct http_server *hs)
+{
+	if (hs->tls_key != NULL) {
+		OPENSSL_cleanse(hs->tls_key, hs->tls_key_len);
+		free(hs->tls_key);
+	}
+	free(hs->tls_cert);
+	pthread_cond_destroy(&hs->idle);
+	pthread_mutex_destroy(&hs->lock);
+	free(hs);
+}
+
+struct http_server *http_start(struct server *srv)
+{
+	const struct config *cfg = server_config(srv);
+	struct MHD_OptionItem ops[12];
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *info;
+	struct http_server *hs;
+	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+		MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	size_t n = 0, len;
+	socklen_t slen;
+
+	if (config_listen_addr(cfg->listen, &ss, &slen) != 0) {
+		log_error("listen: cannot parse '%s'", cfg->listen);
+		return NULL;
+	}
+	hs = calloc(1, sizeof(*hs));
+	if (hs == NULL)
+		return NULL;
+	hs->srv = srv;
+	pthread_mutex_init(&hs->lock, NULL);
+	if (http_cond_init(&hs->idle) != 0) {
+		pthread_cond_init(&hs->idle, NULL);
+		goto fail;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (cfg->tls_cert[0] != '\0') {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			log_error("this libmicrohttpd has no TLS: HTTPS is not available");
+			goto fail;
+		}
+		hs->tls_cert = http_read_pem(cfg->tls_cert, &len);
+		hs->tls_key = http_read_pem(cfg->tls_key, &hs->tls_key_len);
+		if (hs->tls_cert == NULL || hs->tls_key == NULL)
+			goto fail;
+		flags |= MHD_USE_TLS;
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, hs->tls_cert };
+		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, hs->tls_key };
+	}
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+					    (intptr_t)cfg->max_connections, NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONN_TIMEOUT_S,
+					    NULL };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK,
+					    (intptr_t)http_request_begin, hs };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
+					    (intptr_t)http_request_end, hs };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	/* The logger must come first, or libmicrohttpd logs its own way until it is set. */
+	hs->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, hs,
+				 MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
+				 MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+	if (hs->d == NULL) {
+		log_error("cannot listen on %s (in use, or not an address of this machine?)",
+			  cfg->listen);
+		goto fail;
+	}
+	info = MHD_get_daemon_info(hs->d, MHD_DAEMON_INFO_BIND_PORT);
+	hs->port = info != NULL ? info->port : 0;
+	return hs;
+fail:
+	http_free(hs);
+	return NULL;
+}
+
+uint16_t http_port(const struct http_server *hs)
+{
+	return hs->port;
+}
+
+void http_stop(struct http_server *hs, int grace_ms)
+{
+	struct http_stream *s;
+	struct timespec deadline;
+	MHD_socket fd;
+
+	if (hs == NULL)
+		return;
+	fd = MHD_quiesce_daemon(hs->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += grace_ms / 1000;
+	deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&hs->lock);
+	atomic_store(&hs->stopping, true);
+	for (s = hs->streams; s != NULL; s = s->next)
+		http_stream_end(s);
+	while (hs->inflight > 0)
+		if (pthread_cond_timedwait(&hs->idle, &hs->lock, &deadline) == ETIMEDOUT)
+			break;
+	if (hs->inflight > 0)
+		log_warn("stopping with %lld requests still in progress", (long long)hs->inflight);
+	pthread_mutex_unlock(&hs->lock);
+	MHD_stop_daemon(hs->d);
+	http_free(hs);
+}

@@ -1,0 +1,178 @@
+/*
+ * route-key.c: the key routes: the caller's reservation key, the e-key request, and the
+ * caller's keys. key.c does the work inside one transaction per request, with the audit
+ * line in the same transaction; this file reads the body, retries a busy database,
+ * wakes the gateways once a credential is queued, and replies.
+ */
+#include <stdio.h>
+
+#include "../lib/ecies.h"
+#include "../lib/hex.h"
+#include "../lib/log.h"
+#include "json-field.h"
+#include "key.h"
+#include "routes.h"
+#include "server.h"
+
+#define ROUTE_KEY_TRIES 3        /* transactions tried when the database is busy */
+#define ROUTE_KEY_CT_MAX 256     /* the spot ciphertext is 4 + ECIES_OVERHEAD bytes */
+
+static void route_key_unavailable(struct http_reply *rep)
+{
+	http_reply_error(rep, 503, "unavailable", "The database is unavailable; try again.");
+	rep->retry_after = 1;
+}
+
+static json_object *route_key_hex(const uint8_t *p, size_t len)
+{
+	char buf[2 * PROTO_EKEY_LEN + 1];
+
+	if (hex_encode(p, len, buf, sizeof(buf)) < 0)
+		return NULL;
+	return json_object_new_string(buf);
+}
+
+static void route_key_reservation(struct server *srv, struct http_request *req,
+				  struct http_reply *rep)
+{
+	struct db *db = server_db_get(srv);
+	uint8_t pub[64];
+	json_object *o;
+	bool created = false;
+	int r = -KEY_E_BUSY, tries;
+
+	if (db == NULL) {
+		route_key_unavailable(rep);
+		return;
+	}
+	for (tries = 0; tries < ROUTE_KEY_TRIES && r == -KEY_E_BUSY; tries++) {
+		if (db_begin(db) != 0)
+			continue;
+		r = key_reservation(db, server_master_key(srv), req->user->user_id, server_now(srv),
+				    pub, &created);
+		if (r == 0 && created)
+			server_audit_request(srv, db, req, req->user->user_id, "reservation_key",
+					     "made");
+		if (r == 0 && db_commit(db) != 0)
+			r = -KEY_E_BUSY;
+		if (r != 0)
+			db_rollback(db);
+	}
+	server_db_put(srv, db);
+	if (r != 0) {
+		http_reply_error(rep, r == -KEY_E_BUSY ? 503 : 500,
+				 r == -KEY_E_BUSY ? "busy" : "internal",
+				 "The reservation key could not be made; try again.");
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "public_key", route_key_hex(pub, sizeof(pub)));
+	http_reply_json(rep, created ? 201 : 200, o);
+}
+
+static json_object *route_key_issued(const struct key_issued *k)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "key_id", json_object_new_int64(k->ekey.key_id));
+	json_object_object_add(o, "spot_id", json_object_new_int64(k->ekey.spot_id));
+	json_object_object_add(o, "site_id", json_object_new_int64(k->site_id));
+	json_object_object_add(o, "user_id", json_object_new_int64(k->ekey.user_id));
+	json_object_object_add(o, "not_before", json_object_new_int64(k->ekey.not_before));
+	json_object_object_add(o, "not_after", json_object_new_int64(k->ekey.not_after));
+	json_object_object_add(o, "max_unlocks", json_object_new_int64(k->ekey.max_unlocks));
+	json_object_object_add(o, "flags", json_object_new_int64(k->ekey.flags));
+	json_object_object_add(o, "owner", json_object_new_boolean(k->owner));
+	json_object_object_add(o, "ekey", route_key_hex(k->wire, sizeof(k->wire)));
+	json_object_object_add(o, "delivery", json_object_new_string("pending"));
+	return o;
+}
+
+static void route_key_ekey(struct server *srv, struct http_request *req,
+			   struct http_reply *rep)
+{
+	uint8_t ct[ROUTE_KEY_CT_MAX], device_pub[64];
+	struct key_issued k;
+	struct key_error err = { 0 };
+	char detail[160];
+	struct db *db;
+	int n, r = -KEY_E_BUSY, tries;
+
+	n = json_field_hex(req->json, "spot", ct, 1, sizeof(ct), rep);
+	if (n < 0 || json_field_hex(req->json, "device_pub", device_pub, 64, 64, rep) < 0)
+		return;
+	db = server_db_get(srv);
+	if (db == NULL) {
+		route_key_unavailable(rep);
+		return;
+	}
+	for (tries = 0; tries < ROUTE_KEY_TRIES && r == -KEY_E_BUSY; tries++) {
+		if (db_begin(db) != 0)
+			continue;
+		r = key_issue(db, server_master_key(srv), req->user->user_id, server_now(srv), ct,
+			      (size_t)n, device_pub, &k, &err);
+		if (r == 0) {
+			snprintf(detail, sizeof(detail), "key %u for spot %u%s, credential queued "
+				 "(message %lld, sequence %u)", k.ekey.key_id, k.ekey.spot_id,
+				 k.owner ? " (owner)" : "", (long long)k.mgmt_id, k.mgmt_seq);
+			server_audit_request(srv, db, req, req->user->user_id, "key_issued",
+					     detail);
+			if (db_commit(db) != 0) {
+				r = -KEY_E_BUSY;
+				snprintf(err.detail, sizeof(err.detail),
+					 "The database is busy; try again.");
+				err.status = 503;
+				err.code = "busy";
+			}
+		}
+		if (r != 0)
+			db_rollback(db);
+	}
+	server_db_put(srv, db);
+	if (r != 0) {
+		if (r == -KEY_E_INTERNAL)
+			log_msg(LOG_ERROR, "e-key for user %lld: %s", (long long)req->user->user_id,
+				err.detail);
+		http_reply_error(rep, err.status != 0 ? err.status : 503,
+				 err.code != NULL ? err.code : "busy", "%s",
+				 err.detail[0] != '\0' ? err.detail :
+				 "The database is busy; try again.");
+		if (rep->status == 503)
+			rep->retry_after = 1;
+		return;
+	}
+	server_wake_gateways(srv);
+	server_count(srv, "parkd_ekeys_issued_total", 1);
+	http_reply_json(rep, 201, route_key_issued(&k));
+}
+
+static void route_key_list(struct server *srv, struct http_request *req,
+			   struct http_reply *rep)
+{
+	struct db *db = server_db_get(srv);
+	json_object *list, *o;
+
+	if (db == NULL) {
+		route_key_unavailable(rep);
+		return;
+	}
+	list = key_list(db, req->user->user_id, server_now(srv));
+	server_db_put(srv, db);
+	if (list == NULL) {
+		http_reply_error(rep, 500, "internal", "The keys could not be read; try again.");
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "keys", list);
+	http_reply_json(rep, 200, o);
+}
+
+const struct http_route key_routes[] = {
+	{ "POST", "/v1/reservation-key", route_key_reservation, HTTP_AUTH_USER,
+	  "The caller's reservation public key: made on the first call, the same afterwards" },
+	{ "POST", "/v1/ekeys", route_key_ekey, HTTP_AUTH_USER | HTTP_JSON_BODY,
+	  "An e-key for the spot whose ID is encrypted to the reservation key" },
+	{ "GET", "/v1/keys", route_key_list, HTTP_AUTH_USER,
+	  "The caller's e-keys with their limits and delivery to the lock" },
+};
+const size_t key_routes_count = sizeof(key_routes) / sizeof(key_routes[0]);

@@ -1,0 +1,534 @@
+/*
+ * server.c: the running server's shared state and the request-facing services of
+ * server.h: the database connection pool, the master key file, metrics counters, the
+ * gateways' wake-up, the events module's publisher hook, the gate on heavy work, and
+ * the authentication of callers (sessions) and gateways (gateway-auth.c's check).
+ * Routing and HTTP are http.c's; the accounts' rules are account.c's.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "../lib/log.h"
+#include "audit.h"
+#include "config.h"
+#include "gateway-auth.h"
+#include "session.h"
+
+#define SERVER_MASTER_KEY_LEN 32
+#define SERVER_METRICS_EXTRA 32      /* counters named by other modules at run time */
+
+/* The counters /metrics always shows, with their help lines. */
+static const struct {
+	const char *name;
+	const char *help;
+} server_metric_table[] = {
+	{ "parkd_http_requests_total", "HTTP requests answered" },
+	{ "parkd_http_responses_2xx_total", "HTTP replies with a 2xx status" },
+	{ "parkd_http_responses_4xx_total", "HTTP replies with a 4xx status" },
+	{ "parkd_http_responses_5xx_total", "HTTP replies with a 5xx status" },
+	{ "parkd_http_streams_total", "event streams opened" },
+	{ "parkd_accounts_created_total", "accounts created" },
+	{ "parkd_logins_total", "successful logins" },
+	{ "parkd_login_failures_total", "logins refused for a wrong phone or password" },
+	{ "parkd_sms_sent_total", "SMS verification codes sent" },
+	{ "parkd_sms_failures_total", "SMS verification codes the sender failed to send" },
+	{ "parkd_rate_limited_total", "attempts refused by a rate limit" },
+	{ "parkd_audit_failures_total", "audit rows that could not be written" },
+	{ "parkd_ekeys_issued_total", "e-keys issued" },
+};
+#define SERVER_METRICS_FIXED (sizeof(server_metric_table) / sizeof(server_metric_table[0]))
+
+struct server {
+	const struct config *cfg;
+
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_cond;
+	struct db **pool_idle;   /* cfg->db_pool slots; [0..pool_nidle) are idle connections */
+	size_t pool_nidle;
+	size_t pool_open;        /* open connections, idle or lent */
+
+	uint8_t master_key[SERVER_MASTER_KEY_LEN];
+
+	_Atomic uint64_t counts[SERVER_METRICS_FIXED + SERVER_METRICS_EXTRA];
+	pthread_mutex_t metrics_lock; /* guards extra_names */
+	const char *extra_names[SERVER_METRICS_EXTRA];
+
+	pthread_mutex_t gw_lock;
+	pthread_cond_t gw_cond;  /* on CLOCK_MONOTONIC */
+	uint64_t gw_generation;  /* server_wake_gateways() calls so far */
+
+	void (*publish)(void *ctx, int64_t site_id, int64_t spot_id, json_object *ev);
+	void *publish_ctx;
+
+	pthread_mutex_t heavy_lock;
+	pthread_cond_t heavy_cond;
+	int64_t heavy_busy;
+
+	atomic_bool stopping;
+	bool curl_ready;         /* curl_global_init() done: undo it at close */
+};
+
+/* ---- the clock and the configuration ---- */
+
+int64_t server_now(const struct server *srv)
+{
+	return srv->cfg->now != NULL ? srv->cfg->now() : (int64_t)time(NULL);
+}
+
+const struct config *server_config(const struct server *srv)
+{
+	return srv->cfg;
+}
+
+const uint8_t *server_master_key(const struct server *srv)
+{
+	return srv->master_key;
+}
+
+/* ---- the master key file ---- */
+
+static int server_fsync_dir(const char *path)
+{
+	char dir[CONFIG_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, r;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path + (slash == path)), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+static int server_master_key_read(struct server *srv, const char *path, int fd)
+{
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != SERVER_MASTER_KEY_LEN) {
+		log_error("master key %s: must be a file of exactly %d bytes", path,
+			  SERVER_MASTER_KEY_LEN);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		log_error("master key %s: readable by others than its owner: chmod 600 it", path);
+		return -1;
+	}
+	while (got < SERVER_MASTER_KEY_LEN) {
+		n = read(fd, srv->master_key + got, SERVER_MASTER_KEY_LEN - got);
+		if (n <= 0 && !(n < 0 && errno == EINTR)) {
+			log_error("master key %s: %s", path,
+				  n < 0 ? strerror(errno) : "short read");
+			return -1;
+		}
+		if (n > 0)
+			got += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Writes a fresh key to a temporary file and links it into place, so a crash leaves
+ * either no key or a whole one, and two servers starting at once agree on one key.
+ * 0, 1 when another process made the key first (read it instead), or -1.
+ */
+static int server_master_key_create(struct server *srv, const char *path)
+{
+	char tmp[CONFIG_PATH_MAX + 16];
+	int fd, r = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	fd = mkstemp(tmp); /* mode 0600 */
+	if (fd < 0) {
+		log_error("master key %s: cannot create: %s", path, strerror(errno));
+		return -1;
+	}
+	if (RAND_bytes(srv->master_key, SERVER_MASTER_KEY_LEN) != 1 ||
+	    write(fd, srv->master_key, SERVER_MASTER_KEY_LEN) != SERVER_MASTER_KEY_LEN ||
+	    fsync(fd) != 0) {
+		log_error("master key %s: cannot write: %s", path, strerror(errno));
+		goto out;
+	}
+	if (link(tmp, path) != 0) {
+		if (errno == EEXIST)
+			r = 1;
+		else
+			log_error("master key %s: cannot create: %s", path, strerror(errno));
+		goto out;
+	}
+	if (server_fsync_dir(path) != 0) {
+		log_error("master key %s: cannot sync its directory: %s", path, strerror(errno));
+		goto out;
+	}
+	log_info("made a new master key in %s: back it up; without it, private keys at rest "
+		 "cannot be read", path);
+	r = 0;
+out:
+	close(fd);
+	unlink(tmp);
+	if (r != 0)
+		OPENSSL_cleanse(srv->master_key, sizeof(srv->master_key));
+	return r;
+}
+
+static int server_master_key_load(struct server *srv, const char *path)
+{
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		r = server_master_key_create(srv, path);
+		if (r != 1)
+			return r;
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	}
+	if (fd < 0) {
+		log_error("master key %s: %s", path, strerror(errno));
+		return -1;
+	}
+	r = server_master_key_read(srv, path, fd);
+	close(fd);
+	return r;
+}
+
+/* ---- the database pool ---- */
+
+struct db *server_db_get(struct server *srv)
+{
+	const char *err = NULL;
+	struct db *db;
+
+	pthread_mutex_lock(&srv->pool_lock);
+	while (srv->pool_nidle == 0 && srv->pool_open >= (size_t)srv->cfg->db_pool)
+		pthread_cond_wait(&srv->pool_cond, &srv->pool_lock);
+	if (srv->pool_nidle > 0) {
+		db = srv->pool_idle[--srv->pool_nidle];
+		pthread_mutex_unlock(&srv->pool_lock);
+		return db;
+	}
+	srv->pool_open++;
+	pthread_mutex_unlock(&srv->pool_lock);
+
+	db = db_open(srv->cfg->db_url, &err);
+	if (db == NULL) {
+		log_error("database: %s", err);
+		pthread_mutex_lock(&srv->pool_lock);
+		srv->pool_open--;
+		pthread_cond_signal(&srv->pool_cond);
+		pthread_mutex_unlock(&srv->pool_lock);
+	}
+	return db;
+}
+
+void server_db_put(struct server *srv, struct db *db)
+{
+	if (db == NULL)
+		return;
+	/* A handler that returned inside a transaction did not mean to commit it. */
+	db_rollback(db);
+	pthread_mutex_lock(&srv->pool_lock);
+	srv->pool_idle[srv->pool_nidle++] = db;
+	pthread_cond_signal(&srv->pool_cond);
+	pthread_mutex_unlock(&srv->pool_lock);
+}
+
+/* ---- metrics ---- */
+
+void server_count(struct server *srv, const char *name, uint64_t n)
+{
+	size_t i;
+
+	for (i = 0; i < SERVER_METRICS_FIXED; i++) {
+		if (strcmp(server_metric_table[i].name, name) == 0) {
+			atomic_fetch_add(&srv->counts[i], n);
+			return;
+		}
+	}
+	pthread_mutex_lock(&srv->metrics_lock);
+	for (i = 0; i < SERVER_METRICS_EXTRA && srv->extra_names[i] != NULL; i++)
+		if (strcmp(srv->extra_names[i], name) == 0)
+			break;
+	if (i < SERVER_METRICS_EXTRA && srv->extra_names[i] == NULL)
+		srv->extra_names[i] = name;
+	pthread_mutex_unlock(&srv->metrics_lock);
+	if (i < SERVER_METRICS_EXTRA)
+		atomic_fetch_add(&srv->counts[SERVER_METRICS_FIXED + i], n);
+}
+
+size_t server_metrics(struct server *srv, struct server_metric *out, size_t cap)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < SERVER_METRICS_FIXED && n < cap; i++, n++) {
+		out[n].name = server_metric_table[i].name;
+		out[n].help = server_metric_table[i].help;
+		out[n].value = atomic_load(&srv->counts[i]);
+	}
+	pthread_mutex_lock(&srv->metrics_lock);
+	for (i = 0; i < SERVER_METRICS_EXTRA && srv->extra_names[i] != NULL && n < cap; i++, n++) {
+		out[n].name = srv->extra_names[i];
+		out[n].help = "counted by name";
+		out[n].value = atomic_load(&srv->counts[SERVER_METRICS_FIXED + i]);
+	}
+	pthread_mutex_unlock(&srv->metrics_lock);
+	return n;
+}
+
+/* ---- gateways' wake-up, publishing, heavy work ---- */
+
+void server_wake_gateways(struct server *srv)
+{
+	pthread_mutex_lock(&srv->gw_lock);
+	srv->gw_generation++;
+	pthread_cond_broadcast(&srv->gw_cond);
+	pthread_mutex_unlock(&srv->gw_lock);
+}
+
+int server_wait_gateways(struct server *srv, uint64_t generation, int timeout_ms,
+			 uint64_t *new_generation)
+{
+	struct timespec deadline;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	if (timeout_ms > 0) {
+		deadline.tv_sec += timeout_ms / 1000;
+		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&srv->gw_lock);
+	while (timeout_ms > 0 && srv->gw_generation == generation && !atomic_load(&srv->stopping))
+		if (pthread_cond_timedwait(&srv->gw_cond, &srv->gw_lock, &deadline) == ETIMEDOUT)
+			break;
+	if (atomic_load(&srv->stopping))
+		r = -1;
+	else
+		r = srv->gw_generation != generation;
+	*new_generation = srv->gw_generation;
+	pthread_mutex_unlock(&srv->gw_lock);
+	return r;
+}
+
+void server_set_publisher(struct server *srv,
+			  void (*fn)(void *ctx, int64_t site_id, int64_t spot_id, json_object *ev),
+			  void *ctx)
+{
+	srv->publish = fn;
+	srv->publish_ctx = ctx;
+}
+
+void server_publish(struct server *srv, int64_t site_id, int64_t spot_id, json_object *json)
+{
+	if (srv->publish != NULL)
+		srv->publish(srv->publish_ctx, site_id, spot_id, json);
+}
+
+void server_heavy_begin(struct server *srv)
+{
+	pthread_mutex_lock(&srv->heavy_lock);
+	while (srv->heavy_busy >= srv->cfg->heavy_workers)
+		pthread_cond_wait(&srv->heavy_cond, &srv->heavy_lock);
+	srv->heavy_busy++;
+	pthread_mutex_unlock(&srv->heavy_lock);
+}
+
+void server_heavy_end(struct server *srv)
+{
+	pthread_mutex_lock(&srv->heavy_lock);
+	srv->heavy_busy--;
+	pthread_cond_signal(&srv->heavy_cond);
+	pthread_mutex_unlock(&srv->heavy_lock);
+}
+
+/* ---- audit ---- */
+
+static void server_audit_peer(struct server *srv, struct db *db, int64_t user_id,
+			      const char *action, const char *detail, const char *peer)
+{
+	if (audit_append(db, server_now(srv), user_id, action, detail, peer) != 0) {
+		log_error("audit: cannot record %s: %s", action, db_errmsg(db));
+		server_count(srv, "parkd_audit_failures_total", 1);
+	}
+}
+
+void server_audit(struct server *srv, struct db *db, int64_t user_id, const char *action,
+		  const char *detail)
+{
+	server_audit_peer(srv, db, user_id, action, detail, NULL);
+}
+
+void server_audit_request(struct server *srv, struct db *db, const struct http_request *req,
+			  int64_t user_id, const char *action, const char *detail)
+{
+	server_audit_peer(srv, db, user_id, action, detail, req->peer);
+}
+
+/* ---- callers and gateways ---- */
+
+int server_caller(struct server *srv, const struct http_request *req, struct auth_user *out)
+{
+	struct db *db;
+	int r;
+
+	if (req->user != NULL) {
+		*out = *req->user;
+		return 0;
+	}
+	if (req->token == NULL)
+		return -1;
+	db = server_db_get(srv);
+	if (db == NULL)
+		return -1;
+	r = session_lookup(db, srv->cfg, server_now(srv), req->token, out);
+	if (r != 0 && r != -DB_E_NOTFOUND)
+		log_error("session lookup: %s", db_errmsg(db));
+	server_db_put(srv, db);
+	return r == 0 ? 0 : -1;
+}
+
+/* The signature check itself is gateway-auth.c's, shared with its tests. */
+int server_gateway(struct server *srv, const struct http_request *req, int64_t *gateway_id)
+{
+	struct db *db;
+	int r;
+
+	if (req->gateway_id != 0) {
+		*gateway_id = req->gateway_id;
+		return 0;
+	}
+	db = server_db_get(srv);
+	if (db == NULL)
+		return -1;
+	r = gateway_auth_check(db, req, server_now(srv), gateway_id);
+	server_db_put(srv, db);
+	return r == 0 ? 0 : -1;
+}
+
+/* ---- life ---- */
+
+static int server_cond_init_monotonic(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+	int r;
+
+	if (pthread_condattr_init(&a) != 0)
+		return -1;
+	r = pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 && pthread_cond_init(c, &a) == 0 ?
+		0 : -1;
+	pthread_condattr_destroy(&a);
+	return r;
+}
+
+int server_open(const struct config *cfg, struct server **out)
+{
+	struct server *srv;
+	const char *err = NULL;
+	struct db *db = NULL;
+
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return -1;
+	srv->cfg = cfg;
+	pthread_mutex_init(&srv->pool_lock, NULL);
+	pthread_cond_init(&srv->pool_cond, NULL);
+	pthread_mutex_init(&srv->metrics_lock, NULL);
+	pthread_mutex_init(&srv->gw_lock, NULL);
+	pthread_mutex_init(&srv->heavy_lock, NULL);
+	pthread_cond_init(&srv->heavy_cond, NULL);
+	atomic_init(&srv->stopping, false);
+	if (server_cond_init_monotonic(&srv->gw_cond) != 0) {
+		pthread_cond_init(&srv->gw_cond, NULL); /* for server_close to destroy */
+		goto fail;
+	}
+	/* libcurl's global set-up is not thread-safe: here, before any thread exists. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		goto fail;
+	srv->curl_ready = true;
+	srv->pool_idle = calloc((size_t)cfg->db_pool, sizeof(*srv->pool_idle));
+	if (srv->pool_idle == NULL)
+		goto fail;
+	if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+		log_error("data directory %s: %s", cfg->data_dir, strerror(errno));
+		goto fail;
+	}
+	if (server_master_key_load(srv, cfg->master_key_file) != 0)
+		goto fail;
+	db = db_open(cfg->db_url, &err);
+	if (db == NULL) {
+		log_error("database %s: %s", cfg->db_url, err);
+		goto fail;
+	}
+	if (db_migrate(db) != 0) {
+		log_error("database %s: the schema migrations failed", cfg->db_url);
+		db_close(db);
+		goto fail;
+	}
+	srv->pool_idle[srv->pool_nidle++] = db;
+	srv->pool_open = 1;
+	*out = srv;
+	return 0;
+fail:
+	server_close(srv);
+	return -1;
+}
+
+void server_stop(struct server *srv)
+{
+	atomic_store(&srv->stopping, true);
+	pthread_mutex_lock(&srv->gw_lock);
+	pthread_cond_broadcast(&srv->gw_cond);
+	pthread_mutex_unlock(&srv->gw_lock);
+}
+
+bool server_stopping(struct server *srv)
+{
+	return atomic_load(&srv->stopping);
+}
+
+void server_close(struct server *srv)
+{
+	size_t i;
+
+	if (srv == NULL)
+		return;
+	for (i = 0; i < srv->pool_nidle; i++)
+		db_close(srv->pool_idle[i]);
+	if (srv->pool_nidle != srv->pool_open)
+		log_warn("closing the server with %zu database connections still lent",
+			 srv->pool_open - srv->pool_nidle);
+	if (srv->curl_ready)
+		curl_global_cleanup();
+	free(srv->pool_idle);
+	OPENSSL_cleanse(srv->master_key, sizeof(srv->master_key));
+	pthread_cond_destroy(&srv->gw_cond);
+	pthread_mutex_destroy(&srv->gw_lock);
+	pthread_cond_destroy(&srv->heavy_cond);
+	pthread_mutex_destroy(&srv->heavy_lock);
+	pthread_mutex_destroy(&srv->metrics_lock);
+	pthread_cond_destroy(&srv->pool_cond);
+	pthread_mutex_destroy(&srv->pool_lock);
+	free(srv);
+}

@@ -1,0 +1,614 @@
+/*
+ * test-http.c: parkd's HTTP layer (http.h, http-stream.h) over real sockets, with a
+ * route table of its own: this file defines routes_count() and routes_get(), so the
+ * server's routes.c is not linked in. Captures, query and headers, 404/405/413/400/401
+ * and a handler that forgets its reply, a waiting handler that blocks nobody else,
+ * event streams (pushed, ended, abandoned by the client, dropped when too slow,
+ * replaced by an error), and a stop that lets a request in progress finish.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "../../server/config.h"
+#include "../../server/http-stream.h"
+#include "../../server/http.h"
+#include "../../server/routes.h"
+#include "../../server/server.h"
+
+static char dir[64];
+static struct config cfg;
+static struct server *srv;
+static struct http_server *hs;
+
+/* The stream the last /stream request made, for the test to push into. */
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct http_stream *slot;
+static atomic_int closed_calls;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- the test's routes ---- */
+
+static json_object *str_or_null(const char *s)
+{
+	return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+static void h_echo(struct server *s, struct http_request *req, struct http_reply *rep)
+{
+	json_object *o = json_object_new_object();
+
+	(void)s;
+	json_object_object_add(o, "a", str_or_null(req->params[0]));
+	json_object_object_add(o, "b", str_or_null(req->params[1]));
+	json_object_object_add(o, "q", str_or_null(http_query(req, "q")));
+	json_object_object_add(o, "h", str_or_null(http_header(req, "x-test")));
+	json_object_object_add(o, "target", str_or_null(req->target));
+	json_object_object_add(o, "peer", str_or_null(req->peer));
+	json_object_object_add(o, "len", json_object_new_int64((int64_t)req->body_len));
+	json_object_object_add(o, "token", str_or_null(req->token));
+	http_reply_json(rep, 200, o);
+}
+
+static void h_json(struct server *s, struct http_request *req, struct http_reply *rep)
+{
+	(void)s;
+	http_reply_json(rep, 201, json_object_get(req->json));
+}
+
+static void h_none(struct server *s, struct http_request *req, struct http_reply *rep)
+{
+	(void)s;
+	(void)req;
+	(void)rep;
+}
+
+static void h_text(struct server *s, struct http_request *req, struct http_reply *rep)
+{
+	(void)s;
+	(void)req;
+	http_reply_text(rep, 200, "text/plain; charset=utf-8", strdup("hello\n"), 6);
+}
+
+static void h_busy(struct server *s, struct http_request *req, struct http_reply *rep)
+{
+	(void)s;
+	(void)req;
+	http_reply_error(rep, 503, "busy", "Busy; try again in %d seconds.", 7);
+	rep->retry_after = 7;
+}
+
+static void h_user(struct server *s, struct http_request *req, struct http_reply *rep)
+{
+	(void)s;
+	(void)req;
+	rep->status = 204;
+}
+
+static void h_wait(struct server *s, struct http_request *req, struct http_reply *rep)
+{
+	json_object *o = json_object_new_object();
+	uint64_t gen = 0;
+
+	(void)req;
+	(void)server_wait_gateways(s, 0, 0, &gen);
+	json_object_object_add(o, "woken", json_object_new_int(server_wait_gateways(s, gen, 5000,
+										   &gen)));
+	http_reply_json(rep, 200, o);
+}
+
+static void h_slow(struct server *s, struct http_request *req, struct http_reply *rep)
+{
+	(void)s;
+	(void)req;
+	sleep_ms(300);
+	http_reply_json(rep, 200, json_object_new_object());
+}
+
+static void on_closed(void *ctx, struct http_stream *st)
+{
+	(void)ctx;
+	(void)st;
+	atomic_fetch_add(&closed_calls, 1);
+}
+
+static void h_stream(struct server *s, struct http_request *req, struct http_reply *rep)
+{
+	struct http_stream *st;
+
+	(void)s;
+	(void)req;
+	st = http_reply_stream(rep, on_closed, NULL);
+	assert_non_null(st);
+	pthread_mutex_lock(&slot_lock);
+	assert_null(slot);
+	slot = st;
+	pthread_mutex_unlock(&slot_lock);
+}
+
+static void h_stream_refused(struct server *s, struct http_request *req, struct http_reply *rep)
+{
+	h_stream(s, req, rep);
+	http_reply_error(rep, 403, "forbidden", "Not yours.");
+}
+
+static const struct http_route test_routes[] = {
+	{ "GET", "/t/{a}/x/{b}", h_echo, 0, "echo" },
+	{ "POST", "/t/{a}/x/{b}", h_echo, 0, "echo" },
+	{ "POST", "/json", h_json, HTTP_JSON_BODY, "json back" },
+	{ "GET", "/none", h_none, 0, "no reply" },
+	{ "GET", "/text", h_text, 0, "text" },
+	{ "GET", "/busy", h_busy, 0, "503" },
+	{ "GET", "/user", h_user, HTTP_AUTH_USER, "needs a session" },
+	{ "GET", "/gw", h_user, HTTP_AUTH_GATEWAY, "needs a gateway" },
+	{ "GET", "/wait", h_wait, 0, "long poll" },
+	{ "GET", "/slow", h_slow, 0, "slow" },
+	{ "GET", "/stream", h_stream, 0, "events" },
+	{ "GET", "/stream-refused", h_stream_refused, 0, "events, then an error" },
+};
+
+size_t routes_count(void)
+{
+	return sizeof(test_routes) / sizeof(test_routes[0]);
+}
+
+const struct http_route *routes_get(size_t i)
+{
+	return i < routes_count() ? &test_routes[i] : NULL;
+}
+
+/* ---- a client ---- */
+
+struct resp {
+	long status;
+	char body[8192];
+	size_t len;
+	char hdrs[2048];
+	size_t hlen;
+	json_object *json;
+	atomic_bool stop; /* a stream reader: abort at the next data */
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+	struct resp *r = ctx;
+	size_t len = size * n, room = sizeof(r->body) - 1 - r->len;
+
+	if (atomic_load(&r->stop))
+		return 0;
+	memcpy(r->body + r->len, p, len < room ? len : room);
+	r->len += len < room ? len : room;
+	r->body[r->len] = '\0';
+	return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+	struct resp *r = ctx;
+	size_t len = size * n, room = sizeof(r->hdrs) - 1 - r->hlen;
+
+	memcpy(r->hdrs + r->hlen, p, len < room ? len : room);
+	r->hlen += len < room ? len : room;
+	r->hdrs[r->hlen] = '\0';
+	return len;
+}
+
+static int xferinfo(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	struct resp *r = ctx;
+
+	(void)a;
+	(void)b;
+	(void)c;
+	(void)d;
+	return atomic_load(&r->stop) ? 1 : 0;
+}
+
+static long request(const char *method, const char *path, const char *hdr, const char *body,
+		    size_t len, struct resp *r)
+{
+	struct curl_slist *h = NULL;
+	char url[512];
+	CURL *c = curl_easy_init();
+
+	memset(r->body, 0, sizeof(r->body));
+	r->len = r->hlen = 0;
+	r->status = 0;
+	r->json = NULL;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)http_port(hs), path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	h = curl_slist_append(h, "Expect:");
+	if (hdr != NULL)
+		h = curl_slist_append(h, hdr);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	r->json = json_tokener_parse(r->body);
+	return r->status;
+}
+
+static const char *field(struct resp *r, const char *key)
+{
+	json_object *v;
+
+	if (r->json == NULL || !json_object_object_get_ex(r->json, key, &v) || v == NULL)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static void expect_error(struct resp *r, long status, const char *code)
+{
+	if (r->status != status || field(r, "error") == NULL ||
+	    strcmp(field(r, "error"), code) != 0)
+		fail_msg("wanted %ld %s, got %ld %s", status, code, r->status, r->body);
+	json_object_put(r->json);
+	r->json = NULL;
+}
+
+/* ---- set-up ---- */
+
+static int group_setup(void **state)
+{
+	char err[CONFIG_ERR_MAX];
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(dir, sizeof(dir), "/tmp/test-http.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	config_defaults(&cfg);
+	if (config_set(&cfg, "data_dir", dir, err, sizeof(err)) != 0 ||
+	    config_set(&cfg, "listen", "127.0.0.1:0", err, sizeof(err)) != 0 ||
+	    config_finish(&cfg, err, sizeof(err)) != 0)
+		return -1;
+	log_init("test-http", LOG_ERROR);
+	if (server_open(&cfg, &srv) != 0)
+		return -1;
+	hs = http_start(srv);
+	return hs != NULL && http_port(hs) != 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	server_stop(srv);
+	http_stop(hs, 2000);
+	server_close(srv);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- tests ---- */
+
+static void test_captures_query_headers(void **state)
+{
+	struct resp r = { 0 };
+
+	(void)state;
+	assert_int_equal(request("GET", "/t/one/x/t%77o?q=a%20b&z=1", "X-Test: yes", NULL, 0, &r),
+			 200);
+	assert_string_equal(field(&r, "a"), "one");
+	assert_string_equal(field(&r, "b"), "two");
+	assert_string_equal(field(&r, "q"), "a b");
+	assert_string_equal(field(&r, "h"), "yes");
+	assert_string_equal(field(&r, "target"), "/t/one/x/t%77o?q=a%20b&z=1");
+	assert_string_equal(field(&r, "peer"), "127.0.0.1");
+	assert_string_equal(field(&r, "len"), "0");
+	assert_null(field(&r, "token"));
+	assert_non_null(strstr(r.hdrs, "Cache-Control: no-store"));
+	json_object_put(r.json);
+	assert_int_equal(request("POST", "/t/1/x/2", "Authorization: bearer  tok", "abc", 3, &r),
+			 200);
+	assert_string_equal(field(&r, "len"), "3");
+	assert_string_equal(field(&r, "token"), "tok");
+	json_object_put(r.json);
+}
+
+static void test_routing_errors(void **state)
+{
+	struct resp r = { 0 };
+
+	(void)state;
+	request("GET", "/t/one/x", NULL, NULL, 0, &r);
+	expect_error(&r, 404, "not_found");
+	request("GET", "/t//x/b", NULL, NULL, 0, &r);
+	expect_error(&r, 404, "not_found");
+	request("GET", "/t/a/x/b/c", NULL, NULL, 0, &r);
+	expect_error(&r, 404, "not_found");
+	request("DELETE", "/t/a/x/b", NULL, NULL, 0, &r);
+	assert_non_null(strstr(r.hdrs, "Allow: GET, POST"));
+	expect_error(&r, 405, "method_not_allowed");
+	request("GET", "/none", NULL, NULL, 0, &r);
+	expect_error(&r, 500, "internal");
+	request("GET", "/user", NULL, NULL, 0, &r);
+	expect_error(&r, 401, "unauthenticated");
+	request("GET", "/gw", "X-Park-Gateway: 1", NULL, 0, &r);
+	expect_error(&r, 401, "unauthenticated");
+	request("GET", "/busy", NULL, NULL, 0, &r);
+	assert_non_null(strstr(r.hdrs, "Retry-After: 7"));
+	expect_error(&r, 503, "busy");
+	assert_int_equal(request("GET", "/text", NULL, NULL, 0, &r), 200);
+	assert_string_equal(r.body, "hello\n");
+	assert_non_null(strstr(r.hdrs, "Content-Type: text/plain"));
+	json_object_put(r.json);
+}
+
+static void test_json_bodies(void **state)
+{
+	static char big[HTTP_BODY_MAX + 2];
+	struct resp r = { 0 };
+
+	(void)state;
+	assert_int_equal(request("POST", "/json", NULL, "{\"a\":[1,{\"b\":null}]} \n", 22, &r),
+			 201);
+	assert_string_equal(r.body, "{\"a\":[1,{\"b\":null}]}");
+	json_object_put(r.json);
+	request("POST", "/json", NULL, "{\"a\":1}\0", 8, &r);
+	expect_error(&r, 400, "bad_json");
+	request("POST", "/json", NULL, "{\"a\":1", 6, &r);
+	expect_error(&r, 400, "bad_json");
+	request("POST", "/json", NULL, "1", 1, &r);
+	expect_error(&r, 400, "bad_json");
+	request("POST", "/json", NULL, NULL, 0, &r);
+	expect_error(&r, 400, "bad_json");
+	memset(big, ' ', sizeof(big));
+	big[0] = '{';
+	big[HTTP_BODY_MAX - 1] = '}';
+	assert_int_equal(request("POST", "/json", NULL, big, HTTP_BODY_MAX, &r), 201);
+	json_object_put(r.json);
+	big[HTTP_BODY_MAX] = '}';
+	big[HTTP_BODY_MAX - 1] = ' ';
+	request("POST", "/json", NULL, big, HTTP_BODY_MAX + 1, &r);
+	expect_error(&r, 413, "body_too_large");
+	/* Too large for a route that does not exist: 413 all the same, nothing routed. */
+	request("POST", "/nowhere", NULL, big, HTTP_BODY_MAX + 1, &r);
+	expect_error(&r, 413, "body_too_large");
+}
+
+struct bg {
+	const char *path;
+	struct resp r;
+	pthread_t th;
+};
+
+static void *bg_request(void *arg)
+{
+	struct bg *b = arg;
+
+	request("GET", b->path, NULL, NULL, 0, &b->r);
+	return NULL;
+}
+
+static void test_waiting_handler_blocks_nobody(void **state)
+{
+	struct bg b = { .path = "/wait" };
+	struct resp r = { 0 };
+
+	(void)state;
+	assert_int_equal(pthread_create(&b.th, NULL, bg_request, &b), 0);
+	sleep_ms(100);
+	assert_int_equal(request("GET", "/text", NULL, NULL, 0, &r), 200);
+	json_object_put(r.json);
+	server_wake_gateways(srv);
+	pthread_join(b.th, NULL);
+	assert_int_equal(b.r.status, 200);
+	assert_string_equal(field(&b.r, "woken"), "1");
+	json_object_put(b.r.json);
+}
+
+/* Waits until a /stream handler has put its stream in the slot; takes it. */
+static struct http_stream *take_slot(void)
+{
+	struct http_stream *st = NULL;
+	int i;
+
+	for (i = 0; i < 500 && st == NULL; i++) {
+		pthread_mutex_lock(&slot_lock);
+		st = slot;
+		slot = NULL;
+		pthread_mutex_unlock(&slot_lock);
+		if (st == NULL)
+			sleep_ms(10);
+	}
+	assert_non_null(st);
+	return st;
+}
+
+static void wait_body(struct resp *r, const char *want)
+{
+	int i;
+
+	for (i = 0; i < 500 && strstr(r->body, want) == NULL; i++)
+		sleep_ms(10);
+	if (strstr(r->body, want) == NULL)
+		fail_msg("the stream did not deliver '%s' (got '%s')", want, r->body);
+}
+
+static void test_stream_pushed_and_ended(void **state)
+{
+	struct bg b = { .path = "/stream" };
+	struct http_stream *st;
+	int before = atomic_load(&closed_calls);
+
+	(void)state;
+	assert_int_equal(pthread_create(&b.th, NULL, bg_request, &b), 0);
+	st = take_slot();
+	assert_false(http_stream_closed(st));
+	assert_int_equal(http_stream_push(st, "event: a\ndata: {\"n\":1}\n\n"), 0);
+	wait_body(&b.r, "data: {\"n\":1}\n\n");
+	assert_int_equal(http_stream_push(st, "event: b\ndata: {\"n\":2}\n\n"), 0);
+	assert_int_equal(http_stream_push(st, "event: c\ndata: {\"n\":3}\n\n"), 0);
+	http_stream_end(st);
+	assert_int_equal(http_stream_push(st, "event: d\n\n"), -1);
+	pthread_join(b.th, NULL);
+	assert_int_equal(b.r.status, 200);
+	assert_non_null(strstr(b.r.hdrs, "Content-Type: text/event-stream"));
+	assert_string_equal(b.r.body, "event: a\ndata: {\"n\":1}\n\nevent: b\ndata: {\"n\":2}\n\n"
+			    "event: c\ndata: {\"n\":3}\n\n");
+	/* The connection ended: the owner was told once, then lets go. */
+	while (atomic_load(&closed_calls) == before)
+		sleep_ms(10);
+	assert_true(http_stream_closed(st));
+	http_stream_release(st);
+	assert_int_equal(atomic_load(&closed_calls), before + 1);
+}
+
+static void test_stream_client_gone(void **state)
+{
+	struct bg b = { .path = "/stream" };
+	struct http_stream *st;
+	int before = atomic_load(&closed_calls), i;
+
+	(void)state;
+	assert_int_equal(pthread_create(&b.th, NULL, bg_request, &b), 0);
+	st = take_slot();
+	assert_int_equal(http_stream_push(st, "event: a\n\n"), 0);
+	wait_body(&b.r, "event: a\n\n");
+	atomic_store(&b.r.stop, true);
+	assert_int_equal(http_stream_push(st, "event: b\n\n"), 0); /* the client aborts on it */
+	pthread_join(b.th, NULL);
+	/* Writing to the closed connection fails; the owner hears of it. */
+	for (i = 0; i < 500 && atomic_load(&closed_calls) == before; i++) {
+		(void)http_stream_push(st, "event: c\n\n");
+		sleep_ms(10);
+	}
+	assert_int_equal(atomic_load(&closed_calls), before + 1);
+	assert_true(http_stream_closed(st));
+	assert_int_equal(http_stream_push(st, "event: d\n\n"), -1);
+	http_stream_release(st);
+}
+
+static void test_stream_slow_client_dropped(void **state)
+{
+	struct sockaddr_in sa;
+	struct http_stream *st;
+	char chunk[1025], req[128];
+	int fd, small = 2048, i, r = 0, before = atomic_load(&closed_calls);
+
+	(void)state;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(http_port(hs));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(req, sizeof(req), "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	st = take_slot();
+	memset(chunk, 'x', sizeof(chunk) - 1);
+	chunk[sizeof(chunk) - 1] = '\0';
+	/* The client reads nothing: once the socket buffers are full, the queue fills. */
+	for (i = 0; i < 100000 && r == 0; i++)
+		r = http_stream_push(st, chunk);
+	assert_int_equal(r, -1);
+	assert_true(http_stream_closed(st));
+	http_stream_release(st);
+	/* Its connection goes when the client does. */
+	close(fd);
+	for (i = 0; i < 500 && atomic_load(&closed_calls) == before; i++)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&closed_calls), before + 1);
+}
+
+static void test_stream_then_error(void **state)
+{
+	struct http_stream *st;
+	struct resp r = { 0 };
+	int before = atomic_load(&closed_calls);
+
+	(void)state;
+	request("GET", "/stream-refused", NULL, NULL, 0, &r);
+	expect_error(&r, 403, "forbidden");
+	st = take_slot();
+	assert_true(http_stream_closed(st));
+	assert_int_equal(atomic_load(&closed_calls), before + 1);
+	assert_int_equal(http_stream_push(st, "event: a\n\n"), -1);
+	http_stream_release(st);
+}
+
+static void test_stop_lets_requests_finish(void **state)
+{
+	struct bg slow = { .path = "/slow" }, stream = { .path = "/stream" };
+	struct http_stream *st;
+
+	(void)state;
+	assert_int_equal(pthread_create(&stream.th, NULL, bg_request, &stream), 0);
+	st = take_slot();
+	assert_int_equal(pthread_create(&slow.th, NULL, bg_request, &slow), 0);
+	sleep_ms(100);
+	/* The stream ends, the slow request completes, then the server is gone. */
+	server_stop(srv);
+	http_stop(hs, 5000);
+	hs = NULL;
+	pthread_join(slow.th, NULL);
+	pthread_join(stream.th, NULL);
+	assert_int_equal(slow.r.status, 200);
+	assert_int_equal(stream.r.status, 200);
+	assert_true(http_stream_closed(st));
+	http_stream_release(st);
+	json_object_put(slow.r.json);
+	/* For the group's teardown. */
+	hs = http_start(srv);
+	assert_non_null(hs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_captures_query_headers),
+		cmocka_unit_test(test_routing_errors),
+		cmocka_unit_test(test_json_bodies),
+		cmocka_unit_test(test_waiting_handler_blocks_nobody),
+		cmocka_unit_test(test_stream_pushed_and_ended),
+		cmocka_unit_test(test_stream_client_gone),
+		cmocka_unit_test(test_stream_slow_client_dropped),
+		cmocka_unit_test(test_stream_then_error),
+		cmocka_unit_test(test_stop_lets_requests_finish),
+	};
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	return cmocka_run_group_tests_name("http", tests, group_setup, group_teardown);
+}
