@@ -10,7 +10,7 @@ pkgs_build="gcc make pkg-config libssl-dev libcmocka-dev libmicrohttpd-dev libjs
 pkgs_test="$pkgs_build"
 pkgs_fuzz="clang libclang-rt-14-dev"
 pkgs_bench="valgrind binutils gcc-arm-none-eabi libnewlib-arm-none-eabi"
-pkgs_run="$pkgs_build openssl"
+pkgs_run="$pkgs_build openssl curl"
 
 want=""
 for group in "$@"; do

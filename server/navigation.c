@@ -201,29 +201,59 @@ static const char *turn(double ax, double ay, double bx, double by)
 	return cross > 0 ? "left" : "right";
 }
 
-static void describe_leg(const struct navigation_graph *g, const struct navigation_path *p,
-			 size_t i, struct text *t)
+static bool same_level(const struct navigation_graph *g, const struct navigation_path *p,
+		       size_t i)
+{
+	return strcmp(g->nodes[p->nodes[i]].level, g->nodes[p->nodes[i + 1]].level) == 0;
+}
+
+/* The direction of leg i (from node i to node i + 1). */
+static void leg_dir(const struct navigation_graph *g, const struct navigation_path *p, size_t i,
+		    double *dx, double *dy)
 {
 	const struct navigation_node *a = &g->nodes[p->nodes[i]], *b = &g->nodes[p->nodes[i + 1]];
-	double dx = b->x - a->x, dy = b->y - a->y;
-	long metres = lround(hypot(dx, dy));
 
-	if (strcmp(a->level, b->level) != 0) {
-		say(t, "Take the ramp to level %s.\n", b->level);
-		return;
-	}
-	if (i > 0) {
-		const struct navigation_node *z = &g->nodes[p->nodes[i - 1]];
-		const char *dir = strcmp(z->level, a->level) == 0 ?
-					  turn(a->x - z->x, a->y - z->y, dx, dy) : NULL;
+	*dx = b->x - a->x;
+	*dy = b->y - a->y;
+}
 
-		if (dir != NULL) {
-			say(t, "At %s turn %s and drive %ld m %s to %s.\n", a->id, dir, metres,
-			    heading(dx, dy), b->id);
-			return;
-		}
+/*
+ * Describes the legs from i on that continue straight on along one level, as one
+ * sentence; returns the index of the first leg not described.
+ */
+static size_t describe_run(const struct navigation_graph *g, const struct navigation_path *p,
+			   size_t i, struct text *t)
+{
+	const char *dir = NULL;
+	double dx, dy, ndx, ndy, metres = 0;
+	size_t j = i;
+
+	if (!same_level(g, p, i)) {
+		say(t, "Take the ramp to level %s.\n", g->nodes[p->nodes[i + 1]].level);
+		return i + 1;
 	}
-	say(t, "Drive %ld m %s to %s.\n", metres, heading(dx, dy), b->id);
+	leg_dir(g, p, i, &dx, &dy);
+	if (i > 0 && same_level(g, p, i - 1)) {
+		leg_dir(g, p, i - 1, &ndx, &ndy);
+		dir = turn(ndx, ndy, dx, dy);
+	}
+	for (;;) {
+		leg_dir(g, p, j, &ndx, &ndy);
+		metres += hypot(ndx, ndy);
+		j++;
+		if (j + 1 >= p->count || !same_level(g, p, j))
+			break;
+		leg_dir(g, p, j, &ndx, &ndy);
+		if (turn(dx, dy, ndx, ndy) != NULL)
+			break;
+	}
+	if (dir != NULL)
+		say(t, "At %s turn %s and drive %ld m %s to %s.\n", g->nodes[p->nodes[i]].id, dir,
+		    lround(metres), heading(dx, dy), g->nodes[p->nodes[j]].id);
+	else
+		say(t, "Drive %ld m %s to %s.\n", lround(metres), heading(dx, dy),
+		    g->nodes[p->nodes[j]].id);
+	return j;
 }
 
 int navigation_describe(const struct navigation_graph *g, const struct navigation_path *path,
@@ -239,8 +269,8 @@ int navigation_describe(const struct navigation_graph *g, const struct navigatio
 		return -1;
 	say(&t, "Start at %s on level %s.\n", g->nodes[path->nodes[0]].id,
 	    g->nodes[path->nodes[0]].level);
-	for (i = 0; i + 1 < path->count; i++)
-		describe_leg(g, path, i, &t);
+	for (i = 0; i + 1 < path->count;)
+		i = describe_run(g, path, i, &t);
 	say(&t, "Arrive at %s (%ld m in all).\n", arrival, lround(path->length));
 	return t.overflow ? -1 : (int)t.len;
 }

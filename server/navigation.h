@@ -77,7 +77,8 @@ int navigation_nearest(const struct navigation_graph *g, int from, enum navigati
 /*
  * Writes turn-by-turn sentences for `path` into out[0..cap), one sentence a line,
  * NUL-terminated: the start, each turn (left, right, straight on) with distances, level
- * changes on ramps, and the arrival. `arrival` names the goal ("spot B1-05", "the
+ * changes on ramps, and the arrival; legs that go straight on make one sentence.
+ * `arrival` names the goal ("spot B1-05", "the
  * exit"). Returns the length written, or -1 when cap is too small.
  */
 int navigation_describe(const struct navigation_graph *g, const struct navigation_path *path,

@@ -1,73 +1,148 @@
 #!/bin/sh
-# run.sh: the `make run` job for now: the demo garage (assets/demo/garage.conf, 40 locks)
-# in parklockd, in the foreground, until Ctrl-C.
+# run.sh: `make run`: the demo garage as a whole system on this machine, until Ctrl-C:
+# the key server parkd (HTTPS with a local CA of its own, SQLite), 40 simulated locks in
+# parklockd (assets/demo/garage.conf) and two gateways parkgw, with the demo site
+# (assets/demo/site.json) imported and the locks provisioned as an installer would.
+# The operator console takes over the foreground when it exists.
 #
 # Usage: sh assets/demo/run.sh BINDIR     (from the top of the source tree)
-#
-# It makes run/ and, the first time, a demo site key pair: run/site.key (the private key,
-# PKCS#8 PEM, mode 0600, for whatever signs the demo's management messages) and
-# run/site.pub (the public key as parklockd reads it: one line of 128 hex digits, the
-# P-256 point X || Y). The key server takes this job over when it exists. Delete run/ to
-# start again from factory-fresh locks.
+# Everything lives under run/; delete it to start again from factory-fresh locks.
 set -eu
 
 bindir=${1:?usage: run.sh BINDIR}
-conf=assets/demo/garage.conf
-if [ ! -f "$conf" ]; then
-	echo "run.sh: run me from the top of the source tree (no $conf here)" >&2
-	exit 1
-fi
-if [ ! -x "$bindir/parklockd" ]; then
-	echo "run.sh: no $bindir/parklockd; build it with make first" >&2
-	exit 1
-fi
+port=${PARK_DEMO_PORT:-8443}
+url=https://127.0.0.1:$port
+admin_phone=+8613800000000
+admin_password=demo-admin-pass
+pids=""
 
-mkdir -p run
+say() { printf 'run.sh: %s\n' "$*"; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+[ -f assets/demo/garage.conf ] || die "run me from the top of the source tree"
+for p in parkd parkgw parklockd; do
+	[ -x "$bindir/$p" ] || die "no $bindir/$p; build it with make first"
+done
+for c in openssl curl; do
+	command -v "$c" >/dev/null 2>&1 || die "$c is needed: apt-get install $c"
+done
+
+stop_all() {
+	trap - INT TERM EXIT
+	[ -n "$pids" ] && kill $pids 2>/dev/null
+	[ -n "$pids" ] && wait $pids 2>/dev/null
+	say "stopped"
+}
+trap stop_all EXIT
+trap 'exit 0' INT TERM
+
+start() { # name, command...: starts in the background, logging to run/NAME.log
+	name=$1
+	shift
+	"$@" >>"run/$name.log" 2>&1 &
+	pids="$pids $!"
+}
+
+wait_for() { # what, test command...
+	what=$1
+	shift
+	i=0
+	until "$@" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || die "$what did not come up; see run/*.log"
+		sleep 0.1
+	done
+}
+
+mkdir -p run/tls run/gw1 run/gw2
 chmod 700 run
 
-if [ ! -f run/site.key ]; then
-	if ! command -v openssl >/dev/null 2>&1; then
-		echo "run.sh: openssl is needed for the demo site key: apt-get install openssl" >&2
-		exit 1
-	fi
-	echo "run.sh: making a demo site key pair in run/site.key and run/site.pub"
+# A local CA that only this demo's clients trust, and a certificate for 127.0.0.1.
+if [ ! -f run/tls/server.pem ]; then
+	say "making a local CA and a server certificate in run/tls/"
 	(
 		umask 077
-		openssl ecparam -name prime256v1 -genkey -noout |
-			openssl pkey -out run/site.key.new
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout run/tls/ca.key -out run/tls/ca.pem -days 365 \
+			-subj "/CN=Shared parking demo CA" 2>/dev/null
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout run/tls/server.key -out run/tls/server.csr \
+			-subj "/CN=127.0.0.1" 2>/dev/null
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >run/tls/san.ext
+		openssl x509 -req -in run/tls/server.csr -CA run/tls/ca.pem -CAkey run/tls/ca.key \
+			-CAcreateserial -out run/tls/server.pem -days 365 \
+			-extfile run/tls/san.ext 2>/dev/null
 	)
-	mv run/site.key.new run/site.key
 fi
 
-# The public point, from the key every time, so that the two files always agree. The DER
-# SubjectPublicKeyInfo of a P-256 key is 91 bytes ending in 04 || X || Y: keep the last 64.
-der_hex=$(openssl pkey -in run/site.key -pubout -outform DER |
-	od -An -v -tx1 | tr -d ' \n')
-if [ "${#der_hex}" -ne 182 ]; then
-	echo "run.sh: run/site.key is not a P-256 key; delete run/ and run me again" >&2
-	exit 1
-fi
-printf '%s\n' "$(printf '%s' "$der_hex" | cut -c 55-182)" >run/site.pub.new
-mv run/site.pub.new run/site.pub
-
-world=run/locks/world.sock
-if command -v socat >/dev/null 2>&1; then
-	poke="echo '101 state' | socat - UNIX-CONNECT:$world"
-elif command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q -- '-U'; then
-	poke="echo '101 state' | nc -N -U $world"
-else
-	poke="python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+\"\\n\").encode()); print(s.makefile().readline(), end=\"\")' $world '101 state'"
-fi
-cat <<EOF
-run.sh: starting the demo garage: 40 locks, spots 101-120 (B1-01..B1-20) and 201-220
-(B2-01..B2-20). Each lock's radio is run/locks/SPOT.sock; each lock's device public key is
-in run/locks/SPOT.pub. Poke the world from another terminal, e.g.:
-
-  $poke
-
-Commands: 'SPOT state', 'SPOT car present', 'SPOT car absent', 'SPOT battery N',
-'SPOT jam', 'SPOT unjam', 'SPOT force', 'SPOT power-cut', 'SPOT pubkey', 'SPOT reboot',
-'list', 'help' (see lockfw/host/WORLD.md). Stop with Ctrl-C.
-
+cat >run/parkd.conf <<EOF
+listen = 127.0.0.1:$port
+data_dir = run/parkd
+tls_cert = run/tls/server.pem
+tls_key = run/tls/server.key
+sms_sender = file:run/sms.log
+notify_hook = file:run/notify.log
 EOF
-exec "$bindir/parklockd" "$conf"
+
+api() { # method, path, [body]: the reply body on stdout; fails on an HTTP error
+	curl -sS --fail-with-body --cacert run/tls/ca.pem -X "$1" \
+		-H "Authorization: Bearer ${token:-none}" -H 'Content-Type: application/json' \
+		${3:+--data-binary "$3"} "$url$2"
+}
+json_get() { sed -n "s/.*\"$1\" *: *\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p"; }
+
+# 1. The locks, factory-fresh the first time: they make their device keys.
+grep -v '^site-key' assets/demo/garage.conf >run/garage-factory.conf
+if [ ! -f run/site.pub ]; then
+	start parklockd "$bindir/parklockd" run/garage-factory.conf
+	wait_for "parklockd" test -S run/locks/world.sock -a -f run/locks/220.pub
+	kill $pids && wait $pids 2>/dev/null || true
+	pids=""
+fi
+
+# 2. The gateways' keys, for the site description.
+"$bindir/parkgw" --server "$url" --data-dir run/gw1 --id 1 --print-key >run/gw1/gateway.pub
+"$bindir/parkgw" --server "$url" --data-dir run/gw2 --id 2 --print-key >run/gw2/gateway.pub
+
+# 3. The key server, its first admin, the demo site.
+mkdir -p run/parkd
+if [ ! -f run/parkd/parkd.db ]; then
+	printf '%s\n' "$admin_password" |
+		"$bindir/parkd" --config run/parkd.conf admin-create "$admin_phone" >/dev/null
+fi
+start parkd "$bindir/parkd" --config run/parkd.conf
+wait_for "parkd" curl -s -o /dev/null --cacert run/tls/ca.pem "$url/metrics"
+token=$(api POST /v1/sessions "{\"phone\":\"$admin_phone\",\"password\":\"$admin_password\"}" |
+	json_get token)
+[ -n "$token" ] || die "could not log in as the demo admin; see run/parkd.log"
+if ! api GET /v1/sites/1 >/dev/null 2>&1; then
+	sh scripts/site-fill.sh assets/demo/site.json run/locks run/gw1/gateway.pub \
+		run/gw2/gateway.pub >run/site.json
+	api POST /v1/sites "$(cat run/site.json)" >/dev/null || die "the demo site was refused"
+	say "imported the demo site"
+fi
+
+# 4. Provision the locks with the site's key, as the installer does, and run them.
+site_pub=$(api GET /v1/sites/1/provisioning | json_get site_public_key | head -n 1)
+[ "${#site_pub}" -eq 128 ] || die "no site public key in the provisioning data"
+printf '%s\n' "$site_pub" >run/site.pub
+start parklockd "$bindir/parklockd" assets/demo/garage.conf
+wait_for "parklockd" test -S run/locks/world.sock
+
+# 5. The gateways.
+start parkgw1 "$bindir/parkgw" --server "$url" --ca run/tls/ca.pem --data-dir run/gw1 --id 1
+start parkgw2 "$bindir/parkgw" --server "$url" --ca run/tls/ca.pem --data-dir run/gw2 --id 2
+
+cat <<EOF
+
+The demo garage is running (logs in run/*.log).
+  key server     $url   (CA: run/tls/ca.pem)
+  admin          $admin_phone / $admin_password
+  SMS codes      run/sms.log        notifications  run/notify.log
+  locks          run/locks/NNN.sock (spots 101-120 on B1, 201-220 on B2)
+  world control  run/locks/world.sock, e.g.  echo '101 car present' | socat - UNIX-CONNECT:run/locks/world.sock
+  try            curl --cacert run/tls/ca.pem -H "Authorization: Bearer $token" $url/v1/spots/101/map
+
+Ctrl-C stops everything.
+EOF
+wait
