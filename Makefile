@@ -64,7 +64,7 @@ CORE_SRC := lockfw/core/store.c lockfw/core/evlog.c lockfw/core/usecount.c \
 	lockfw/core/mgmt.c lockfw/core/lock.c
 
 # ---- host code several programs link (logging, P-256 keys, signing, sim transport)
-LIBPARK_SRC := lib/log.c lib/hex.c lib/p256.c lib/signer.c lib/simlink.c lib/ecies.c
+LIBPARK_SRC := lib/log.c lib/hex.c lib/p256.c lib/signer.c lib/simlink.c lib/ecies.c lib/reqsig.c lib/cli.c
 
 # ---- the host port of the lock and the simulator program parklockd
 LOCKHOST_SRC := lockfw/host/port-crypto.c lockfw/host/sim-hw.c lockfw/host/port-host.c lockfw/host/garage.c \
@@ -75,12 +75,14 @@ PARKLOCKD_MAIN := lockfw/host/main.c
 # team owns one of these lists; the parts link into libparkd.a / parkgw.
 SERVER_CORE_SRC := server/db.c server/db-sqlite.c server/config.c server/json-field.c \
 	server/server.c server/audit.c server/http.c server/routes.c server/ratelimit.c \
-	server/session.c server/sms.c server/account.c server/route-account.c \
+	server/session.c server/hook.c server/sms.c server/account.c server/route-account.c \
 	server/route-metrics.c
 SERVER_KEYS_SRC := server/keywrap.c server/site.c server/key.c server/gateway-auth.c \
-	server/delivery.c server/route-site.c server/route-key.c server/route-gateway.c
+	server/delivery.c server/timerelay.c server/route-site.c server/route-key.c \
+	server/route-gateway.c
 SERVER_EVENTS_SRC := server/event.c server/event-hub.c server/notify.c server/route-event.c
-SERVER_NAV_SRC := server/navigation.c server/spot.c server/route-spot.c
+SERVER_SPOT_SRC := server/navigation.c server/spot.c server/route-spot.c server/role.c \
+	server/route-role.c
 PARKD_MAIN := server/main.c
 GATEWAY_SRC := gateway/gwauth.c gateway/gwqueue.c gateway/locklink.c gateway/gateway.c
 PARKGW_MAIN := gateway/main.c
@@ -90,14 +92,14 @@ APICLIENT_SRC := lib/apiclient.c
 TEST_SUPPORT_SRC := tests/support/test-port.c tests/support/test-authority.c \
 	tests/support/test-lock.c
 UNIT_TESTS := wire frag proto hex log store sim-hw evlog lock-unlock lock-share lock-mgmt lock-lockout \
-	lock-power lock-barrier p256 signer simlink garage world
+	lock-power lock-barrier p256 signer simlink garage world reqsig cli
 SIM_TESTS := parklockd
-SERVER_TESTS_CORE := db config json-field http routes account
-SERVER_TESTS_KEYS := ecies keywrap site key gateway-auth delivery
+SERVER_TESTS_CORE := db config json-field http routes account hook
+SERVER_TESTS_KEYS := ecies keywrap site key gateway-auth delivery timerelay
 SERVER_TESTS_EVENTS := event notify
-SERVER_TESTS_NAV := navigation spot
+SERVER_TESTS_SPOT := navigation spot role
 GATEWAY_TESTS := apiclient gwqueue locklink parkgw
-SERVER_SIM_TESTS := parkd system
+SERVER_SIM_TESTS := parkd system api-input
 FUZZ_TARGETS := frame mgmt
 
 to_obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -113,7 +115,7 @@ LIB_CORE := $(LIBDIR)/liblockcore.a
 LIB_PARK := $(LIBDIR)/libpark.a
 LIB_LOCKHOST := $(LIBDIR)/liblockhost.a
 
-SERVER_SRC = $(SERVER_CORE_SRC) $(SERVER_KEYS_SRC) $(SERVER_EVENTS_SRC) $(SERVER_NAV_SRC)
+SERVER_SRC = $(SERVER_CORE_SRC) $(SERVER_KEYS_SRC) $(SERVER_EVENTS_SRC) $(SERVER_SPOT_SRC)
 SERVER_OBJ = $(call to_obj,$(SERVER_SRC)) $(if $(SERVER_CORE_SRC),$(OBJ)/gen/schema.o)
 GATEWAY_OBJ = $(call to_obj,$(GATEWAY_SRC))
 APICLIENT_OBJ = $(call to_obj,$(APICLIENT_SRC))
@@ -129,7 +131,7 @@ CLIENT_LIBS := $(shell pkg-config --libs $(CLIENT_PKGS) 2>/dev/null) -lsqlite3 -
 
 PROGRAMS := $(BIN)/parklockd $(if $(SERVER_CORE_SRC),$(BIN)/parkd) $(if $(GATEWAY_SRC),$(BIN)/parkgw)
 ALL_UNIT_TESTS = $(UNIT_TESTS) $(SERVER_TESTS_CORE) $(SERVER_TESTS_KEYS) $(SERVER_TESTS_EVENTS) \
-	$(SERVER_TESTS_NAV) \
+	$(SERVER_TESTS_SPOT) \
 	$(GATEWAY_TESTS)
 ALL_SIM_TESTS = $(SIM_TESTS) $(SERVER_SIM_TESTS)
 UNIT_BINS = $(addprefix $(TESTBIN)/test-,$(ALL_UNIT_TESTS))
@@ -249,14 +251,25 @@ _fuzz: $(FUZZ_BINS)
 	$(Q)sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # ---- benchmarks
-BENCH_BINS := build/bench/bench-unlock
+# bench-unlock runs the lock core under callgrind; the whole-system benchmarks start the
+# real programs, like the black-box tests, with the set-up they share (bench-system.c).
+BENCH_SYSTEM := issue events delivery
+BENCH_SYSTEM_BINS := $(addprefix build/bench/bench-,$(BENCH_SYSTEM))
+BENCH_SUPPORT_OBJ := $(call to_obj,tests/bench/bench-system.c tests/bench/bench-stats.c)
+BENCH_BINS := build/bench/bench-unlock $(BENCH_SYSTEM_BINS)
 
 build/bench/bench-unlock: $(OBJ)/tests/bench/bench-unlock.o $(TEST_LINK)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CRYPTO_LIBS)
 
-bench: deps-bench
+$(BENCH_SYSTEM_BINS): build/bench/bench-%: $(OBJ)/tests/bench/bench-%.o $(BENCH_SUPPORT_OBJ) \
+		$(TEST_LINK) | $(PROGRAMS)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o %.a,$^) $(TEST_LIBS)
+
+bench: deps-build deps-bench
 	$(Q)$(MAKE) --no-print-directory SAN=0 _bench
 
 _bench: $(BENCH_BINS)

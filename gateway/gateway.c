@@ -2,8 +2,9 @@
  * gateway.c: parkgw's threads (see gateway.h). The queue file is the only hand-over
  * between them: the long poll stores a message and wakes its lock's worker; a worker
  * turns a message into an ack and events into uplink rows and wakes the uplink thread;
- * the uplink thread deletes only what the server accepted. Nothing here speaks the
- * lock protocol (locklink.c) or HTTP (lib/apiclient.c) itself.
+ * the uplink thread deletes only what the server accepted. Whether a lock is in reach
+ * is state, not history: only its newest value waits (in memory) for the uplink. Nothing
+ * here speaks the lock protocol (locklink.c) or HTTP (lib/apiclient.c) itself.
  */
 #include "gateway.h"
 
@@ -40,6 +41,7 @@
 #define GATEWAY_DELIVER_BASE_MS 500      /* a delivery without answer is retried after ... */
 #define GATEWAY_DELIVER_MAX_MS 30000
 #define GATEWAY_DELIVER_ATTEMPTS 10      /* ... up to this many times, then "unreachable" */
+#define GATEWAY_OFFLINE_AFTER 5          /* connects failed in a row that make a lock offline */
 #define GATEWAY_UPLINK_IDLE_MS 1000      /* the uplink looks at the queue at least this often */
 #define GATEWAY_PRUNE_AGE_MS (3600 * 1000) /* delivered messages are remembered this long */
 #define GATEWAY_WORKER_STACK (512 * 1024)
@@ -53,6 +55,10 @@ struct gateway_worker {
 	atomic_int retired;        /* no longer covered: the worker ends */
 	uint64_t rng;              /* jitter of this worker's backoff */
 	struct locklink link;      /* the worker thread's own */
+	int reach;                 /* the worker thread's own: -1 not known yet, 0 out of reach,
+				      1 connected */
+	unsigned connect_fails;    /* the worker thread's own: connects failed in a row */
+	int reach_report;          /* under g->mu: the reach the uplink is to post, -1: none */
 };
 
 struct gateway {
@@ -288,6 +294,26 @@ static void worker_log_start(struct gateway_worker *w)
 	}
 }
 
+/*
+ * Notes a change of the lock's reachability for the uplink to post (POST
+ * /v1/gateway/status): only the newest state of a lock is posted, so nothing queues up.
+ */
+static void worker_reach(struct gateway_worker *w, int online)
+{
+	struct gateway *g = w->g;
+
+	w->reach = online;
+	if (online)
+		log_info("lock %u: in reach", (unsigned)w->lock.spot);
+	else
+		log_warn(_("lock %u at %s: out of reach after %u attempts to connect"),
+			 (unsigned)w->lock.spot, w->lock.address, w->connect_fails);
+	pthread_mutex_lock(&g->mu);
+	w->reach_report = online;
+	pthread_mutex_unlock(&g->mu);
+	kick_uplink(g);
+}
+
 /* The reconnect delay after `fails` failures in a row. */
 static int64_t worker_backoff(struct gateway_worker *w, unsigned fails)
 {
@@ -326,11 +352,17 @@ static void *worker_main(void *arg)
 						 locklink_strerror(r));
 				last_err = r;
 				retry_at = now + worker_backoff(w, fails++);
+				if (++w->connect_fails >= GATEWAY_OFFLINE_AFTER && w->reach != 0)
+					worker_reach(w, 0);
 				continue;
 			}
 			log_info("lock %u: connected (site %u)", (unsigned)w->lock.spot,
 				 (unsigned)w->link.info.site_id);
 			last_err = 0;
+			w->connect_fails = 0;
+			/* Before its events are read: the server hears it is back first. */
+			if (w->reach != 1)
+				worker_reach(w, 1);
 			w->link.events_pending = true;
 		}
 		if (w->link.events_pending || now >= next_log_at) {
@@ -381,6 +413,8 @@ static struct gateway_worker *worker_start(struct gateway *g, const struct gwque
 	w->lock = *lock;
 	w->wake[0] = w->wake[1] = -1;
 	w->rng = seed_of(w);
+	w->reach = -1;
+	w->reach_report = -1;
 	if (pipe(w->wake) != 0)
 		goto fail;
 	for (i = 0; i < 2; i++)
@@ -454,6 +488,10 @@ static void workers_reconcile(struct gateway *g, const struct gwqueue_lock *lock
 		else
 			gone[ngone++] = w;
 	}
+	/* Out of the list before they are freed: the uplink looks at the list too. */
+	for (i = 0; i < nkeep; i++)
+		g->workers[i] = keep[i];
+	g->nworkers = nkeep;
 	pthread_mutex_unlock(&g->mu);
 	for (i = 0; i < ngone; i++) {
 		log_info("lock %u: no longer served here", (unsigned)gone[i]->lock.spot);
@@ -644,10 +682,10 @@ static void *poller_main(void *arg)
 	struct apiclient *api;
 	struct apiclient_error e;
 	json_object *reply = NULL;
-	char path[64];
+	char path[64], resume_path[80];
 	int64_t locks_due = 0, now;
 	unsigned fails = 0, lock_fails = 0;
-	bool unknown;
+	bool unknown, resumed = false;
 	int r, added;
 
 	api = new_client(g, ((long)g->cfg.poll_wait_s + 15) * 1000);
@@ -656,6 +694,8 @@ static void *poller_main(void *arg)
 		return NULL;
 	}
 	snprintf(path, sizeof(path), "/v1/gateway/messages?wait=%u", g->cfg.poll_wait_s);
+	/* Until a poll succeeds, ask for every pending message, even those given before. */
+	snprintf(resume_path, sizeof(resume_path), "%s&resume=1", path);
 	while (!stopped(g)) {
 		now = now_ms();
 		if (now >= locks_due) {
@@ -666,12 +706,13 @@ static void *poller_main(void *arg)
 				locks_due = now + apiclient_backoff_ms(api, lock_fails++);
 			}
 		}
-		r = apiclient_call(api, "GET", path, NULL, 0, 0, &reply, &e);
+		r = apiclient_call(api, "GET", resumed ? path : resume_path, NULL, 0, 0, &reply, &e);
 		if (r < 0) {
 			log_api_failure(_("the long poll for messages"), r, &e, fails);
 			(void)apiclient_sleep(api, apiclient_backoff_ms(api, fails++));
 			continue;
 		}
+		resumed = true;
 		if (fails > 0)
 			log_info("the server answers again");
 		fails = 0;
@@ -893,6 +934,91 @@ static int uplink_send(struct gateway *g, struct apiclient *api, const struct up
 	return n;
 }
 
+/* A lock's reachability on its way to the server. */
+struct uplink_reach {
+	uint32_t spot;
+	int online;
+};
+
+/* POSTs /v1/gateway/status for batch[0..n). 0, or the apiclient error with *e filled. */
+static int reach_post(struct apiclient *api, const struct uplink_reach *batch, size_t n,
+		      struct apiclient_error *e)
+{
+	json_object *body = json_object_new_object(), *arr = json_object_new_array(), *o;
+	json_object *reply = NULL;
+	size_t i;
+	int r = -APICLIENT_E_ARG;
+
+	if (body == NULL || arr == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		o = json_object_new_object();
+		if (o == NULL)
+			goto out;
+		json_object_object_add(o, "spot", json_object_new_int64(batch[i].spot));
+		json_object_object_add(o, "online", json_object_new_boolean(batch[i].online));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(body, "locks", arr);
+	arr = NULL; /* transferred */
+	r = apiclient_call(api, "POST", "/v1/gateway/status", body, APICLIENT_IDEMPOTENT, 0,
+			   &reply, e);
+	if (r > 0)
+		r = 0;
+out:
+	json_object_put(reply);
+	json_object_put(arr);
+	json_object_put(body);
+	return r;
+}
+
+/*
+ * Posts the reachability the workers noted since the last post, a batch at a time.
+ * Returns the count posted (or refused for good: dropped), or -1 when the server could
+ * not take them: they wait for the next try unless a worker has noted a newer state.
+ */
+static int uplink_reach(struct gateway *g, struct apiclient *api, unsigned fails)
+{
+	struct uplink_reach batch[GATEWAY_BATCH_MAX];
+	struct gateway_worker *w;
+	struct apiclient_error e;
+	size_t i, n;
+	int r, total = 0;
+
+	do {
+		n = 0;
+		pthread_mutex_lock(&g->mu);
+		for (i = 0; i < g->nworkers && n < GATEWAY_BATCH_MAX; i++) {
+			w = g->workers[i];
+			if (w->reach_report < 0)
+				continue;
+			batch[n].spot = w->lock.spot;
+			batch[n++].online = w->reach_report;
+			w->reach_report = -1;
+		}
+		pthread_mutex_unlock(&g->mu);
+		if (n == 0)
+			break;
+		r = reach_post(api, batch, n, &e);
+		if (r != 0 && !refused_for_good(r, &e)) {
+			log_api_failure(_("reporting which locks are in reach"), r, &e, fails);
+			pthread_mutex_lock(&g->mu);
+			for (i = 0; i < n; i++) {
+				w = worker_find(g, batch[i].spot);
+				if (w != NULL && w->reach_report < 0)
+					w->reach_report = batch[i].online;
+			}
+			pthread_mutex_unlock(&g->mu);
+			return -1;
+		}
+		if (r != 0)
+			log_warn(_("the server refused the report of which locks are in reach "
+				   "(%s: %s); dropped"), e.code, e.detail);
+		total += (int)n;
+	} while (n == GATEWAY_BATCH_MAX);
+	return total;
+}
+
 static void *uplink_main(void *arg)
 {
 	struct gateway *g = arg;
@@ -922,6 +1048,9 @@ static void *uplink_main(void *arg)
 		pthread_mutex_unlock(&g->mu);
 		busy = false;
 		for (i = 0; i < UPLINK_KINDS && !stopped(g); i++) {
+			/* Before each kind: a lock's events never overtake the news it is back. */
+			if (uplink_reach(g, api, fails) < 0)
+				break;
 			n = uplink_send(g, api, &uplink_kinds[i], items, fails);
 			if (n < 0)
 				break;

@@ -1,7 +1,7 @@
 /*
  * gwauth.c: the gateway key pair and the request signature (see gwauth.h). Key files
- * are written by lib/p256 (atomic, 0600); this file only decides when to make one and
- * builds the string the server checks. It never logs or returns private key bytes.
+ * are written by lib/p256 (atomic, 0600) and the signed digest is lib/reqsig's; this file
+ * only decides when to make a key and signs. It never logs or returns private key bytes.
  */
 #include "gwauth.h"
 
@@ -14,6 +14,7 @@
 
 #include "../lib/hex.h"
 #include "../lib/p256.h"
+#include "../lib/reqsig.h"
 
 #define GWAUTH_PATH_MAX 4096
 
@@ -71,33 +72,10 @@ void gwauth_free(struct gwauth *a)
 int gwauth_digest(const char *method, const char *target, int64_t time,
 		  const uint8_t *body, size_t body_len, uint8_t digest[32])
 {
-	uint8_t body_hash[32];
-	EVP_MD_CTX *md = NULL;
-	char head[32];
-	int n, r = -1;
+	char text[24];
 
-	if (p256_sha256(body != NULL ? body : (const uint8_t *)"", body != NULL ? body_len : 0,
-			body_hash) != 0)
-		return -1;
-	n = snprintf(head, sizeof(head), "%" PRId64, time);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		return -1;
-	md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(md, "PKG1", 4) != 1 ||
-	    EVP_DigestUpdate(md, method, strlen(method)) != 1 ||
-	    EVP_DigestUpdate(md, "\n", 1) != 1 ||
-	    EVP_DigestUpdate(md, target, strlen(target)) != 1 ||
-	    EVP_DigestUpdate(md, "\n", 1) != 1 ||
-	    EVP_DigestUpdate(md, head, (size_t)n) != 1 ||
-	    EVP_DigestUpdate(md, "\n", 1) != 1 ||
-	    EVP_DigestUpdate(md, body_hash, sizeof(body_hash)) != 1 ||
-	    EVP_DigestFinal_ex(md, digest, NULL) != 1)
-		goto out;
-	r = 0;
-out:
-	EVP_MD_CTX_free(md);
-	return r;
+	snprintf(text, sizeof(text), "%" PRId64, time);
+	return reqsig_digest(method, target, text, body, body_len, digest);
 }
 
 int gwauth_sign(void *arg, const char *method, const char *target, const uint8_t *body,
@@ -108,15 +86,16 @@ int gwauth_sign(void *arg, const char *method, const char *target, const uint8_t
 	char id[24], now[24], sig_hex[2 * sizeof(sig) + 1];
 	int64_t t = (int64_t)time(NULL);
 
-	if (a->key == NULL || gwauth_digest(method, target, t, body, body_len, digest) != 0 ||
+	/* The time is signed as the very text that X-Park-Time carries. */
+	snprintf(id, sizeof(id), "%" PRId64, a->gateway_id);
+	snprintf(now, sizeof(now), "%" PRId64, t);
+	if (a->key == NULL || reqsig_digest(method, target, now, body, body_len, digest) != 0 ||
 	    p256_sign_digest(a->key, digest, sig) != 0 ||
 	    hex_encode(sig, sizeof(sig), sig_hex, sizeof(sig_hex)) < 0)
 		return -1;
-	snprintf(id, sizeof(id), "%" PRId64, a->gateway_id);
-	snprintf(now, sizeof(now), "%" PRId64, t);
-	if (apiclient_header_add(out, "X-Park-Gateway", id) != 0 ||
-	    apiclient_header_add(out, "X-Park-Time", now) != 0 ||
-	    apiclient_header_add(out, "X-Park-Signature", sig_hex) != 0)
+	if (apiclient_header_add(out, REQSIG_HEADER_GATEWAY, id) != 0 ||
+	    apiclient_header_add(out, REQSIG_HEADER_TIME, now) != 0 ||
+	    apiclient_header_add(out, REQSIG_HEADER_SIGNATURE, sig_hex) != 0)
 		return -1;
 	return 0;
 }

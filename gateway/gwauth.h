@@ -1,8 +1,8 @@
 /*
  * gwauth.h: the gateway's identity towards the key server: its P-256 key pair (a PEM
  * file in the data directory, mode 0600, made on first start) and the signature of
- * every request, as server/API.md "Gateways" defines it. It sends nothing itself: the
- * API client calls gwauth_sign() through its request-signer hook.
+ * every request over lib/reqsig's digest. It sends nothing itself: the API client calls
+ * gwauth_sign() through its request-signer hook.
  */
 #ifndef PARK_GWAUTH_H
 #define PARK_GWAUTH_H
@@ -33,16 +33,15 @@ int gwauth_open(struct gwauth *a, const char *dir, int64_t gateway_id);
 void gwauth_free(struct gwauth *a);
 
 /*
- * The to-be-signed digest: SHA-256("PKG1" || method || "\n" || target || "\n" ||
- * decimal time || "\n" || SHA-256(body)), the body hash as its 32 raw bytes.
- * Returns 0 or -1.
+ * reqsig_digest() with the time as a number (written in decimal, as gwauth_sign() sends
+ * it in X-Park-Time). Returns 0 or -1.
  */
 int gwauth_digest(const char *method, const char *target, int64_t time,
 		  const uint8_t *body, size_t body_len, uint8_t digest[32]);
 
 /*
- * An apiclient_sign_fn: `arg` is a struct gwauth. Adds X-Park-Gateway, X-Park-Time (now)
- * and X-Park-Signature (hex r || s). Returns 0 or -1.
+ * An apiclient_sign_fn: `arg` is a struct gwauth. Adds the three REQSIG_HEADER_* headers:
+ * the gateway's ID, the time (now) and the signature (hex r || s). Returns 0 or -1.
  */
 int gwauth_sign(void *arg, const char *method, const char *target, const uint8_t *body,
 		size_t body_len, struct apiclient_headers *out);

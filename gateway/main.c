@@ -5,7 +5,6 @@
  * 2 a bad command line or config file. Everything else lives in gateway.c.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <libintl.h>
 #include <limits.h>
 #include <locale.h>
@@ -17,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "../lib/cli.h"
 #include "../lib/log.h"
 #include "../lockfw/proto/proto.h"
 #include "gateway.h"
@@ -31,26 +31,16 @@
 #define PARKGW_VERSION "0.1.0"
 #define MAIN_LINE_MAX 2048
 
-enum { EXIT_USAGE = 2 };
-
 struct main_cfg {
 	struct gateway_config gw;
 	enum log_level level;
 	const char *config_file;
-	bool help;
-	bool version;
 	bool print_key;
+	int pass; /* of parse_args(): 0 applies --config only, 1 every other option */
 };
 
+/* Applies one option's argument (NULL for none): 0, or -1 after printing what is wrong. */
 typedef int (*main_opt_fn)(struct main_cfg *c, const char *arg);
-
-struct main_opt {
-	const char *name;  /* --name, and the key in the config file when it takes an argument */
-	char short_name;
-	const char *arg;   /* the argument's name in --help, or NULL for none */
-	main_opt_fn set;   /* 0, or -1 after printing what is wrong */
-	const char *help;
-};
 
 static int set_path(const char *opt, char *dst, const char *arg)
 {
@@ -60,20 +50,6 @@ static int set_path(const char *opt, char *dst, const char *arg)
 		return -1;
 	}
 	strcpy(dst, arg);
-	return 0;
-}
-
-static int opt_help(struct main_cfg *c, const char *arg)
-{
-	(void)arg;
-	c->help = true;
-	return 0;
-}
-
-static int opt_version(struct main_cfg *c, const char *arg)
-{
-	(void)arg;
-	c->version = true;
 	return 0;
 }
 
@@ -149,48 +125,61 @@ static int opt_poll_wait(struct main_cfg *c, const char *arg)
 	return 0;
 }
 
-static const struct main_opt main_opts[] = {
-	{ "help", 'h', NULL, opt_help, N_("show this help and exit") },
-	{ "version", 'V', NULL, opt_version, N_("show the version and exit") },
-	{ "config", 'c', "FILE", opt_config,
-	  N_("read options from FILE, lines of 'key = value' (keys: the long options "
-	     "below that take a value); the command line wins") },
-	{ "server", 's', "URL", opt_server, N_("the key server, e.g. https://parkd.example:8443 "
-					       "(required)") },
-	{ "data-dir", 'd', "DIR", opt_data_dir,
-	  N_("the gateway's key and queue; made (mode 0700) when missing (required)") },
-	{ "ca", 'a', "FILE", opt_ca, N_("CA certificates (PEM) to verify the server with "
-					 "(default: the system's)") },
-	{ "id", 'i', "N", opt_id, N_("this gateway's ID in the site description (default 1)") },
-	{ "log-level", 'l', "LEVEL", opt_log_level,
-	  N_("log error, warn, info (the default) or debug messages") },
-	{ "poll-wait", 'w', "S", opt_poll_wait,
-	  N_("seconds the server may hold a long poll, 1 to 60 (default 25)") },
-	{ "print-key", 'k', NULL, opt_print_key,
-	  N_("make the key pair if missing, print the public key for the site description, "
-	     "and exit") },
+enum main_opt {
+	OPT_HELP, OPT_VERSION, OPT_CONFIG, OPT_SERVER, OPT_DATA_DIR, OPT_CA, OPT_ID,
+	OPT_LOG_LEVEL, OPT_POLL_WAIT, OPT_PRINT_KEY, MAIN_OPTS
 };
-#define MAIN_OPTS (sizeof(main_opts) / sizeof(main_opts[0]))
 
-static void usage(FILE *f)
-{
-	char left[40];
-	size_t i;
+/* The long name of a row that takes an argument is also its key in the config file. */
+static const struct cli_option main_opts[MAIN_OPTS] = {
+	[OPT_HELP] = { "help", 'h', NULL, N_("show this help and exit") },
+	[OPT_VERSION] = { "version", 'V', NULL, N_("show the version and exit") },
+	[OPT_CONFIG] = { "config", 'c', "FILE",
+			 N_("read options from FILE, lines of 'key = value' (keys: the long "
+			    "options below that take a value); the command line wins") },
+	[OPT_SERVER] = { "server", 's', "URL", N_("the key server, e.g. "
+						  "https://parkd.example:8443 (required)") },
+	[OPT_DATA_DIR] = { "data-dir", 'd', "DIR",
+			   N_("the gateway's key and queue; made (mode 0700) when missing "
+			      "(required)") },
+	[OPT_CA] = { "ca", 'a', "FILE", N_("CA certificates (PEM) to verify the server with "
+					   "(default: the system's)") },
+	[OPT_ID] = { "id", 'i', "N", N_("this gateway's ID in the site description "
+					"(default 1)") },
+	[OPT_LOG_LEVEL] = { "log-level", 'l', "LEVEL",
+			    N_("log error, warn, info (the default) or debug messages") },
+	[OPT_POLL_WAIT] = { "poll-wait", 'w', "S",
+			    N_("seconds the server may hold a long poll, 1 to 60 (default 25)") },
+	[OPT_PRINT_KEY] = { "print-key", 'k', NULL,
+			    N_("make the key pair if missing, print the public key for the site "
+			       "description, and exit") },
+};
 
-	fprintf(f, _("Usage: parkgw --server URL --data-dir DIR [OPTIONS]\n"
-		     "The garage gateway: relays the key server's management messages to the\n"
-		     "locks it covers and the locks' events to the server, through a durable\n"
-		     "queue both ways. See parkgw(8).\n\n"
-		     "Options:\n"));
-	for (i = 0; i < MAIN_OPTS; i++) {
-		snprintf(left, sizeof(left), "-%c, --%s%s%s", main_opts[i].short_name,
-			 main_opts[i].name, main_opts[i].arg != NULL ? " " : "",
-			 main_opts[i].arg != NULL ? main_opts[i].arg : "");
-		fprintf(f, "  %-24s %s\n", left, _(main_opts[i].help));
-	}
-	fprintf(f, _("\nExit status: 0 when stopped by SIGINT or SIGTERM, 1 on a failure at "
-		     "start,\n2 on a bad command line or config file.\n"));
-}
+/* What each row of main_opts does (--help and --version are cli.c's). */
+static const main_opt_fn main_sets[MAIN_OPTS] = {
+	[OPT_CONFIG] = opt_config,
+	[OPT_SERVER] = opt_server,
+	[OPT_DATA_DIR] = opt_data_dir,
+	[OPT_CA] = opt_ca,
+	[OPT_ID] = opt_id,
+	[OPT_LOG_LEVEL] = opt_log_level,
+	[OPT_POLL_WAIT] = opt_poll_wait,
+	[OPT_PRINT_KEY] = opt_print_key,
+};
+
+static const struct cli main_cli = {
+	.prog = "parkgw",
+	.version = PARKGW_VERSION,
+	.synopsis = N_("Usage: parkgw --server URL --data-dir DIR [OPTIONS]\n"
+		       "The garage gateway: relays the key server's management messages to the\n"
+		       "locks it covers and the locks' events to the server, through a durable\n"
+		       "queue both ways. See parkgw(8).\n"),
+	.epilogue = N_("\nExit status: 0 when stopped by SIGINT or SIGTERM, 1 on a failure at "
+		       "start,\n2 on a bad command line or config file.\n"),
+	.options = main_opts,
+	.noptions = MAIN_OPTS,
+	.help_width = 24,
+};
 
 static char *trim(char *s)
 {
@@ -237,14 +226,14 @@ static int load_config(struct main_cfg *c, const char *path)
 		key = trim(key);
 		value = trim(eq + 1);
 		for (i = 0; i < MAIN_OPTS; i++)
-			if (main_opts[i].arg != NULL && main_opts[i].set != opt_config &&
+			if (main_opts[i].arg != NULL && i != OPT_CONFIG &&
 			    strcmp(main_opts[i].name, key) == 0)
 				break;
 		if (i == MAIN_OPTS) {
 			fprintf(stderr, _("parkgw: %s:%u: unknown key '%s'\n"), path, lineno, key);
 			goto out;
 		}
-		if (main_opts[i].set(c, value) != 0) {
+		if (main_sets[i](c, value) != 0) {
 			fprintf(stderr, _("parkgw: %s:%u: bad value for '%s'\n"), path, lineno,
 				key);
 			goto out;
@@ -256,49 +245,33 @@ out:
 	return r;
 }
 
+/* A cli_apply_fn: ctx is the struct main_cfg, whose pass picks the options applied. */
+static int main_apply(void *ctx, int row, const char *arg)
+{
+	struct main_cfg *c = ctx;
+
+	if ((c->pass == 0) != (row == OPT_CONFIG))
+		return 0;
+	return main_sets[row](c, arg);
+}
+
 /*
  * Parses argv into c: a first pass finds --config, whose file is applied before the
  * second pass applies the command line over it. Returns 0, or -1 on a usage error.
  */
-static int parse_args(int argc, char **argv, struct main_cfg *c)
+static int parse_args(int argc, char **argv, struct main_cfg *c, struct cli_parser *p)
 {
-	struct option longopts[MAIN_OPTS + 1];
-	char shortopts[2 * MAIN_OPTS + 2], *sp = shortopts;
-	size_t i;
-	int ch, pass;
+	int first = argc;
 
-	memset(longopts, 0, sizeof(longopts));
-	*sp++ = ':'; /* a missing argument returns ':' rather than '?' */
-	for (i = 0; i < MAIN_OPTS; i++) {
-		longopts[i].name = main_opts[i].name;
-		longopts[i].has_arg = main_opts[i].arg != NULL ? required_argument : no_argument;
-		longopts[i].val = main_opts[i].short_name;
-		*sp++ = main_opts[i].short_name;
-		if (main_opts[i].arg != NULL)
-			*sp++ = ':';
-	}
-	*sp = '\0';
-	opterr = 0;
-	for (pass = 0; pass < 2; pass++) {
-		optind = 0; /* glibc: start afresh */
-		while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-			for (i = 0; i < MAIN_OPTS && main_opts[i].short_name != ch; i++)
-				;
-			if (i == MAIN_OPTS) {
-				fprintf(stderr, ch == ':' ? _("parkgw: %s needs an argument\n") :
-					_("parkgw: unknown option %s\n"), argv[optind - 1]);
-				return -1;
-			}
-			if ((pass == 0) != (main_opts[i].set == opt_config))
-				continue;
-			if (main_opts[i].set(c, optarg) != 0)
-				return -1;
-		}
-		if (pass == 0 && c->config_file != NULL && load_config(c, c->config_file) != 0)
+	for (c->pass = 0; c->pass < 2; c->pass++) {
+		first = cli_parse(p, &main_cli, argc, argv, main_apply, c);
+		if (first < 0)
+			return -1;
+		if (c->pass == 0 && c->config_file != NULL && load_config(c, c->config_file) != 0)
 			return -1;
 	}
-	if (optind < argc) {
-		fprintf(stderr, _("parkgw: unexpected argument %s\n"), argv[optind]);
+	if (first < argc) {
+		fprintf(stderr, _("parkgw: unexpected argument %s\n"), argv[first]);
 		return -1;
 	}
 	return 0;
@@ -318,9 +291,10 @@ static void raise_fd_limit(void)
 int main(int argc, char **argv)
 {
 	struct main_cfg cfg;
+	struct cli_parser p;
 	struct gateway *g = NULL;
 	sigset_t sigs;
-	int sig, r = EXIT_USAGE;
+	int sig, r = CLI_EXIT_USAGE;
 
 	setlocale(LC_ALL, "");
 	bindtextdomain("parking", LOCALEDIR);
@@ -330,14 +304,13 @@ int main(int argc, char **argv)
 	cfg.gw.id = 1;
 	cfg.gw.poll_wait_s = 25;
 
-	if (parse_args(argc, argv, &cfg) != 0)
+	if (parse_args(argc, argv, &cfg, &p) != 0)
 		goto usage_error;
-	if (cfg.help || cfg.version) {
-		if (cfg.help)
-			usage(stdout);
+	if (p.help || p.version) {
+		if (p.help)
+			cli_help(&main_cli, stdout);
 		else
-			printf(_("parkgw %s (protocol version %u)\n"), PARKGW_VERSION,
-			       PROTO_VERSION);
+			cli_version(&main_cli, stdout, _("protocol version %u"), PROTO_VERSION);
 		r = fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 		goto out;
 	}
@@ -368,8 +341,7 @@ int main(int argc, char **argv)
 	r = EXIT_SUCCESS;
 	goto out;
 usage_error:
-	fprintf(stderr, _("Try 'parkgw --help' for more information.\n"));
-	r = EXIT_USAGE;
+	r = cli_usage_error(&main_cli);
 out:
 	return r;
 }

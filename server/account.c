@@ -250,7 +250,7 @@ int account_register(struct server *srv, const char *phone, const char *peer,
 	db = NULL;
 	snprintf(message, sizeof(message), "%s is your parking verification code. It expires "
 		 "in %d minutes.", code, ACCOUNT_CODE_TTL_S / 60);
-	if (sms_send(cfg->sms_sender, phone, message) != 0) {
+	if (sms_send(server_sms_sender(srv), phone, message) != 0) {
 		server_count(srv, "parkd_sms_failures_total", 1);
 		r = -ACCOUNT_E_SMS;
 		goto out;

@@ -130,6 +130,10 @@ static const struct config_option config_options[] = {
 	INT(sms_max_address, 1, 1000000, "20",
 	    N_("SMS codes asked for from one address per window")),
 	INT(sms_window_s, 1, 86400 * 7, "3600", N_("seconds of the SMS window")),
+	INT(time_relay_s, 1, 86400 * 7, "21600",
+	    N_("seconds after which each lock is sent a new site-signed time (SET_TIME)")),
+	INT(redeliver_s, 1, 3600, "30",
+	    N_("seconds before a long poll gives a gateway a still pending message again")),
 };
 #define CONFIG_OPTIONS (sizeof(config_options) / sizeof(config_options[0]))
 

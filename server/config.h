@@ -49,6 +49,8 @@ struct config {
 	int64_t sms_max_phone;                /* codes sent per phone per window */
 	int64_t sms_max_address;              /* codes asked for per address per window */
 	int64_t sms_window_s;
+	int64_t time_relay_s;                 /* a lock's signed time is renewed this often */
+	int64_t redeliver_s;                  /* a pending message goes to a gateway again after */
 	/* The server's clock (server_now); NULL is time(). Tests set it; no option does. */
 	int64_t (*now)(void);
 };

@@ -2,7 +2,9 @@
  * db-sqlite.c: the SQLite backend of db.h, one file in the data directory: WAL journal,
  * synchronous=FULL (a commit is on disk when it returns), foreign keys on, a 5 s busy
  * wait. It maps the $N parameters of the shared SQL to SQLite's own numbering and
- * SQLite's result codes to DB_E_*. It knows no table.
+ * SQLite's result codes to DB_E_*, and keeps each connection's recently finalized
+ * statements prepared for the next db_prepare() of the same SQL (parsing and planning
+ * cost more than running most of our statements). It knows no table.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -15,16 +17,21 @@
 #include "db-backend.h"
 
 #define SQLITE_BUSY_MS 5000
+#define SQLITE_STMT_CACHE 32 /* idle prepared statements kept per connection */
+
+struct sqlite_stmt {
+	struct db_stmt base; /* first */
+	sqlite3_stmt *h;
+	char *sql;           /* the caller's text, which finds it in the cache */
+};
 
 struct sqlite_db {
 	struct db base; /* first: db.c sees only this */
 	sqlite3 *h;
 	char err[256]; /* the last failure, for db_errmsg() */
-};
-
-struct sqlite_stmt {
-	struct db_stmt base; /* first */
-	sqlite3_stmt *h;
+	/* Finalized by the caller, reset and unbound here; [0] is the least recently used. */
+	struct sqlite_stmt *idle[SQLITE_STMT_CACHE];
+	size_t nidle;
 };
 
 /* SQLite's primary result codes that callers handle; everything else is -DB_E_IO. */
@@ -125,10 +132,19 @@ fail:
 	return NULL;
 }
 
+static void sqlite_stmt_free(struct sqlite_stmt *s)
+{
+	sqlite3_finalize(s->h);
+	free(s->sql);
+	free(s);
+}
+
 static void sqlite_close(struct db *db)
 {
 	struct sqlite_db *d = sqlite_of(db);
 
+	while (d->nidle > 0)
+		sqlite_stmt_free(d->idle[--d->nidle]);
 	if (sqlite3_close_v2(d->h) != SQLITE_OK)
 		log_warn("sqlite: close: %s", sqlite3_errmsg(d->h));
 	free(d);
@@ -163,6 +179,23 @@ static void sqlite_rollback(struct db *db)
 		(void)sqlite_run(d, "ROLLBACK");
 }
 
+/* The idle statement of exactly `sql`, taken out of the cache, or NULL. */
+static struct sqlite_stmt *sqlite_stmt_cached(struct sqlite_db *d, const char *sql)
+{
+	struct sqlite_stmt *s;
+	size_t i;
+
+	for (i = d->nidle; i-- > 0;) {
+		if (strcmp(d->idle[i]->sql, sql) != 0)
+			continue;
+		s = d->idle[i];
+		memmove(&d->idle[i], &d->idle[i + 1], (d->nidle - i - 1) * sizeof(d->idle[0]));
+		d->nidle--;
+		return s;
+	}
+	return NULL;
+}
+
 static struct db_stmt *sqlite_prepare(struct db *db, const char *sql)
 {
 	struct sqlite_db *d = sqlite_of(db);
@@ -170,6 +203,9 @@ static struct db_stmt *sqlite_prepare(struct db *db, const char *sql)
 	const char *tail = NULL;
 	int rc;
 
+	s = sqlite_stmt_cached(d, sql);
+	if (s != NULL)
+		return &s->base;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		snprintf(d->err, sizeof(d->err), "out of memory");
@@ -177,7 +213,7 @@ static struct db_stmt *sqlite_prepare(struct db *db, const char *sql)
 	}
 	s->base.be = &db_sqlite_backend;
 	s->base.db = db;
-	rc = sqlite3_prepare_v2(d->h, sql, -1, &s->h, &tail);
+	rc = sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->h, &tail);
 	if (rc != SQLITE_OK || s->h == NULL) {
 		if (rc == SQLITE_OK)
 			snprintf(d->err, sizeof(d->err), "empty statement");
@@ -191,19 +227,38 @@ static struct db_stmt *sqlite_prepare(struct db *db, const char *sql)
 		snprintf(d->err, sizeof(d->err), "more than one statement: '%.40s'", tail);
 		goto fail;
 	}
+	s->sql = strdup(sql);
+	if (s->sql == NULL) {
+		snprintf(d->err, sizeof(d->err), "out of memory");
+		goto fail;
+	}
 	return &s->base;
 fail:
-	sqlite3_finalize(s->h);
-	free(s);
+	sqlite_stmt_free(s);
 	return NULL;
 }
 
+/*
+ * Keeps the statement for the next prepare of its SQL. Reset, it holds no lock and no
+ * snapshot; unbound, it keeps no caller's data. The least recently used one goes when
+ * the cache is full.
+ */
 static void sqlite_finalize(struct db_stmt *st)
 {
 	struct sqlite_stmt *s = sqlite_stmt_of(st);
+	struct sqlite_db *d = sqlite_of(s->base.db);
 
-	sqlite3_finalize(s->h);
-	free(s);
+	(void)sqlite3_reset(s->h); /* its result is the last step's, already reported */
+	if (sqlite3_clear_bindings(s->h) != SQLITE_OK) {
+		sqlite_stmt_free(s);
+		return;
+	}
+	if (d->nidle == SQLITE_STMT_CACHE) {
+		sqlite_stmt_free(d->idle[0]);
+		memmove(&d->idle[0], &d->idle[1], (SQLITE_STMT_CACHE - 1) * sizeof(d->idle[0]));
+		d->nidle--;
+	}
+	d->idle[d->nidle++] = s;
 }
 
 /*

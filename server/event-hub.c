@@ -135,10 +135,13 @@ void event_hub_publish(struct event_hub *h, int64_t site_id, int64_t spot_id, js
 
 	(void)json_object_object_get_ex(ev, "id", &id);
 	(void)json_object_object_get_ex(ev, "kind", &kind);
-	n = snprintf(chunk, sizeof(chunk), "id: %" PRId64 "\nevent: %s\ndata: %s\n\n",
-		     id != NULL ? json_object_get_int64(id) : (int64_t)0,
-		     kind != NULL ? json_object_get_string(kind) : "event",
-		     json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+	/* Only a stored event has an ID; the server's own news ("offline") leaves it be. */
+	n = id != NULL ? snprintf(chunk, sizeof(chunk), "id: %" PRId64 "\n",
+				  json_object_get_int64(id)) : 0;
+	if (n >= 0 && (size_t)n < sizeof(chunk))
+		n += snprintf(chunk + n, sizeof(chunk) - (size_t)n, "event: %s\ndata: %s\n\n",
+			      kind != NULL ? json_object_get_string(kind) : "event",
+			      json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
 	if (n < 0 || (size_t)n >= sizeof(chunk)) {
 		log_error("event-hub: an event of spot %" PRId64 " does not fit a chunk", spot_id);
 		return;

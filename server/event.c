@@ -3,7 +3,8 @@
  * is written, and written in one transaction: an event is either stored with its state
  * change, audit row and notification, or not at all. Duplicates are found by the
  * database's UNIQUE (spot_id, seq), never by reading first, so two gateways reporting
- * the same event at once still store it once.
+ * the same event at once still store it once. The gateways' reports of which locks they
+ * reach are stored the same way, whole or not at all.
  */
 #include "event.h"
 
@@ -376,6 +377,179 @@ int event_ingest(struct db *db, int64_t gateway_id, int64_t now, bool notify,
 		  db_errmsg(db));
 	set_error(err, 500, "internal", "The %zu events could not be stored; send them again.",
 		  n);
+	return -EVENT_E_INTERNAL;
+}
+
+/* ---- whether the locks are in reach ---- */
+
+int event_online_parse(json_object *body, struct event_online_in *out, size_t max,
+		       struct http_reply *rep)
+{
+	json_object *arr, *o, *v;
+	int64_t spot;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(body, "locks", &arr) || arr == NULL) {
+		http_reply_error(rep, 400, "missing_field", "locks is required: an array of "
+				 "{\"spot\":..,\"online\":true or false}.");
+		return -1;
+	}
+	if (!json_object_is_type(arr, json_type_array)) {
+		http_reply_error(rep, 400, "bad_field", "locks must be an array of "
+				 "{\"spot\":..,\"online\":true or false}.");
+		return -1;
+	}
+	n = json_object_array_length(arr);
+	if (n > max || n > EVENT_ONLINE_MAX) {
+		http_reply_error(rep, 413, "body_too_large", "Report at most %d locks at a time.",
+				 EVENT_ONLINE_MAX);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		o = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(o, json_type_object)) {
+			http_reply_error(rep, 400, "bad_field", "locks[%zu] must be an object.", i);
+			return -1;
+		}
+		if (!json_object_object_get_ex(o, "spot", &v) || v == NULL) {
+			http_reply_error(rep, 400, "missing_field", "locks[%zu].spot is required.", i);
+			return -1;
+		}
+		errno = 0;
+		spot = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || errno != 0 || spot < 1 ||
+		    spot > EVENT_U32_MAX) {
+			http_reply_error(rep, 400, "bad_field", "locks[%zu].spot must be a spot ID "
+					 "(a whole number from 1 to %lld).", i, EVENT_U32_MAX);
+			return -1;
+		}
+		if (!json_object_object_get_ex(o, "online", &v) || v == NULL) {
+			http_reply_error(rep, 400, "missing_field", "locks[%zu].online is required.",
+					 i);
+			return -1;
+		}
+		if (!json_object_is_type(v, json_type_boolean)) {
+			http_reply_error(rep, 400, "bad_field", "locks[%zu].online must be true or "
+					 "false.", i);
+			return -1;
+		}
+		out[i].spot = spot;
+		out[i].online = json_object_get_boolean(v);
+	}
+	return (int)n;
+}
+
+/* 1 when some gateway that reported on `spot` reaches it, 0 when none, or -DB_E_*. */
+static int reached(struct db *db, int64_t spot)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT 1 FROM gateway_reach "
+					"WHERE spot_id = $1 AND online = 1 LIMIT 1");
+	int r;
+
+	if (st == NULL || db_bind_int(st, 1, spot) != 0) {
+		db_finalize(st);
+		return -DB_E_IO;
+	}
+	r = db_step(st);
+	db_finalize(st);
+	return r < 0 ? r : r == DB_ROW;
+}
+
+static json_object *online_json(int64_t site, int64_t gateway_id, int64_t now,
+				const struct event_online_in *e)
+{
+	json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "site", json_object_new_int64(site));
+	json_object_object_add(o, "spot", json_object_new_int64(e->spot));
+	json_object_object_add(o, "kind", json_object_new_string(e->online ? "online" :
+								 "offline"));
+	json_object_object_add(o, "gateway", json_object_new_int64(gateway_id));
+	json_object_object_add(o, "received_at", json_object_new_int64(now));
+	return o;
+}
+
+/* One attempt at the whole report, as ingest_once. 0, 1 when refused (*err set), or -DB_E_*. */
+static int online_once(struct db *db, int64_t gateway_id, int64_t now, bool notify,
+		       const struct event_online_in *in, size_t n, struct event_stored *out,
+		       size_t *nout, struct event_error *err)
+{
+	int64_t *sites;
+	char detail[160];
+	size_t i;
+	int r = 0, online;
+
+	sites = calloc(n + 1, sizeof(*sites));
+	if (sites == NULL)
+		return -DB_E_IO;
+	for (i = 0; i < n && r == 0; i++) {
+		r = covered_site(db, gateway_id, in[i].spot, &sites[i], err);
+		r = r == 1 ? 0 : r == 0 ? 1 : -DB_E_IO;
+	}
+	for (i = 0; i < n && r == 0; i++) {
+		r = db_exec(db, "INSERT INTO gateway_reach (gateway_id, spot_id, online, changed_at) "
+			    "VALUES ($1, $2, $3, $4) ON CONFLICT (gateway_id, spot_id) DO UPDATE "
+			    "SET changed_at = CASE WHEN gateway_reach.online = excluded.online "
+			    "THEN gateway_reach.changed_at ELSE excluded.changed_at END, "
+			    "online = excluded.online", "iiii", gateway_id, in[i].spot,
+			    (int64_t)in[i].online, now);
+		online = r == 0 ? reached(db, in[i].spot) : r;
+		if (online < 0) {
+			r = online;
+			break;
+		}
+		r = db_exec(db, "UPDATE spots SET online = $1 WHERE id = $2 AND online <> $1", "ii",
+			    (int64_t)online, in[i].spot);
+		if (r != 0 || db_changes(db) == 0)
+			continue;
+		snprintf(detail, sizeof(detail), "spot %" PRId64 " %s gateway %" PRId64,
+			 in[i].spot, online ? "in reach of" : "out of reach of", gateway_id);
+		r = audit_append(db, now, 0, online ? "lock_online" : "lock_offline", detail, NULL);
+		/* A lock out of reach is an alarm for those who look after the spot. */
+		if (r == 0 && notify && !online)
+			r = db_exec(db, "INSERT INTO notifications (kind, spot_id, created_at) "
+				    "VALUES ('offline', $1, $2)", "ii", in[i].spot, now);
+		if (r != 0)
+			break;
+		out[*nout].site_id = sites[i];
+		out[*nout].spot_id = in[i].spot;
+		out[*nout].json = online_json(sites[i], gateway_id, now, &in[i]);
+		(*nout)++;
+	}
+	free(sites);
+	return r;
+}
+
+int event_online(struct db *db, int64_t gateway_id, int64_t now, bool notify,
+		 const struct event_online_in *in, size_t n, struct event_stored *out,
+		 size_t *nout, struct event_error *err)
+{
+	unsigned tries;
+	int r = -DB_E_IO;
+
+	for (tries = 0; tries < EVENT_BUSY_TRIES; tries++) {
+		*nout = 0;
+		r = db_begin(db);
+		if (r == 0)
+			r = online_once(db, gateway_id, now, notify, in, n, out, nout, err);
+		if (r == 0)
+			r = db_commit(db);
+		if (r == 0)
+			return 0;
+		db_rollback(db);
+		event_stored_free(out, *nout);
+		*nout = 0;
+		if (r == 1)
+			return err->status == 403 ? -EVENT_E_FORBIDDEN : -EVENT_E_NOTFOUND;
+		if (r != -DB_E_BUSY)
+			break;
+	}
+	log_error("event: the reach of %zu locks reported by gateway %" PRId64 " could not be "
+		  "stored: %s", n, gateway_id, db_errmsg(db));
+	set_error(err, 500, "internal", "The state of the %zu locks could not be stored; send "
+		  "it again.", n);
 	return -EVENT_E_INTERNAL;
 }
 

@@ -1,9 +1,10 @@
 /*
  * event.h: lock events on the key server (claims 8-9): a gateway's batch checked field
  * by field, each event stored once per (spot, seq), the spot's live state moved on, the
- * audit trail and the notification rows written in the same transaction; and who may
- * watch which spots live. No HTTP and no threads here: route-event.c answers, the event
- * hub (event-hub.c) pushes streams, notify.c sends notifications.
+ * audit trail and the notification rows written in the same transaction; the gateways'
+ * reports of which locks they reach (spots.online); and who may watch which spots live.
+ * No HTTP and no threads here: route-event.c and route-gateway.c answer, the event hub
+ * (event-hub.c) pushes streams, notify.c sends notifications.
  */
 #ifndef PARK_EVENT_H
 #define PARK_EVENT_H
@@ -78,6 +79,40 @@ int event_ingest(struct db *db, int64_t gateway_id, int64_t now, bool notify,
 
 /* Frees the JSON of out[0..n). */
 void event_stored_free(struct event_stored *out, size_t n);
+
+/* ---- whether the locks are in reach ---- */
+
+#define EVENT_ONLINE_MAX 256 /* locks in one POST /v1/gateway/status */
+
+/* One lock's reachability as its gateway reports it. */
+struct event_online_in {
+	int64_t spot; /* 1..2^32-1 */
+	bool online;  /* the gateway talks to the lock (false: out of reach) */
+};
+
+/*
+ * Reads body {"locks":[{"spot":101,"online":false}, ...]}: 0 to EVENT_ONLINE_MAX objects,
+ * both fields required. Returns the count with out[0..count) filled, or -1 with rep set
+ * to 400 (missing_field, bad_field naming "locks[i].field") or 413 body_too_large.
+ */
+int event_online_parse(json_object *body, struct event_online_in *out, size_t max,
+		       struct http_reply *rep);
+
+/*
+ * Stores what `gateway_id` says of the reach of its locks in[0..n), in one transaction of
+ * its own (retried while the database is busy): every spot must exist and be covered
+ * by the gateway, else nothing is stored (as event_ingest). Each gateway's view is kept
+ * (table gateway_reach); a spot is online while any gateway that reported on it reaches
+ * it, so one gateway losing a lock another still reaches changes nothing. Each spot
+ * whose spots.online changes gets an audit row ("lock_online" / "lock_offline") and an
+ * entry in out[0..*nout) for the event stream: {"site","spot","kind":"online" or
+ * "offline","gateway","received_at"} (out has room for n); going offline is an alarm:
+ * when `notify`, it also gets a pending notification (kind 'offline'). Returns 0, or
+ * -EVENT_E_* with *err filled and nothing stored.
+ */
+int event_online(struct db *db, int64_t gateway_id, int64_t now, bool notify,
+		 const struct event_online_in *in, size_t n, struct event_stored *out,
+		 size_t *nout, struct event_error *err);
 
 /*
  * May `user_id` (`admin`: a server administrator) watch every spot of `site_id`? Site

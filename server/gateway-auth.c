@@ -9,6 +9,7 @@
 
 #include "../lib/hex.h"
 #include "../lib/p256.h"
+#include "../lib/reqsig.h"
 
 #define GATEWAY_AUTH_ID_MAX 4294967295LL
 #define GATEWAY_AUTH_TIME_MAX 99999999999LL /* 11 digits: far beyond any real clock */
@@ -30,37 +31,6 @@ static int64_t gateway_auth_decimal(const char *s, int64_t max)
 		v = v * 10 + (s[i] - '0');
 	}
 	return v <= max ? v : -1;
-}
-
-int gateway_auth_digest(const char *method, const char *target, const char *time,
-			const uint8_t *body, size_t body_len, uint8_t digest[32])
-{
-	uint8_t body_hash[32];
-	EVP_MD_CTX *md = NULL;
-	unsigned int len = 0;
-	int r = -1;
-
-	if (method == NULL || target == NULL || time == NULL)
-		return -1;
-	if (p256_sha256(body != NULL ? body : (const uint8_t *)"", body != NULL ? body_len : 0,
-			body_hash) != 0)
-		return -1;
-	md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(md, "PKG1", 4) != 1 ||
-	    EVP_DigestUpdate(md, method, strlen(method)) != 1 ||
-	    EVP_DigestUpdate(md, "\n", 1) != 1 ||
-	    EVP_DigestUpdate(md, target, strlen(target)) != 1 ||
-	    EVP_DigestUpdate(md, "\n", 1) != 1 ||
-	    EVP_DigestUpdate(md, time, strlen(time)) != 1 ||
-	    EVP_DigestUpdate(md, "\n", 1) != 1 ||
-	    EVP_DigestUpdate(md, body_hash, sizeof(body_hash)) != 1 ||
-	    EVP_DigestFinal_ex(md, digest, &len) != 1 || len != 32)
-		goto out;
-	r = 0;
-out:
-	EVP_MD_CTX_free(md);
-	return r;
 }
 
 /* The gateway's public key. 0, or -1 when unknown or on a storage error. */
@@ -100,7 +70,7 @@ int gateway_auth_verify(struct db *db, const char *method, const char *target,
 	    hex_decode(h->signature, sig, sizeof(sig)) != 64)
 		return -1;
 	if (gateway_auth_key(db, id, pub) != 0 ||
-	    gateway_auth_digest(method, target, h->time, body, body_len, digest) != 0 ||
+	    reqsig_digest(method, target, h->time, body, body_len, digest) != 0 ||
 	    p256_verify_digest(pub, digest, sig) != 0)
 		return -1;
 	*gateway_id = id;
@@ -112,9 +82,9 @@ int gateway_auth_check(struct db *db, const struct http_request *req, int64_t no
 {
 	struct gateway_auth_headers h;
 
-	h.gateway = http_header(req, "X-Park-Gateway");
-	h.time = http_header(req, "X-Park-Time");
-	h.signature = http_header(req, "X-Park-Signature");
+	h.gateway = http_header(req, REQSIG_HEADER_GATEWAY);
+	h.time = http_header(req, REQSIG_HEADER_TIME);
+	h.signature = http_header(req, REQSIG_HEADER_SIGNATURE);
 	return gateway_auth_verify(db, req->method, req->target, req->body, req->body_len, &h,
 				   now, gateway_id);
 }

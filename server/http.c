@@ -365,6 +365,137 @@ static const struct http_route *http_route_find(struct http_conn *c)
 	return NULL;
 }
 
+/* The length of the UTF-8 sequence at p[0..n) (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), or 0 when it is not one. */
+static size_t http_utf8_len(const uint8_t *p, size_t n)
+{
+	uint8_t lo = 0x80, hi = 0xbf;
+	size_t need, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		need = 1;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		need = 2;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		need = 3;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (need > n - 1)
+		return 0;
+	for (i = 1; i <= need; i++) {
+		if (p[i] < lo || p[i] > hi)
+			return 0;
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return need + 1;
+}
+
+/* The length of the RFC 8259 number at p[0..n), or 0 when there is none. */
+static size_t http_json_number_len(const uint8_t *p, size_t n)
+{
+	size_t i = 0, d;
+
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0') {
+		i++;
+	} else {
+		for (d = i; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+			;
+		if (i == d)
+			return 0;
+	}
+	if (i < n && p[i] == '.') {
+		for (d = ++i; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+			;
+		if (i == d)
+			return 0;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		for (d = i; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+			;
+		if (i == d)
+			return 0;
+	}
+	return i;
+}
+
+/* Whether the byte ch is one of `set` (never NUL). */
+static bool http_in(const char *set, uint8_t ch)
+{
+	return ch != '\0' && strchr(set, ch) != NULL;
+}
+
+/*
+ * The tokens of p[0..n) are RFC 8259's: what json-c (0.16) lets through in strict mode
+ * is refused here: single-quoted names, NaN and Infinity, "1.", raw control characters
+ * in strings, and UTF-8 with overlong forms, surrogates or code points past U+10FFFF.
+ * The structure is left to json-c. NULL when the tokens are fine, else what is wrong.
+ */
+static const char *http_json_tokens(const uint8_t *p, size_t n)
+{
+	static const char *const words[] = { "true", "false", "null" };
+	size_t i = 0, k, len, w;
+
+	while (i < n) {
+		if (http_in(" \t\r\n{}[],:", p[i])) {
+			i++;
+		} else if (p[i] == '-' || (p[i] >= '0' && p[i] <= '9')) {
+			len = http_json_number_len(p + i, n - i);
+			if (len == 0)
+				return "a malformed number";
+			i += len;
+		} else if (p[i] >= 'a' && p[i] <= 'z') {
+			for (k = i; k < n && p[k] >= 'a' && p[k] <= 'z'; k++)
+				;
+			for (w = 0; w < 3; w++)
+				if (strlen(words[w]) == k - i &&
+				    memcmp(p + i, words[w], k - i) == 0)
+					break;
+			if (w == 3)
+				return "a word other than true, false and null";
+			i = k;
+		} else if (p[i] == '"') {
+			for (i++; i < n && p[i] != '"'; i += len) {
+				len = 1;
+				if (p[i] < 0x20)
+					return "a control character in a string (escape it)";
+				if (p[i] == '\\') {
+					len = i + 1 < n && p[i + 1] == 'u' ? 6 : 2;
+					if (len > n - i || !http_in("\"\\/bfnrtu", p[i + 1]))
+						return "a bad escape in a string";
+					for (k = 2; k < len; k++)
+						if (!http_in("0123456789abcdefABCDEF", p[i + k]))
+							return "a bad escape in a string";
+				} else if (p[i] >= 0x80) {
+					len = http_utf8_len(p + i, n - i);
+					if (len == 0)
+						return "a string that is not UTF-8";
+				}
+			}
+			if (i >= n)
+				return "an unterminated string";
+			i++;
+		} else {
+			return p[i] >= 0x80 ? "a byte that is not UTF-8 outside a string" :
+				"a character JSON does not have here";
+		}
+	}
+	return NULL;
+}
+
 /* Parses the body as a JSON object into req.json; 0, or -1 with the 400 set. */
 static int http_parse_json(struct http_conn *c)
 {
@@ -372,6 +503,7 @@ static int http_parse_json(struct http_conn *c)
 	json_tokener *tok;
 	json_object *obj = NULL;
 	enum json_tokener_error err;
+	const char *bad;
 	size_t end;
 	int r = -1;
 
@@ -382,6 +514,12 @@ static int http_parse_json(struct http_conn *c)
 	if (memchr(c->body, '\0', c->len) != NULL) {
 		http_reply_error(rep, 400, "bad_json", "The body is not valid JSON: it holds a NUL "
 				 "byte.");
+		return -1;
+	}
+	bad = http_json_tokens(c->body, c->len);
+	if (bad != NULL) {
+		http_reply_error(rep, 400, "bad_json", "The body is not valid JSON: it holds %s.",
+				 bad);
 		return -1;
 	}
 	tok = json_tokener_new_ex(HTTP_JSON_DEPTH);

@@ -14,6 +14,13 @@ bool json_field_present(json_object *obj, const char *name)
 	return obj != NULL && json_object_object_get_ex(obj, name, NULL);
 }
 
+bool json_field_given(json_object *obj, const char *name)
+{
+	json_object *v = NULL;
+
+	return obj != NULL && json_object_object_get_ex(obj, name, &v) && v != NULL;
+}
+
 /* The field, or NULL with 400 missing_field; a JSON null counts as missing. */
 static json_object *json_field_get(json_object *obj, const char *name, struct http_reply *rep)
 {

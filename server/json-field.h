@@ -19,6 +19,12 @@
 bool json_field_present(json_object *obj, const char *name);
 
 /*
+ * True when `obj` has the field `name` with a value other than null: whether an optional
+ * field was given, since null counts as absent (server/openapi.yaml).
+ */
+bool json_field_given(json_object *obj, const char *name);
+
+/*
  * The string field `name`, min..max bytes long (UTF-8, as the parser checked), without
  * NUL bytes. Returns it (borrowed from `obj`: valid while obj lives), or NULL with rep
  * set to 400 missing_field or bad_field.

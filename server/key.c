@@ -2,7 +2,9 @@
  * key.c: reservation keys, e-key issuance and the INSTALL_CRED frame queued with it, and
  * the list of a user's keys. Byte layouts come from proto.h and signatures from
  * lib/signer.c; this file decides who gets which key and stores it. Transactions are the
- * caller's, so that an issuance and its audit line commit together.
+ * caller's, so that an issuance and its audit line commit together. An issuance is split
+ * so that its costly crypto (unsealing, ECIES) runs before the write transaction and only
+ * the decisions that can change, the counters, two signatures and the inserts run in it.
  */
 #include "key.h"
 
@@ -330,13 +332,17 @@ static int key_decrypt_spot(EVP_PKEY *res, const uint8_t *ct, size_t len, int64_
 	return 0;
 }
 
-/* Signs and queues the INSTALL_CRED frame; the lock's sequence is already taken. */
-static int key_queue_cred(struct db *db, const uint8_t master[32], const struct key_issued *k,
-			  const uint8_t res_pub[64], int64_t now, int64_t *mgmt_id)
+/*
+ * Signs and queues the INSTALL_CRED frame with `site` (the key of k->site_id), or with the
+ * site key opened from `db` when `site` is NULL; the lock's sequence is already taken.
+ */
+static int key_queue_cred(struct db *db, const uint8_t master[32], EVP_PKEY *site,
+			  const struct key_issued *k, const uint8_t res_pub[64], int64_t now,
+			  int64_t *mgmt_id)
 {
 	union proto_mgmt_payload p;
 	uint8_t frame[KEY_MGMT_FRAME_MAX];
-	EVP_PKEY *site = NULL;
+	EVP_PKEY *opened = NULL;
 	struct db_stmt *st = NULL;
 	int len, r = -DB_E_IO;
 
@@ -348,8 +354,11 @@ static int key_queue_cred(struct db *db, const uint8_t master[32], const struct 
 	p.cred.not_after = k->ekey.not_after;
 	p.cred.max_unlocks = k->ekey.max_unlocks;
 	p.cred.flags = k->ekey.flags;
-	if (site_key(db, master, k->site_id, &site) != 0)
-		goto out;
+	if (site == NULL) {
+		if (site_key(db, master, k->site_id, &opened) != 0)
+			goto out;
+		site = opened;
+	}
 	/* The tag is the requester's and not signed: the gateway may set its own. */
 	len = signer_mgmt_frame(site, (uint32_t)k->site_id, (uint8_t)(1 + k->mgmt_seq % 255),
 				PROTO_MGMT_INSTALL_CRED, k->ekey.spot_id, k->mgmt_seq, &p, frame,
@@ -377,35 +386,50 @@ static int key_queue_cred(struct db *db, const uint8_t master[32], const struct 
 out:
 	if (st != NULL)
 		db_finalize(st);
-	EVP_PKEY_free(site);
+	EVP_PKEY_free(opened);
 	return r;
 }
 
-int key_issue(struct db *db, const uint8_t master[32], int64_t user_id, int64_t now,
-	      const uint8_t *spot_ct, size_t spot_ct_len, const uint8_t device_pub[64],
-	      struct key_issued *out, struct key_error *err)
+/* The spot of a request, and whether its policy admits the user: 0 or -KEY_E_* with *err. */
+static int key_spot_admits(struct db *db, int64_t user_id, int64_t spot_id,
+			   struct key_spot *spot, struct key_error *err)
 {
-	uint8_t res_pub[64];
+	int r = key_load_spot(db, spot_id, spot);
+
+	if (r == -DB_E_NOTFOUND)
+		return key_fail(err, -KEY_E_NOTFOUND, 404, "not_found", "There is no spot %lld.",
+				(long long)spot_id);
+	if (r != 0)
+		return key_db_fail(err, r);
+	return key_admit(db, spot, user_id, err);
+}
+
+int key_request_open(struct db *db, const uint8_t master[32], int64_t user_id,
+		     const uint8_t *spot_ct, size_t spot_ct_len, const uint8_t device_pub[64],
+		     struct key_request *req, struct key_error *err)
+{
 	struct key_spot spot;
-	EVP_PKEY *res = NULL, *dev = NULL;
-	int64_t spot_id = 0, seq = 0, key_id = 0, taken = 0;
-	struct db_stmt *st = NULL;
+	EVP_PKEY *dev;
 	int r;
 
-	memset(out, 0, sizeof(*out));
+	memset(req, 0, sizeof(*req));
 	memset(err, 0, sizeof(*err));
-	if (user_id < 1 || user_id > KEY_U32_MAX || now < 0 || now > KEY_U32_MAX) {
+	if (user_id < 1 || user_id > KEY_U32_MAX) {
 		r = key_fail(err, -KEY_E_INTERNAL, 500, "internal", "User %lld cannot hold keys.",
 			     (long long)user_id);
 		goto out;
 	}
+	/* Only a check: the e-key carries the raw key, and the lock uses it. */
 	dev = p256_from_public_raw(device_pub);
 	if (dev == NULL) {
 		r = key_fail(err, -KEY_E_INVALID, 400, "bad_field",
 			     "device_pub is not a P-256 public key (128 hex digits, X || Y).");
 		goto out;
 	}
-	r = key_reservation_open(db, master, user_id, &res, res_pub);
+	EVP_PKEY_free(dev);
+	req->user_id = user_id;
+	memcpy(req->device_pub, device_pub, sizeof(req->device_pub));
+	r = key_reservation_open(db, master, user_id, &req->res, req->res_pub);
 	if (r == -DB_E_NOTFOUND) {
 		r = key_fail(err, -KEY_E_CONFLICT, 409, "no_reservation_key",
 			     "Ask for your reservation key (POST /v1/reservation-key) first.");
@@ -415,23 +439,53 @@ int key_issue(struct db *db, const uint8_t master[32], int64_t user_id, int64_t 
 		r = key_db_fail(err, r);
 		goto out;
 	}
-	if (key_decrypt_spot(res, spot_ct, spot_ct_len, &spot_id) != 0) {
+	if (key_decrypt_spot(req->res, spot_ct, spot_ct_len, &req->spot_id) != 0) {
 		r = key_fail(err, -KEY_E_INVALID, 400, "bad_ciphertext",
 			     "spot does not decrypt with your reservation key: encrypt the 4-byte "
 			     "spot ID to the public key POST /v1/reservation-key returned.");
 		goto out;
 	}
-	r = key_load_spot(db, spot_id, &spot);
-	if (r == -DB_E_NOTFOUND) {
-		r = key_fail(err, -KEY_E_NOTFOUND, 404, "not_found", "There is no spot %lld.",
-			     (long long)spot_id);
+	/* Refused here, a request never waits for the write lock; issuing decides again. */
+	r = key_spot_admits(db, user_id, req->spot_id, &spot, err);
+	if (r == 0)
+		req->site_id = spot.site_id;
+out:
+	if (r != 0)
+		key_request_free(req);
+	return r;
+}
+
+void key_request_free(struct key_request *req)
+{
+	if (req == NULL)
+		return;
+	EVP_PKEY_free(req->res);
+	EVP_PKEY_free(req->site);
+	OPENSSL_cleanse(req, sizeof(*req));
+}
+
+int key_request_issue(struct db *db, const uint8_t master[32], const struct key_request *req,
+		      int64_t now, struct key_issued *out, struct key_error *err)
+{
+	struct key_spot spot;
+	int64_t spot_id = req->spot_id, user_id = req->user_id, seq = 0, key_id = 0, taken = 0;
+	struct db_stmt *st = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	memset(err, 0, sizeof(*err));
+	if (req->res == NULL) {
+		r = key_fail(err, -KEY_E_INTERNAL, 500, "internal", "The request was not opened.");
 		goto out;
 	}
-	if (r != 0 || (r = key_admit(db, &spot, user_id, err)) != 0) {
-		if (err->code == NULL)
-			r = key_db_fail(err, r);
+	if (user_id < 1 || user_id > KEY_U32_MAX || now < 0 || now > KEY_U32_MAX) {
+		r = key_fail(err, -KEY_E_INTERNAL, 500, "internal", "User %lld cannot hold keys.",
+			     (long long)user_id);
 		goto out;
 	}
+	/* The spot and its policy again: they may have changed since the request was opened. */
+	if ((r = key_spot_admits(db, user_id, spot_id, &spot, err)) != 0)
+		goto out;
 	out->owner = spot.owner_id == user_id;
 
 	/*
@@ -474,8 +528,8 @@ int key_issue(struct db *db, const uint8_t master[32], int64_t user_id, int64_t 
 	out->ekey.user_id = (uint32_t)user_id;
 	out->ekey.spot_id = (uint32_t)spot_id;
 	key_limits(&spot, out->owner, now, &out->ekey);
-	memcpy(out->ekey.device_pub, device_pub, PROTO_PUBKEY_LEN);
-	if (signer_ekey(res, &out->ekey) != 0 || key_encode(&out->ekey, out->wire) != 0) {
+	memcpy(out->ekey.device_pub, req->device_pub, PROTO_PUBKEY_LEN);
+	if (signer_ekey(req->res, &out->ekey) != 0 || key_encode(&out->ekey, out->wire) != 0) {
 		r = key_fail(err, -KEY_E_INTERNAL, 500, "internal",
 			     "The e-key could not be signed.");
 		goto out;
@@ -483,20 +537,35 @@ int key_issue(struct db *db, const uint8_t master[32], int64_t user_id, int64_t 
 	r = db_exec(db, "INSERT INTO ekeys (key_id, user_id, spot_id, device_pub, not_before, "
 		    "not_after, max_unlocks, flags, ekey, issued_at) VALUES ($1, $2, $3, $4, $5, "
 		    "$6, $7, $8, $9, $10)", "iiibiiiibi", key_id, user_id, spot_id,
-		    (const void *)device_pub, (size_t)64, (int64_t)out->ekey.not_before,
+		    (const void *)req->device_pub, (size_t)64, (int64_t)out->ekey.not_before,
 		    (int64_t)out->ekey.not_after, (int64_t)out->ekey.max_unlocks,
 		    (int64_t)out->ekey.flags, (const void *)out->wire, (size_t)PROTO_EKEY_LEN, now);
 	if (r == 0)
-		r = key_queue_cred(db, master, out, res_pub, now, &out->mgmt_id);
+		r = key_queue_cred(db, master, spot.site_id == req->site_id ? req->site : NULL,
+				   out, req->res_pub, now, &out->mgmt_id);
 	if (r != 0)
 		r = key_db_fail(err, r);
 out:
 	if (st != NULL)
 		db_finalize(st);
-	EVP_PKEY_free(res);
-	EVP_PKEY_free(dev);
 	if (r != 0)
 		OPENSSL_cleanse(out, sizeof(*out));
+	return r;
+}
+
+int key_issue(struct db *db, const uint8_t master[32], int64_t user_id, int64_t now,
+	      const uint8_t *spot_ct, size_t spot_ct_len, const uint8_t device_pub[64],
+	      struct key_issued *out, struct key_error *err)
+{
+	struct key_request req;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = key_request_open(db, master, user_id, spot_ct, spot_ct_len, device_pub, &req, err);
+	if (r != 0)
+		return r;
+	r = key_request_issue(db, master, &req, now, out, err);
+	key_request_free(&req);
 	return r;
 }
 

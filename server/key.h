@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "../lockfw/proto/proto.h"
 #include "db.h"
@@ -56,18 +57,57 @@ int key_reservation(struct db *db, const uint8_t master[32], int64_t user_id, in
 		    uint8_t pub[64], bool *created);
 
 /*
- * The e-key request: decrypts spot_ct (ECIES to the user's reservation key, 4-byte
- * big-endian spot ID), checks that the spot exists, that its policy admits the user
- * (the owner always; 'anyone'; 'authorised': listed in authorised_users; 'region': the
- * user has no region or the spot's), and that no other user but the owner holds a live
- * key for it; then allocates a key ID, signs the e-key bound to device_pub, stores it,
- * and queues the INSTALL_CRED frame signed by the site key with the lock's next
- * management sequence. The owner's key has no limits; others get the spot's defaults.
- *
- * Runs inside the caller's transaction (db_begin() before; commit only on 0, else roll
- * back). Returns 0 with *out filled, or -KEY_E_* with *err filled:
- *   400 bad_ciphertext, 400 bad_field (device key), 404 not_found, 403 not_allowed,
- *   409 spot_taken, 409 no_reservation_key, 503 busy, 500 internal.
+ * An e-key request checked and decrypted outside the write transaction (key_request_open),
+ * to be issued inside it (key_request_issue). Owns its two key handles: free it with
+ * key_request_free() on every path.
+ */
+struct key_request {
+	int64_t user_id;               /* 1 .. 2^32 - 1 */
+	int64_t spot_id;               /* decrypted from the request: 0 .. 2^32 - 1 */
+	int64_t site_id;               /* the spot's site when it was read */
+	uint8_t res_pub[64];           /* the user's reservation public key, X || Y */
+	uint8_t device_pub[64];        /* the phone's device key, checked to be on P-256 */
+	EVP_PKEY *res;                 /* the user's reservation private key, unsealed */
+	EVP_PKEY *site;                /* site_id's private key, or NULL: issuing opens it */
+};
+
+/*
+ * The part of the e-key request that needs no write lock, in the order the refusals are
+ * decided: the device key is a P-256 point, the user has a reservation key, spot_ct
+ * decrypts with it (ECIES, 4-byte big-endian spot ID), the spot exists and its policy
+ * admits the user (see key_request_issue). Reads only, in the caller's transaction if
+ * any, else each read on its own. Leaves req->site NULL; the caller may set it to
+ * site_id's private key (key_request_free() frees it). Returns 0 with *req filled, or
+ * -KEY_E_* with *err filled and nothing to free:
+ *   400 bad_field (device key), 409 no_reservation_key, 400 bad_ciphertext,
+ *   404 not_found, 403 not_allowed, 503 busy, 500 internal.
+ */
+int key_request_open(struct db *db, const uint8_t master[32], int64_t user_id,
+		     const uint8_t *spot_ct, size_t spot_ct_len, const uint8_t device_pub[64],
+		     struct key_request *req, struct key_error *err);
+
+/*
+ * Issues the e-key of an opened request inside the caller's write transaction
+ * (db_begin() before; commit only on 0, else roll back). Decides again what may have
+ * changed since key_request_open(): the spot exists and its policy admits the user (the
+ * owner always; 'anyone'; 'authorised': listed in authorised_users; 'region': the user
+ * has no region or the spot's), and no other user but the owner holds a live key for it.
+ * Then takes the lock's next management sequence, allocates a key ID, signs the e-key
+ * bound to device_pub, stores it, and queues the INSTALL_CRED frame signed by the site
+ * key (req->site, or opened from `db` under `master` when NULL). The owner's key has no
+ * limits; others get the spot's defaults. Returns 0 with *out filled, or -KEY_E_* with
+ * *err filled: 404 not_found, 403 not_allowed, 409 spot_taken, 503 busy, 500 internal.
+ * `req` is left as it was: the caller may retry with it after a busy rollback.
+ */
+int key_request_issue(struct db *db, const uint8_t master[32], const struct key_request *req,
+		      int64_t now, struct key_issued *out, struct key_error *err);
+
+/* Frees the key handles of a request and wipes it. Fine after a failed open, and twice. */
+void key_request_free(struct key_request *req);
+
+/*
+ * The whole e-key request in one go: key_request_open() then key_request_issue() in the
+ * caller's transaction, with the same errors. For callers that need no concurrency.
  */
 int key_issue(struct db *db, const uint8_t master[32], int64_t user_id, int64_t now,
 	      const uint8_t *spot_ct, size_t spot_ct_len, const uint8_t device_pub[64],

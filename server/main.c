@@ -5,7 +5,6 @@
  * 1 failure while starting or running, 2 bad usage or configuration.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <libintl.h>
 #include <locale.h>
 #include <pthread.h>
@@ -20,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "../lib/cli.h"
 #include "../lib/log.h"
 #include "account.h"
 #include "config.h"
@@ -37,45 +37,33 @@
 #define PARKD_VERSION "0.1.0"
 #define MAIN_GRACE_MS 10000 /* requests in progress get this long to finish at a stop */
 
-enum { EXIT_USAGE = 2 };
+#define MAIN_OVERRIDES_MAX 3 /* --data-dir, --listen, --log-level */
 
 /* What the command line asked for, before the configuration exists. */
 struct main_cfg {
 	const char *config_file;
-	const char *overrides[3][2]; /* option name, value: applied over the file */
+	const char *overrides[MAIN_OVERRIDES_MAX][2]; /* option name, value: over the file */
 	size_t noverrides;
-	bool help, version, routes, help_config;
+	bool routes, help_config;
 };
 
+/* Applies one option's argument (NULL for none): 0, or -1 after printing what is wrong. */
 typedef int (*main_opt_fn)(struct main_cfg *c, const char *arg);
 
-struct main_opt {
-	const char *name;
-	char short_name;
-	const char *arg;  /* the argument's name in --help, or NULL for none */
-	main_opt_fn set;  /* 0, or -1 after printing what is wrong */
-	const char *help;
-};
-
+/* Records an option that overrides the file; a repeated option replaces its value. */
 static int main_override(struct main_cfg *c, const char *name, const char *arg)
 {
-	c->overrides[c->noverrides][0] = name;
-	c->overrides[c->noverrides][1] = arg;
-	c->noverrides++;
-	return 0;
-}
+	size_t i;
 
-static int opt_help(struct main_cfg *c, const char *arg)
-{
-	(void)arg;
-	c->help = true;
-	return 0;
-}
-
-static int opt_version(struct main_cfg *c, const char *arg)
-{
-	(void)arg;
-	c->version = true;
+	for (i = 0; i < c->noverrides; i++)
+		if (strcmp(c->overrides[i][0], name) == 0)
+			break;
+	if (i == MAIN_OVERRIDES_MAX)
+		return -1; /* unreachable: one slot per overriding option */
+	c->overrides[i][0] = name;
+	c->overrides[i][1] = arg;
+	if (i == c->noverrides)
+		c->noverrides++;
 	return 0;
 }
 
@@ -114,74 +102,54 @@ static int opt_log_level(struct main_cfg *c, const char *arg)
 	return main_override(c, "log_level", arg);
 }
 
-static const struct main_opt main_opts[] = {
-	{ "help", 'h', NULL, opt_help, N_("show this help and exit") },
-	{ "version", 'V', NULL, opt_version, N_("show the version and exit") },
-	{ "config", 'c', "FILE", opt_config, N_("read the configuration file FILE") },
-	{ "data-dir", 'd', "DIR", opt_data_dir, N_("keep the database and keys in DIR "
-						   "(data_dir)") },
-	{ "listen", 'L', "ADDR:PORT", opt_listen, N_("serve on ADDR:PORT (listen)") },
-	{ "log-level", 'l', "LEVEL", opt_log_level,
-	  N_("log error, warn, info (the default) or debug messages") },
-	{ "routes", 'r', NULL, opt_routes, N_("list the HTTP routes and exit") },
-	{ "help-config", 'C', NULL, opt_help_config,
-	  N_("list the configuration file's options and exit") },
+enum main_opt {
+	OPT_HELP, OPT_VERSION, OPT_CONFIG, OPT_DATA_DIR, OPT_LISTEN, OPT_LOG_LEVEL, OPT_ROUTES,
+	OPT_HELP_CONFIG, MAIN_OPTS
 };
-#define MAIN_OPTS (sizeof(main_opts) / sizeof(main_opts[0]))
 
-static void usage(FILE *f)
+static const struct cli_option main_opts[MAIN_OPTS] = {
+	[OPT_HELP] = { "help", 'h', NULL, N_("show this help and exit") },
+	[OPT_VERSION] = { "version", 'V', NULL, N_("show the version and exit") },
+	[OPT_CONFIG] = { "config", 'c', "FILE", N_("read the configuration file FILE") },
+	[OPT_DATA_DIR] = { "data-dir", 'd', "DIR", N_("keep the database and keys in DIR "
+						      "(data_dir)") },
+	[OPT_LISTEN] = { "listen", 'L', "ADDR:PORT", N_("serve on ADDR:PORT (listen)") },
+	[OPT_LOG_LEVEL] = { "log-level", 'l', "LEVEL",
+			    N_("log error, warn, info (the default) or debug messages") },
+	[OPT_ROUTES] = { "routes", 'r', NULL, N_("list the HTTP routes and exit") },
+	[OPT_HELP_CONFIG] = { "help-config", 'C', NULL,
+			      N_("list the configuration file's options and exit") },
+};
+
+/* What each row of main_opts does (--help and --version are cli.c's). */
+static const main_opt_fn main_sets[MAIN_OPTS] = {
+	[OPT_CONFIG] = opt_config,
+	[OPT_DATA_DIR] = opt_data_dir,
+	[OPT_LISTEN] = opt_listen,
+	[OPT_LOG_LEVEL] = opt_log_level,
+	[OPT_ROUTES] = opt_routes,
+	[OPT_HELP_CONFIG] = opt_help_config,
+};
+
+static const struct cli main_cli = {
+	.prog = "parkd",
+	.version = PARKD_VERSION,
+	.synopsis = N_("Usage: parkd [OPTIONS]\n"
+		       "       parkd [OPTIONS] admin-create PHONE   (password on standard input)\n"
+		       "Runs the key server of the shared-parking system: accounts, sites, e-keys,\n"
+		       "the gateways' message queues and live status. See parkd(8).\n"),
+	.epilogue = N_("\nExit status: 0 when stopped by SIGINT or SIGTERM (or a command done),\n"
+		       "1 on a failure, 2 on a bad command line or configuration.\n"),
+	.options = main_opts,
+	.noptions = MAIN_OPTS,
+	.help_width = 26,
+	.stop_at_operand = true, /* "admin-create" */
+};
+
+/* A cli_apply_fn: ctx is the struct main_cfg. */
+static int main_apply(void *ctx, int row, const char *arg)
 {
-	char left[40];
-	size_t i;
-
-	fprintf(f, _("Usage: parkd [OPTIONS]\n"
-		     "       parkd [OPTIONS] admin-create PHONE   (password on standard input)\n"
-		     "Runs the key server of the shared-parking system: accounts, sites, e-keys,\n"
-		     "the gateways' message queues and live status. See parkd(8).\n\n"
-		     "Options:\n"));
-	for (i = 0; i < MAIN_OPTS; i++) {
-		snprintf(left, sizeof(left), "-%c, --%s%s%s", main_opts[i].short_name,
-			 main_opts[i].name, main_opts[i].arg != NULL ? " " : "",
-			 main_opts[i].arg != NULL ? main_opts[i].arg : "");
-		fprintf(f, "  %-26s %s\n", left, _(main_opts[i].help));
-	}
-	fprintf(f, _("\nExit status: 0 when stopped by SIGINT or SIGTERM (or a command done),\n"
-		     "1 on a failure, 2 on a bad command line or configuration.\n"));
-}
-
-/* Parses argv into c; returns the index of the first operand, or -1 on a usage error. */
-static int parse_args(int argc, char **argv, struct main_cfg *c)
-{
-	struct option longopts[MAIN_OPTS + 1];
-	char shortopts[2 * MAIN_OPTS + 3], *sp = shortopts;
-	size_t i;
-	int ch;
-
-	memset(longopts, 0, sizeof(longopts));
-	*sp++ = '+'; /* stop at the first operand: "admin-create" */
-	*sp++ = ':'; /* a missing argument returns ':' rather than '?' */
-	for (i = 0; i < MAIN_OPTS; i++) {
-		longopts[i].name = main_opts[i].name;
-		longopts[i].has_arg = main_opts[i].arg != NULL ? required_argument : no_argument;
-		longopts[i].val = main_opts[i].short_name;
-		*sp++ = main_opts[i].short_name;
-		if (main_opts[i].arg != NULL)
-			*sp++ = ':';
-	}
-	*sp = '\0';
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		for (i = 0; i < MAIN_OPTS && main_opts[i].short_name != ch; i++)
-			;
-		if (i == MAIN_OPTS) {
-			fprintf(stderr, ch == ':' ? _("parkd: %s needs an argument\n") :
-				_("parkd: unknown option %s\n"), argv[optind - 1]);
-			return -1;
-		}
-		if (main_opts[i].set(c, optarg) != 0)
-			return -1;
-	}
-	return optind;
+	return main_sets[row](ctx, arg);
 }
 
 /* Builds the configuration: defaults, the file, the command line. 0 or -1 (printed). */
@@ -239,13 +207,13 @@ static int main_admin_create(struct server *srv, const char *phone)
 	if (!account_phone_valid(phone)) {
 		fprintf(stderr, _("parkd: %s is not an E.164 phone number (+8613800000001)\n"),
 			phone);
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
 	if (main_read_password(password, sizeof(password)) != 0 ||
 	    strlen(password) < ACCOUNT_PASSWORD_MIN || strlen(password) > ACCOUNT_PASSWORD_MAX) {
 		fprintf(stderr, _("parkd: give the password, %d to %d bytes, on standard input\n"),
 			ACCOUNT_PASSWORD_MIN, ACCOUNT_PASSWORD_MAX);
-		r = EXIT_USAGE;
+		r = CLI_EXIT_USAGE;
 		goto out;
 	}
 	if (account_make_admin(srv, phone, password, &res) != 0) {
@@ -296,10 +264,11 @@ static int main_serve(struct server *srv, const struct config *cfg)
 int main(int argc, char **argv)
 {
 	struct main_cfg m;
+	struct cli_parser p;
 	struct config *cfg = NULL;
 	struct server *srv = NULL;
 	struct db *db;
-	int first, r = EXIT_USAGE;
+	int first, r = CLI_EXIT_USAGE;
 
 	/* The database holds password hashes and the data directory private keys. */
 	umask(077);
@@ -307,14 +276,14 @@ int main(int argc, char **argv)
 	bindtextdomain("parking", LOCALEDIR);
 	textdomain("parking");
 	memset(&m, 0, sizeof(m));
-	first = parse_args(argc, argv, &m);
+	first = cli_parse(&p, &main_cli, argc, argv, main_apply, &m);
 	if (first < 0)
 		goto usage_error;
-	if (m.help || m.version || m.routes || m.help_config) {
-		if (m.help)
-			usage(stdout);
-		else if (m.version)
-			printf(_("parkd %s\n"), PARKD_VERSION);
+	if (p.help || p.version || m.routes || m.help_config) {
+		if (p.help)
+			cli_help(&main_cli, stdout);
+		else if (p.version)
+			cli_version(&main_cli, stdout, NULL);
 		else if (m.routes)
 			routes_print(stdout);
 		else
@@ -348,8 +317,7 @@ int main(int argc, char **argv)
 		r = main_serve(srv, cfg);
 	goto out;
 usage_error:
-	fprintf(stderr, _("Try 'parkd --help' for more information.\n"));
-	r = EXIT_USAGE;
+	r = cli_usage_error(&main_cli);
 out:
 	server_close(srv);
 	free(cfg);

@@ -1,36 +1,32 @@
 /*
- * notify.c: the notification hook and its worker (see notify.h). The three hook forms are
- * rows of a table; the worker owns one database connection and reads the pending rows
- * event.c wrote, so a notification survives a restart between its event and its send.
- * It does not decide who manages a spot beyond one query, nor what an event means.
+ * notify.c: the notifications and their worker (see notify.h); hook.c sends them. The
+ * worker owns one database connection and reads the pending rows event.c wrote (for a
+ * lock's event, or for the server's own alarm: a lock out of reach), so a notification
+ * survives a restart between its cause and its send. It does not decide who manages a
+ * spot beyond one query, nor what an event means.
  */
 #include "notify.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "../lib/log.h"
 #include "../lockfw/proto/proto.h"
 #include "config.h"
+#include "hook.h"
 #include "server.h"
 
 #define NOTIFY_TICK_MS 5000       /* the worker looks at least this often */
 #define NOTIFY_RETRY_BASE_S 5     /* first retry after a failed send; doubles each time */
 #define NOTIFY_RECIPIENTS_MAX 64
+
+_Static_assert(CONFIG_URL_MAX <= HOOK_TARGET_MAX, "every valid notify_hook fits a struct hook");
 
 /* What each kind that notifies says, after the spot's name; NULL: it does not notify. */
 static const char *const notify_texts[PROTO_EV_KIND_MAX + 1] = {
@@ -44,174 +40,28 @@ static const char *const notify_texts[PROTO_EV_KIND_MAX + 1] = {
 	[PROTO_EV_LOCKOUT] = "a device was locked out after failed unlocks",
 };
 
+/* What the server's own alarms (notifications.kind) say, after the spot's name. */
+static const struct {
+	const char *kind;
+	const char *text;
+} notify_alarms[] = {
+	{ "offline", "the lock is out of reach of its gateways" },
+};
+
 bool notify_kind(uint8_t kind)
 {
 	return kind <= PROTO_EV_KIND_MAX && notify_texts[kind] != NULL;
 }
 
-/* ---- the hooks ---- */
-
-typedef int (*notify_hook_fn)(const char *target, const char *json, char *err, size_t cap);
-
-static int hook_file(const char *path, const char *json, char *err, size_t cap)
+/* The sentence of an alarm kind, or NULL. */
+static const char *notify_alarm_text(const char *kind)
 {
-	size_t len = strlen(json);
-	char *line = malloc(len + 2);
-	int fd = -1, r = -1;
+	size_t i;
 
-	if (line == NULL) {
-		snprintf(err, cap, "out of memory");
-		return -1;
-	}
-	memcpy(line, json, len);
-	line[len] = '\n';
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, cap, "cannot open %s: %s", path, strerror(errno));
-		goto out;
-	}
-	/* One write with O_APPEND: lines never interleave, a reader sees whole lines. */
-	if (write(fd, line, len + 1) != (ssize_t)(len + 1)) {
-		snprintf(err, cap, "cannot write %s: %s", path, strerror(errno));
-		goto out;
-	}
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(line);
-	return r;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-/* posix_spawn rather than fork: parkd is multithreaded, a forked copy could deadlock. */
-static int hook_command(const char *path, const char *json, char *err, size_t cap)
-{
-	static const char *const envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
-	const char *argv[] = { path, json, NULL };
-	posix_spawn_file_actions_t fa;
-	int status = 0, waited_ms, rc;
-	pid_t pid;
-
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		snprintf(err, cap, "out of memory");
-		return -1;
-	}
-	(void)posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	(void)posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	/* posix_spawn takes char *const[]; it does not write to the strings. */
-	rc = posix_spawn(&pid, path, &fa, NULL, (char *const *)(uintptr_t)argv,
-			 (char *const *)(uintptr_t)envp);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0) {
-		snprintf(err, cap, "cannot run %s: %s", path, strerror(rc));
-		return -1;
-	}
-	for (waited_ms = 0; waited_ms < NOTIFY_TIMEOUT_S * 1000; waited_ms += 10) {
-		rc = waitpid(pid, &status, WNOHANG);
-		if (rc == pid || (rc < 0 && errno != EINTR))
-			break;
-		sleep_ms(10);
-	}
-	if (rc != pid) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		snprintf(err, cap, "%s took more than %d s and was killed", path, NOTIFY_TIMEOUT_S);
-		return -1;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		snprintf(err, cap, "%s failed (status %d)", path, status);
-		return -1;
-	}
-	return 0;
-}
-
-static size_t discard(char *p, size_t size, size_t n, void *ctx)
-{
-	(void)p;
-	(void)ctx;
-	return size * n;
-}
-
-static int hook_webhook(const char *url, const char *json, char *err, size_t cap)
-{
-	struct curl_slist *hdr = NULL;
-	CURL *c = curl_easy_init();
-	long status = 0;
-	CURLcode cc;
-	int r = -1;
-
-	hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	if (c == NULL || hdr == NULL) {
-		snprintf(err, cap, "out of memory");
-		goto out;
-	}
-	/* Certificates are verified (libcurl's default, stated here so it stays so). */
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)NOTIFY_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	cc = curl_easy_perform(c);
-	if (cc != CURLE_OK) {
-		snprintf(err, cap, "webhook: %s", curl_easy_strerror(cc));
-		goto out;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299) {
-		snprintf(err, cap, "webhook answered HTTP %ld", status);
-		goto out;
-	}
-	r = 0;
-out:
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(c);
-	return r;
-}
-
-static const struct {
-	const char *prefix;
-	notify_hook_fn fn;
-} notify_hooks[] = {
-	{ "file:", hook_file },
-	{ "command:", hook_command },
-	{ "webhook:", hook_webhook },
-};
-#define NOTIFY_HOOKS (sizeof(notify_hooks) / sizeof(notify_hooks[0]))
-
-bool notify_hook_valid(const char *hook)
-{
-	size_t i, n;
-
-	for (i = 0; hook != NULL && i < NOTIFY_HOOKS; i++) {
-		n = strlen(notify_hooks[i].prefix);
-		if (strncmp(hook, notify_hooks[i].prefix, n) == 0 && hook[n] != '\0')
-			return true;
-	}
-	return false;
-}
-
-int notify_send(const char *hook, const char *json, char *err, size_t cap)
-{
-	size_t i, n;
-
-	for (i = 0; i < NOTIFY_HOOKS; i++) {
-		n = strlen(notify_hooks[i].prefix);
-		if (strncmp(hook, notify_hooks[i].prefix, n) == 0 && hook[n] != '\0')
-			return notify_hooks[i].fn(hook + n, json, err, cap);
-	}
-	snprintf(err, cap, "the notify hook must be file:PATH, command:PATH or webhook:URL");
-	return -1;
+	for (i = 0; kind != NULL && i < sizeof(notify_alarms) / sizeof(notify_alarms[0]); i++)
+		if (strcmp(notify_alarms[i].kind, kind) == 0)
+			return notify_alarms[i].text;
+	return NULL;
 }
 
 /* ---- one pass ---- */
@@ -221,11 +71,15 @@ struct notify_item {
 	int64_t attempts;
 	int64_t spot, site;
 	char spot_name[64];
-	uint8_t kind;
+	const char *text;   /* what happened, after the spot's name (static) */
 	json_object *event; /* owned */
 };
 
-/* The pending notifications due at `now`, with their events, into items. Count or -1. */
+/*
+ * The pending notifications due at `now`, with their events, into items. Count or -1.
+ * A row without an event is the server's own alarm: its "event" has site, spot, kind
+ * and received_at only.
+ */
 static int load_pending(struct db *db, int64_t now, struct notify_item *items, size_t max)
 {
 	struct db_stmt *st;
@@ -233,12 +87,14 @@ static int load_pending(struct db *db, int64_t now, struct notify_item *items, s
 	const char *kind, *name;
 	size_t n = 0;
 	unsigned k;
+	bool alarm;
 	int r;
 
-	st = db_prepare(db, "SELECT n.id, n.attempts, e.id, e.spot_id, e.seq, e.time, e.kind, "
-			"e.arg8, e.arg16, e.user_id, e.key_id, e.received_at, s.name, s.site_id "
-			"FROM notifications n JOIN events e ON e.id = n.event_id "
-			"JOIN spots s ON s.id = e.spot_id "
+	st = db_prepare(db, "SELECT n.id, n.attempts, e.id, n.spot_id, e.seq, e.time, "
+			"COALESCE(e.kind, n.kind), e.arg8, e.arg16, e.user_id, e.key_id, "
+			"COALESCE(e.received_at, n.created_at), s.name, s.site_id, n.kind "
+			"FROM notifications n LEFT JOIN events e ON e.id = n.event_id "
+			"JOIN spots s ON s.id = n.spot_id "
 			"WHERE n.state = 'pending' AND n.next_try_at <= $1 ORDER BY n.id LIMIT $2");
 	if (st == NULL || db_bind_int(st, 1, now) != 0 || db_bind_int(st, 2, (int64_t)max) != 0) {
 		db_finalize(st);
@@ -254,21 +110,31 @@ static int load_pending(struct db *db, int64_t now, struct notify_item *items, s
 		it->site = db_col_int(st, 13);
 		kind = db_col_text(st, 6);
 		name = db_col_text(st, 12);
+		alarm = !db_col_null(st, 14);
 		snprintf(it->spot_name, sizeof(it->spot_name), "%s", name != NULL ? name : "");
-		for (k = 1; k <= PROTO_EV_KIND_MAX && kind != NULL; k++)
+		if (alarm)
+			it->text = notify_alarm_text(kind);
+		for (k = 1; !alarm && k <= PROTO_EV_KIND_MAX && kind != NULL; k++)
 			if (strcmp(proto_event_name((uint8_t)k), kind) == 0)
-				it->kind = (uint8_t)k;
+				it->text = notify_texts[k];
 		e = json_object_new_object();
-		json_object_object_add(e, "id", json_object_new_int64(db_col_int(st, 2)));
+		if (!alarm)
+			json_object_object_add(e, "id", json_object_new_int64(db_col_int(st, 2)));
 		json_object_object_add(e, "site", json_object_new_int64(it->site));
 		json_object_object_add(e, "spot", json_object_new_int64(it->spot));
-		json_object_object_add(e, "seq", json_object_new_int64(db_col_int(st, 4)));
-		json_object_object_add(e, "time", json_object_new_int64(db_col_int(st, 5)));
+		if (!alarm) {
+			json_object_object_add(e, "seq", json_object_new_int64(db_col_int(st, 4)));
+			json_object_object_add(e, "time", json_object_new_int64(db_col_int(st, 5)));
+		}
 		json_object_object_add(e, "kind", json_object_new_string(kind != NULL ? kind : ""));
-		json_object_object_add(e, "arg8", json_object_new_int64(db_col_int(st, 7)));
-		json_object_object_add(e, "arg16", json_object_new_int64(db_col_int(st, 8)));
-		json_object_object_add(e, "user_id", json_object_new_int64(db_col_int(st, 9)));
-		json_object_object_add(e, "key_id", json_object_new_int64(db_col_int(st, 10)));
+		if (!alarm) {
+			json_object_object_add(e, "arg8", json_object_new_int64(db_col_int(st, 7)));
+			json_object_object_add(e, "arg16", json_object_new_int64(db_col_int(st, 8)));
+			json_object_object_add(e, "user_id",
+					       json_object_new_int64(db_col_int(st, 9)));
+			json_object_object_add(e, "key_id",
+					       json_object_new_int64(db_col_int(st, 10)));
+		}
 		json_object_object_add(e, "received_at", json_object_new_int64(db_col_int(st, 11)));
 		it->event = e;
 		n++;
@@ -321,7 +187,7 @@ static json_object *payload(const struct notify_item *it, json_object *to)
 	char text[160];
 
 	snprintf(text, sizeof(text), "%s: %s.", it->spot_name,
-		 notify_texts[it->kind] != NULL ? notify_texts[it->kind] : "an event");
+		 it->text != NULL ? it->text : "an event");
 	json_object_object_add(spot, "id", json_object_new_int64(it->spot));
 	json_object_object_add(spot, "name", json_object_new_string(it->spot_name));
 	json_object_object_add(spot, "site", json_object_new_int64(it->site));
@@ -334,9 +200,12 @@ static json_object *payload(const struct notify_item *it, json_object *to)
 }
 
 /* Sends one notification and records the outcome. 0, or -1 on a storage error. */
-static int send_one(struct db *db, const char *hook, int64_t now, struct notify_item *it)
+static int send_one(struct db *db, const struct hook *hook, int64_t now,
+		    struct notify_item *it)
 {
 	json_object *to, *ids = NULL, *body = NULL;
+	struct hook_message m;
+	const char *args[2];
 	char err[200];
 	int64_t next;
 	int r;
@@ -350,8 +219,13 @@ static int send_one(struct db *db, const char *hook, int64_t now, struct notify_
 		goto out;
 	}
 	body = payload(it, to);
-	if (notify_send(hook, json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN), err,
-			sizeof(err)) == 0) {
+	/* One JSON text in every form: the file's line, the command's argument, the POST. */
+	m.json = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
+	m.line = m.json;
+	args[0] = m.json;
+	args[1] = NULL;
+	m.args = args;
+	if (hook_send(hook, &m, err, sizeof(err)) == 0) {
 		r = db_exec(db, "UPDATE notifications SET state = 'sent', sent_at = $2, "
 			    "attempts = attempts + 1, recipients = $3, error = NULL WHERE id = $1",
 			    "iis", it->id, now,
@@ -374,7 +248,7 @@ out:
 	return r == 0 ? 0 : -1;
 }
 
-int notify_pass(struct db *db, const char *hook, int64_t now)
+int notify_pass(struct db *db, const struct hook *hook, int64_t now)
 {
 	struct notify_item items[NOTIFY_BATCH];
 	int i, n, r = 0;
@@ -399,7 +273,7 @@ int notify_pass(struct db *db, const char *hook, int64_t now)
 
 struct notify {
 	struct server *srv;
-	char hook[CONFIG_URL_MAX];
+	struct hook hook;
 	struct db *db;
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -427,7 +301,7 @@ static void *notify_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&n->mu);
-		r = notify_pass(n->db, n->hook, server_now(n->srv));
+		r = notify_pass(n->db, &n->hook, server_now(n->srv));
 	}
 	return NULL;
 }
@@ -436,17 +310,18 @@ int notify_start(struct server *srv, const char *hook, struct notify **out)
 {
 	struct notify *n;
 	const char *err = NULL;
+	char hook_err[200];
 
 	*out = NULL;
-	if (!notify_hook_valid(hook)) {
-		log_error("notify: notify_hook must be file:PATH, command:PATH or webhook:URL");
-		return -1;
-	}
 	n = calloc(1, sizeof(*n));
 	if (n == NULL)
 		return -1;
+	if (hook_parse(hook, &n->hook, hook_err, sizeof(hook_err)) != 0) {
+		log_error("notify: notify_hook: %s", hook_err);
+		free(n);
+		return -1;
+	}
 	n->srv = srv;
-	snprintf(n->hook, sizeof(n->hook), "%s", hook);
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->cond, NULL);
 	n->db = db_open(server_config(srv)->db_url, &err);

@@ -18,6 +18,7 @@
 #include "notify.h"
 #include "routes.h"
 #include "server.h"
+#include "site.h"
 
 #define EVENT_MODULES_MAX 8
 
@@ -213,6 +214,7 @@ static void events_stream(struct server *srv, struct http_request *req, struct h
 	int64_t site_id = 0;
 	struct db *db;
 	char *end, *hello = NULL;
+	bool unknown_site = false;
 	size_t n = 0;
 	int r = 0;
 
@@ -233,13 +235,21 @@ static void events_stream(struct server *srv, struct http_request *req, struct h
 		http_reply_error(rep, 500, "internal", "The database is not available; try again.");
 		return;
 	}
-	if (site_id > 0)
-		r = event_may_watch_site(db, req->user->user_id, req->user->admin, site_id);
-	else
+	if (site_id > 0) {
+		r = site_exists(db, site_id);
+		unknown_site = r == 0;
+		if (r > 0)
+			r = event_may_watch_site(db, req->user->user_id, req->user->admin, site_id);
+	} else {
 		r = event_user_spots(db, req->user->user_id, &spots, &n);
+	}
 	server_db_put(srv, db); /* never held across the stream */
 	if (r < 0) {
 		http_reply_error(rep, 500, "internal", "Your spots could not be read; try again.");
+		goto out;
+	}
+	if (unknown_site) {
+		http_reply_error(rep, 404, "not_found", "There is no site %" PRId64 ".", site_id);
 		goto out;
 	}
 	if (site_id > 0 && r == 0) {

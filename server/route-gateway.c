@@ -1,8 +1,9 @@
 /*
  * route-gateway.c: the routes a gateway calls (server/API.md "Gateways"), every one
  * behind the gateway signature (HTTP_AUTH_GATEWAY: req->gateway_id is the verified
- * gateway): the locks it covers, the long poll for their management messages, and the
- * acks it reports. delivery.c does the work; events are another module's route.
+ * gateway): the locks it covers, the long poll for their management messages, the acks
+ * it reports, and which of its locks it reaches. delivery.c and event.c do the work;
+ * events are another module's route.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,7 +12,9 @@
 
 #include "../lib/log.h"
 #include "../lockfw/proto/proto.h"
+#include "config.h"
 #include "delivery.h"
+#include "event.h"
 #include "json-field.h"
 #include "routes.h"
 #include "server.h"
@@ -64,42 +67,64 @@ static int route_gateway_wait(const struct http_request *req, struct http_reply 
 	return (int)v;
 }
 
+/* ?resume=0 or 1 (absent: 0). -1 with the 400 reply set. */
+static int route_gateway_resume(const struct http_request *req, struct http_reply *rep)
+{
+	const char *s = http_query(req, "resume");
+
+	if (s == NULL || strcmp(s, "0") == 0)
+		return 0;
+	if (strcmp(s, "1") == 0)
+		return 1;
+	http_reply_error(rep, 400, "bad_field", "resume must be 0 or 1 (1: the gateway has just "
+			 "started and wants every pending message).");
+	return -1;
+}
+
 /*
- * The long poll: pending messages at once if there are any, else wait for a wake-up
- * (new messages queued) or the time-out. The database connection goes back to the pool
- * before every wait.
+ * The long poll: the messages due for this gateway at once if there are any (each given
+ * out at most once per redeliver_s, or all of them after the gateway's restart), else a
+ * wait for a wake-up (new messages queued), the next message that falls due again, or
+ * the time-out. The database connection goes back to the pool before every wait.
  */
 static void route_gateway_messages(struct server *srv, struct http_request *req,
 				   struct http_reply *rep)
 {
-	int wait_s = route_gateway_wait(req, rep);
-	int64_t deadline_ms, left_ms;
+	int wait_s = route_gateway_wait(req, rep), resume;
+	int64_t deadline_ms, now_ms, left_ms, next_due = 0;
 	uint64_t gen = 0;
 	json_object *list = NULL, *o;
 	struct db *db;
 
-	if (wait_s < 0)
+	if (wait_s < 0 || (resume = route_gateway_resume(req, rep)) < 0)
 		return;
 	deadline_ms = server_now(srv) * 1000 + (int64_t)wait_s * 1000;
+	/* The generation before the first look: a wake-up from then on is not missed. */
+	(void)server_wait_gateways(srv, 0, 0, &gen);
 	for (;;) {
 		db = server_db_get(srv);
 		if (db == NULL) {
 			route_gateway_unavailable(rep);
 			return;
 		}
-		list = delivery_pending(db, req->gateway_id, DELIVERY_BATCH_MAX);
+		list = delivery_give(db, req->gateway_id, server_now(srv),
+				     server_config(srv)->redeliver_s, resume != 0,
+				     DELIVERY_BATCH_MAX, &next_due);
 		server_db_put(srv, db);
 		if (list == NULL) {
 			http_reply_error(rep, 500, "internal",
 					 "The messages could not be read; try again.");
 			return;
 		}
-		left_ms = deadline_ms - server_now(srv) * 1000;
+		now_ms = server_now(srv) * 1000;
+		left_ms = deadline_ms - now_ms;
 		if (json_object_array_length(list) > 0 || left_ms <= 0)
 			break;
 		json_object_put(list);
 		list = NULL;
-		/* A wake-up between the read above and this wait is kept by the generation. */
+		resume = 0; /* everything pending was just given: nothing more to resume */
+		if (next_due > 0 && next_due * 1000 - now_ms < left_ms)
+			left_ms = next_due * 1000 - now_ms > 0 ? next_due * 1000 - now_ms : 1;
 		if (server_wait_gateways(srv, gen, (int)left_ms, &gen) < 0)
 			break;
 	}
@@ -198,19 +223,22 @@ static const char *route_gateway_ack_code(int err)
  */
 static int route_gateway_apply(struct server *srv, struct db *db, const struct http_request *req,
 			       const struct route_gateway_ack *acks, size_t n, size_t *accepted,
-			       json_object *rejected)
+			       size_t *resent, json_object *rejected)
 {
-	char result[32], detail[160];
+	char result[32], detail[160], again[48];
+	int64_t resent_id;
 	size_t i;
 	int r;
 
 	*accepted = 0;
+	*resent = 0;
 	for (i = 0; i < n; i++) {
 		const struct route_gateway_ack *a = &acks[i];
 
-		r = delivery_ack(db, req->gateway_id, server_now(srv), a->id,
-				 a->frame_len >= 0 ? a->frame : NULL,
-				 a->frame_len >= 0 ? (size_t)a->frame_len : 0, a->error, result);
+		r = delivery_ack(db, server_master_key(srv), req->gateway_id, server_now(srv),
+				 a->id, a->frame_len >= 0 ? a->frame : NULL,
+				 a->frame_len >= 0 ? (size_t)a->frame_len : 0, a->error, result,
+				 &resent_id);
 		if (r == -DELIVERY_E_BUSY || r == -DELIVERY_E_INTERNAL)
 			return r;
 		if (r != 0) {
@@ -222,10 +250,16 @@ static int route_gateway_apply(struct server *srv, struct db *db, const struct h
 			json_object_array_add(rejected, o);
 			continue;
 		}
-		snprintf(detail, sizeof(detail), "message %lld via gateway %lld: %s%s",
+		again[0] = '\0';
+		if (resent_id > 0) {
+			snprintf(again, sizeof(again), ", sent again as message %lld",
+				 (long long)resent_id);
+			(*resent)++;
+		}
+		snprintf(detail, sizeof(detail), "message %lld via gateway %lld: %s%s%s",
 			 (long long)a->id, (long long)req->gateway_id,
 			 a->error != NULL ? "not delivered, " : "",
-			 a->error != NULL ? a->error : result);
+			 a->error != NULL ? a->error : result, again);
 		server_audit_request(srv, db, req, 0, "delivery", detail);
 		(*accepted)++;
 	}
@@ -238,7 +272,7 @@ static void route_gateway_acks(struct server *srv, struct http_request *req,
 	struct route_gateway_ack *acks = NULL;
 	json_object *rejected = NULL, *o;
 	struct db *db;
-	size_t n = 0, accepted = 0;
+	size_t n = 0, accepted = 0, resent = 0;
 	int r = -DELIVERY_E_BUSY, tries;
 
 	if (route_gateway_read_acks(req->json, &acks, &n, rep) != 0)
@@ -254,7 +288,7 @@ static void route_gateway_acks(struct server *srv, struct http_request *req,
 		rejected = json_object_new_array();
 		if (db_begin(db) != 0)
 			continue;
-		r = route_gateway_apply(srv, db, req, acks, n, &accepted, rejected);
+		r = route_gateway_apply(srv, db, req, acks, n, &accepted, &resent, rejected);
 		if (r == 0 && db_commit(db) != 0)
 			r = -DELIVERY_E_BUSY;
 		if (r != 0)
@@ -274,18 +308,81 @@ static void route_gateway_acks(struct server *srv, struct http_request *req,
 				 "The acks could not be stored; send them again.");
 		return;
 	}
+	if (resent > 0) {
+		server_count(srv, "parkd_mgmt_resends_total", resent);
+		server_wake_gateways(srv);
+	}
 	o = json_object_new_object();
 	json_object_object_add(o, "accepted", json_object_new_int64((int64_t)accepted));
 	json_object_object_add(o, "rejected", rejected);
 	http_reply_json(rep, 200, o);
 }
 
+/*
+ * Which locks the gateway reaches: stored whole or not at all (event.c), then each
+ * change goes to the event streams and, going offline, counts as an alarm.
+ */
+static void route_gateway_status(struct server *srv, struct http_request *req,
+				 struct http_reply *rep)
+{
+	struct event_online_in *in = NULL;
+	struct event_stored *out = NULL;
+	struct event_error err;
+	struct db *db = NULL;
+	json_object *o, *kind;
+	size_t i, nout = 0;
+	int n;
+
+	in = calloc(EVENT_ONLINE_MAX, sizeof(*in));
+	out = calloc(EVENT_ONLINE_MAX, sizeof(*out));
+	if (in == NULL || out == NULL) {
+		http_reply_error(rep, 500, "internal", "The server is out of memory; try again.");
+		goto out;
+	}
+	n = event_online_parse(req->json, in, EVENT_ONLINE_MAX, rep);
+	if (n < 0)
+		goto out;
+	db = server_db_get(srv);
+	if (db == NULL) {
+		route_gateway_unavailable(rep);
+		goto out;
+	}
+	if (event_online(db, req->gateway_id, server_now(srv),
+			 server_config(srv)->notify_hook[0] != '\0', in, (size_t)n, out, &nout,
+			 &err) != 0) {
+		http_reply_error(rep, err.status, err.code, "%s", err.detail);
+		goto out;
+	}
+	server_db_put(srv, db);
+	db = NULL;
+	for (i = 0; i < nout; i++) {
+		server_publish(srv, out[i].site_id, out[i].spot_id, out[i].json);
+		if (json_object_object_get_ex(out[i].json, "kind", &kind) &&
+		    strcmp(json_object_get_string(kind), "offline") == 0)
+			server_count(srv, "parkd_locks_offline_total", 1);
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "accepted", json_object_new_int64(n));
+	json_object_object_add(o, "changed", json_object_new_int64((int64_t)nout));
+	http_reply_json(rep, 200, o);
+out:
+	if (db != NULL)
+		server_db_put(srv, db);
+	if (out != NULL)
+		event_stored_free(out, nout);
+	free(out);
+	free(in);
+}
+
 const struct http_route gateway_routes[] = {
 	{ "GET", "/v1/gateway/locks", route_gateway_locks, HTTP_AUTH_GATEWAY,
 	  "Gateway: the locks it covers, with the newest event sequence stored from each" },
 	{ "GET", "/v1/gateway/messages", route_gateway_messages, HTTP_AUTH_GATEWAY,
-	  "Gateway: long poll (?wait=0..60 s) for management messages to its locks" },
+	  "Gateway: long poll (?wait=0..60 s, resume=1 after its start) for management "
+	  "messages to its locks" },
 	{ "POST", "/v1/gateway/acks", route_gateway_acks, HTTP_AUTH_GATEWAY | HTTP_JSON_BODY,
 	  "Gateway: the locks' signed MGMT_ACKs (or delivery errors) for messages" },
+	{ "POST", "/v1/gateway/status", route_gateway_status, HTTP_AUTH_GATEWAY | HTTP_JSON_BODY,
+	  "Gateway: which of its locks it reaches (online) and which are out of reach" },
 };
 const size_t gateway_routes_count = sizeof(gateway_routes) / sizeof(gateway_routes[0]);

@@ -5,6 +5,7 @@
  * wakes the gateways once a credential is queued, and replies.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "../lib/ecies.h"
 #include "../lib/hex.h"
@@ -46,8 +47,11 @@ static void route_key_reservation(struct server *srv, struct http_request *req,
 		return;
 	}
 	for (tries = 0; tries < ROUTE_KEY_TRIES && r == -KEY_E_BUSY; tries++) {
-		if (db_begin(db) != 0)
+		server_write_begin(srv);
+		if (db_begin(db) != 0) {
+			server_write_end(srv);
 			continue;
+		}
 		r = key_reservation(db, server_master_key(srv), req->user->user_id, server_now(srv),
 				    pub, &created);
 		if (r == 0 && created)
@@ -57,6 +61,7 @@ static void route_key_reservation(struct server *srv, struct http_request *req,
 			r = -KEY_E_BUSY;
 		if (r != 0)
 			db_rollback(db);
+		server_write_end(srv);
 	}
 	server_db_put(srv, db);
 	if (r != 0) {
@@ -88,16 +93,43 @@ static json_object *route_key_issued(const struct key_issued *k)
 	return o;
 }
 
+/* One issuance as the writer thread runs it (server_write_batched()). */
+struct route_key_issue {
+	struct server *srv;
+	const struct http_request *req;
+	const struct key_request *kr;
+	struct key_issued k;         /* when fn returned 0 */
+	struct key_error err;        /* when it did not */
+};
+
+/* The issuance and its audit line, in the writer's transaction. */
+static int route_key_issue_batched(struct db *db, void *ctx)
+{
+	struct route_key_issue *x = ctx;
+	char detail[160];
+	int r;
+
+	r = key_request_issue(db, server_master_key(x->srv), x->kr, server_now(x->srv), &x->k,
+			      &x->err);
+	if (r != 0)
+		return r;
+	snprintf(detail, sizeof(detail), "key %u for spot %u%s, credential queued (message "
+		 "%lld, sequence %u)", x->k.ekey.key_id, x->k.ekey.spot_id,
+		 x->k.owner ? " (owner)" : "", (long long)x->k.mgmt_id, x->k.mgmt_seq);
+	server_audit_request(x->srv, db, x->req, x->req->user->user_id, "key_issued", detail);
+	return 0;
+}
+
 static void route_key_ekey(struct server *srv, struct http_request *req,
 			   struct http_reply *rep)
 {
 	uint8_t ct[ROUTE_KEY_CT_MAX], device_pub[64];
-	struct key_issued k;
-	struct key_error err = { 0 };
-	char detail[160];
+	struct key_request kr;
+	struct route_key_issue x;
 	struct db *db;
 	int n, r = -KEY_E_BUSY, tries;
 
+	memset(&x, 0, sizeof(x));
 	n = json_field_hex(req->json, "spot", ct, 1, sizeof(ct), rep);
 	if (n < 0 || json_field_hex(req->json, "device_pub", device_pub, 64, 64, rep) < 0)
 		return;
@@ -106,36 +138,41 @@ static void route_key_ekey(struct server *srv, struct http_request *req,
 		route_key_unavailable(rep);
 		return;
 	}
-	for (tries = 0; tries < ROUTE_KEY_TRIES && r == -KEY_E_BUSY; tries++) {
-		if (db_begin(db) != 0)
-			continue;
-		r = key_issue(db, server_master_key(srv), req->user->user_id, server_now(srv), ct,
-			      (size_t)n, device_pub, &k, &err);
-		if (r == 0) {
-			snprintf(detail, sizeof(detail), "key %u for spot %u%s, credential queued "
-				 "(message %lld, sequence %u)", k.ekey.key_id, k.ekey.spot_id,
-				 k.owner ? " (owner)" : "", (long long)k.mgmt_id, k.mgmt_seq);
-			server_audit_request(srv, db, req, req->user->user_id, "key_issued",
-					     detail);
-			if (db_commit(db) != 0) {
-				r = -KEY_E_BUSY;
-				snprintf(err.detail, sizeof(err.detail),
-					 "The database is busy; try again.");
-				err.status = 503;
-				err.code = "busy";
-			}
-		}
-		if (r != 0)
-			db_rollback(db);
-	}
+	/*
+	 * The crypto and the reads on this thread, with no write lock (see key.h); then the
+	 * decisions and the writes on the writer thread, committed with those of other
+	 * requests (group commit): the reply waits for the commit, so 201 means durable.
+	 */
+	for (tries = 0; tries < ROUTE_KEY_TRIES && r == -KEY_E_BUSY; tries++)
+		r = key_request_open(db, server_master_key(srv), req->user->user_id, ct, (size_t)n,
+				     device_pub, &kr, &x.err);
+	/* Failing here, issuing opens the key itself and replies as it always did. */
+	if (r == 0 && server_site_key(srv, db, kr.site_id, &kr.site) != 0)
+		kr.site = NULL;
 	server_db_put(srv, db);
+	if (r == 0) {
+		x.srv = srv;
+		x.req = req;
+		x.kr = &kr;
+		r = -KEY_E_BUSY;
+		for (tries = 0; tries < ROUTE_KEY_TRIES && r == -KEY_E_BUSY; tries++) {
+			if (server_write_batched(srv, route_key_issue_batched, &x, &r) == 0)
+				continue;
+			r = -KEY_E_BUSY;
+			x.err.status = 503;
+			x.err.code = "busy";
+			snprintf(x.err.detail, sizeof(x.err.detail),
+				 "The database is busy; try again.");
+		}
+		key_request_free(&kr);
+	}
 	if (r != 0) {
 		if (r == -KEY_E_INTERNAL)
 			log_msg(LOG_ERROR, "e-key for user %lld: %s", (long long)req->user->user_id,
-				err.detail);
-		http_reply_error(rep, err.status != 0 ? err.status : 503,
-				 err.code != NULL ? err.code : "busy", "%s",
-				 err.detail[0] != '\0' ? err.detail :
+				x.err.detail);
+		http_reply_error(rep, x.err.status != 0 ? x.err.status : 503,
+				 x.err.code != NULL ? x.err.code : "busy", "%s",
+				 x.err.detail[0] != '\0' ? x.err.detail :
 				 "The database is busy; try again.");
 		if (rep->status == 503)
 			rep->retry_after = 1;
@@ -143,7 +180,7 @@ static void route_key_ekey(struct server *srv, struct http_request *req,
 	}
 	server_wake_gateways(srv);
 	server_count(srv, "parkd_ekeys_issued_total", 1);
-	http_reply_json(rep, 201, route_key_issued(&k));
+	http_reply_json(rep, 201, route_key_issued(&x.k));
 }
 
 static void route_key_list(struct server *srv, struct http_request *req,

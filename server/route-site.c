@@ -1,8 +1,8 @@
 /*
  * route-site.c: the site routes: import a site description (admin), the site's map, and
  * the provisioning data an installer loads into each lock (admin). The work is site.c's;
- * this file checks who asks, runs the import in one transaction with its audit line,
- * and turns results into replies.
+ * this file checks who asks, runs the import in one transaction with its audit line and
+ * each new lock's first signed time (timerelay.c), and turns results into replies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "routes.h"
 #include "server.h"
 #include "site.h"
+#include "timerelay.h"
 
 #define ROUTE_SITE_TRIES 3 /* transactions tried when the database is busy */
 
@@ -51,6 +52,21 @@ static void route_site_fail(struct http_reply *rep, struct site_error *e)
 		rep->retry_after = 1;
 }
 
+/* Queues the new site's SET_TIMEs in the import's transaction. 0, or -SITE_E_* with *e set. */
+static int route_site_time(struct server *srv, struct db *db, int64_t site_id, size_t *queued,
+			   struct site_error *e)
+{
+	int r = timerelay_queue(db, server_master_key(srv), site_id, server_now(srv), 0, queued);
+
+	if (r == 0)
+		return 0;
+	e->status = r == -TIMERELAY_E_BUSY ? 503 : 500;
+	e->code = r == -TIMERELAY_E_BUSY ? "busy" : "internal";
+	snprintf(e->detail, sizeof(e->detail), "%s", r == -TIMERELAY_E_BUSY ?
+		 "The database is busy; try again." : "The locks' time could not be signed.");
+	return r == -TIMERELAY_E_BUSY ? -SITE_E_BUSY : -SITE_E_INTERNAL;
+}
+
 static void route_site_create(struct server *srv, struct http_request *req,
 			      struct http_reply *rep)
 {
@@ -59,6 +75,7 @@ static void route_site_create(struct server *srv, struct http_request *req,
 	json_object *o;
 	char detail[128];
 	int64_t site_id = 0;
+	size_t timed = 0;
 	int r = -SITE_E_BUSY, tries;
 
 	if (route_site_admin(req, rep) != 0)
@@ -77,8 +94,12 @@ static void route_site_create(struct server *srv, struct http_request *req,
 		}
 		r = site_import(db, server_master_key(srv), server_now(srv), req->json, &site_id,
 				&err);
+		/* A fresh lock can check time-limited keys only once it has a signed time. */
+		if (r == 0)
+			r = route_site_time(srv, db, site_id, &timed, &err);
 		if (r == 0) {
-			snprintf(detail, sizeof(detail), "site %lld imported", (long long)site_id);
+			snprintf(detail, sizeof(detail), "site %lld imported, time queued for %zu "
+				 "locks", (long long)site_id, timed);
 			server_audit_request(srv, db, req, req->user->user_id, "site_imported",
 					     detail);
 			if (db_commit(db) != 0) {
@@ -97,6 +118,7 @@ static void route_site_create(struct server *srv, struct http_request *req,
 		site_error_clear(&err);
 		return;
 	}
+	server_wake_gateways(srv);
 	o = json_object_new_object();
 	json_object_object_add(o, "site_id", json_object_new_int64(site_id));
 	http_reply_json(rep, 201, o);

@@ -97,22 +97,25 @@ static void spot_show(struct server *srv, struct http_request *req, struct http_
 	server_db_put(srv, db);
 }
 
-/* Reads the optional settings of a PATCH; -1 with the reply set on a bad field. */
+/*
+ * Reads the optional settings of a PATCH (a null one is absent, and left as it is); -1
+ * with the reply set on a bad field.
+ */
 static int read_settings(json_object *body, const char **policy, const char **region,
 			 int64_t *valid_s, int64_t *max_unlocks, struct http_reply *rep)
 {
 	*policy = *region = NULL;
 	*valid_s = *max_unlocks = -1;
-	if (json_field_present(body, "policy") &&
+	if (json_field_given(body, "policy") &&
 	    (*policy = json_field_string(body, "policy", 5, 10, rep)) == NULL)
 		return -1;
-	if (json_field_present(body, "region") &&
+	if (json_field_given(body, "region") &&
 	    (*region = json_field_string(body, "region", 1, SPOT_NAME_MAX - 1, rep)) == NULL)
 		return -1;
-	if (json_field_present(body, "key_valid_s") &&
+	if (json_field_given(body, "key_valid_s") &&
 	    json_field_int(body, "key_valid_s", 0, 366LL * 24 * 3600, valid_s, rep) != 0)
 		return -1;
-	if (json_field_present(body, "key_max_unlocks") &&
+	if (json_field_given(body, "key_max_unlocks") &&
 	    json_field_int(body, "key_max_unlocks", 0, 65535, max_unlocks, rep) != 0)
 		return -1;
 	return 0;

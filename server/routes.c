@@ -6,6 +6,7 @@
 #include "routes.h"
 
 #include "event-hub.h"
+#include "timerelay.h"
 
 struct routes_module {
 	const struct http_route *routes;
@@ -20,6 +21,7 @@ static const struct routes_module routes_modules[] = {
 	{ gateway_routes, &gateway_routes_count },
 	{ event_routes, &event_routes_count },
 	{ spot_routes, &spot_routes_count },
+	{ role_routes, &role_routes_count },
 	/* ---- other modules: one line each, e.g.
 	 * { site_routes, &site_routes_count },
 	 * { key_routes, &key_routes_count },
@@ -40,6 +42,7 @@ static const struct routes_hook routes_hooks[] = {
 	 * { "event", event_start, event_stop },
 	 */
 	{ "event", event_start, event_stop },
+	{ "timerelay", timerelay_start, timerelay_stop },
 	{ NULL, NULL, NULL },
 };
 #define ROUTES_HOOKS (sizeof(routes_hooks) / sizeof(routes_hooks[0]))

@@ -29,6 +29,8 @@ extern const struct http_route metrics_routes[];
 extern const size_t metrics_routes_count;
 extern const struct http_route spot_routes[];
 extern const size_t spot_routes_count;
+extern const struct http_route role_routes[];
+extern const size_t role_routes_count;
 
 /* The number of routes of every module together. */
 size_t routes_count(void);

@@ -1,9 +1,10 @@
 /*
  * server.c: the running server's shared state and the request-facing services of
- * server.h: the database connection pool, the master key file, metrics counters, the
- * gateways' wake-up, the events module's publisher hook, the gate on heavy work, and
- * the authentication of callers (sessions) and gateways (gateway-auth.c's check).
- * Routing and HTTP are http.c's; the accounts' rules are account.c's.
+ * server.h: the database connection pool, the writers' queue and the group-commit
+ * writer thread, the master key file and
+ * the site keys it opens, the parsed SMS sender, metrics counters, the gateways' wake-up, the events module's publisher hook, the gate
+ * on heavy work, and the authentication of callers (sessions) and gateways. Routing and
+ * HTTP are http.c's; the accounts' rules are account.c's.
  */
 #include "server.h"
 
@@ -26,10 +27,15 @@
 #include "audit.h"
 #include "config.h"
 #include "gateway-auth.h"
+#include "hook.h"
 #include "session.h"
+#include "site.h"
 
 #define SERVER_MASTER_KEY_LEN 32
 #define SERVER_METRICS_EXTRA 32      /* counters named by other modules at run time */
+#define SERVER_SITE_KEYS 64          /* site keys kept open; the oldest goes beyond that */
+
+_Static_assert(CONFIG_URL_MAX <= HOOK_TARGET_MAX, "every valid sms_sender fits a struct hook");
 
 /* The counters /metrics always shows, with their help lines. */
 static const struct {
@@ -61,7 +67,29 @@ struct server {
 	size_t pool_nidle;
 	size_t pool_open;        /* open connections, idle or lent */
 
+	pthread_mutex_t write_lock;
+	bool write_busy;                 /* a writer is between begin and end */
+	struct server_writer *write_head, *write_tail; /* waiting, in arrival order */
+
+	pthread_mutex_t batch_lock;
+	pthread_cond_t batch_cond;       /* a call was queued, or batch_stop was set */
+	struct server_batch_call *batch_head, *batch_tail; /* queued, in arrival order */
+	bool batch_started;              /* batch_thread runs: join it at close */
+	bool batch_stop;
+	pthread_t batch_thread;
+
 	uint8_t master_key[SERVER_MASTER_KEY_LEN];
+
+	pthread_mutex_t site_keys_lock;
+	struct {
+		int64_t site_id;
+		EVP_PKEY *key;           /* one reference, the cache's */
+	} site_keys[SERVER_SITE_KEYS];   /* [0..site_keys_n) in use */
+	size_t site_keys_n;
+	size_t site_keys_next;           /* the slot to reuse when all are in use */
+
+	struct hook sms_hook;             /* cfg->sms_sender, parsed */
+	const struct hook *sms_sender;    /* &sms_hook, or NULL when none is configured */
 
 	_Atomic uint64_t counts[SERVER_METRICS_FIXED + SERVER_METRICS_EXTRA];
 	pthread_mutex_t metrics_lock; /* guards extra_names */
@@ -97,6 +125,11 @@ const struct config *server_config(const struct server *srv)
 const uint8_t *server_master_key(const struct server *srv)
 {
 	return srv->master_key;
+}
+
+const struct hook *server_sms_sender(const struct server *srv)
+{
+	return srv->sms_sender;
 }
 
 /* ---- the master key file ---- */
@@ -250,6 +283,242 @@ void server_db_put(struct server *srv, struct db *db)
 	srv->pool_idle[srv->pool_nidle++] = db;
 	pthread_cond_signal(&srv->pool_cond);
 	pthread_mutex_unlock(&srv->pool_lock);
+}
+
+/* ---- the writers' queue ---- */
+
+/* A writer waiting in server_write_begin(), on its own stack. */
+struct server_writer {
+	pthread_cond_t cond;
+	bool go;                     /* the lock was handed to this writer */
+	struct server_writer *next;
+};
+
+void server_write_begin(struct server *srv)
+{
+	struct server_writer w;
+
+	pthread_mutex_lock(&srv->write_lock);
+	if (!srv->write_busy) {
+		srv->write_busy = true;
+		pthread_mutex_unlock(&srv->write_lock);
+		return;
+	}
+	pthread_cond_init(&w.cond, NULL);
+	w.go = false;
+	w.next = NULL;
+	if (srv->write_tail != NULL)
+		srv->write_tail->next = &w;
+	else
+		srv->write_head = &w;
+	srv->write_tail = &w;
+	/* Only this writer's condition is signalled: no herd wakes at every commit. */
+	while (!w.go)
+		pthread_cond_wait(&w.cond, &srv->write_lock);
+	pthread_mutex_unlock(&srv->write_lock);
+	pthread_cond_destroy(&w.cond);
+}
+
+void server_write_end(struct server *srv)
+{
+	struct server_writer *w;
+
+	pthread_mutex_lock(&srv->write_lock);
+	w = srv->write_head;
+	if (w == NULL) {
+		srv->write_busy = false;
+	} else {
+		/* Handed over, never released: a newcomer cannot overtake the queue. */
+		srv->write_head = w->next;
+		if (srv->write_head == NULL)
+			srv->write_tail = NULL;
+		w->go = true;
+		pthread_cond_signal(&w->cond);
+	}
+	pthread_mutex_unlock(&srv->write_lock);
+}
+
+/* ---- group commit ---- */
+
+/* A call of server_write_batched(), on its caller's stack. */
+struct server_batch_call {
+	int (*fn)(struct db *db, void *ctx);
+	void *ctx;
+	int result;                  /* fn's return */
+	int status;                  /* the transaction's: 0 committed, or -DB_E_* */
+	bool done;                   /* status is final: the caller may return */
+	pthread_cond_t cond;         /* signalled with done, under batch_lock */
+	struct server_batch_call *next;
+};
+
+/* Runs fn in a savepoint: 0 with c->result set, or -DB_E_* when the transaction broke. */
+static int server_batch_one(struct db *db, struct server_batch_call *c)
+{
+	int r = db_exec(db, "SAVEPOINT server_batch", NULL);
+
+	if (r != 0)
+		return r;
+	c->result = c->fn(db, c->ctx);
+	if (c->result != 0)
+		r = db_exec(db, "ROLLBACK TO SAVEPOINT server_batch", NULL);
+	/* After ROLLBACK TO, the savepoint is still open: release it either way. */
+	if (r == 0)
+		r = db_exec(db, "RELEASE SAVEPOINT server_batch", NULL);
+	return r;
+}
+
+/* One transaction for the calls `first`, ...; sets each one's status. */
+static void server_batch_run(struct server *srv, struct db *db, struct server_batch_call *first)
+{
+	struct server_batch_call *c;
+	int r = -DB_E_IO;
+
+	if (db != NULL) {
+		server_write_begin(srv);
+		r = db_begin(db);
+		for (c = first; r == 0 && c != NULL; c = c->next)
+			r = server_batch_one(db, c);
+		if (r == 0)
+			r = db_commit(db);
+		if (r != 0) {
+			log_warn("group commit of writes failed: %s", db_errmsg(db));
+			db_rollback(db);
+		}
+		server_write_end(srv);
+	}
+	for (c = first; c != NULL; c = c->next)
+		c->status = r;
+}
+
+static void *server_batch_main(void *arg)
+{
+	struct server *srv = arg;
+	struct server_batch_call *first, *c, *next;
+	struct db *db = NULL;
+	const char *err = NULL;
+	size_t n;
+
+	pthread_mutex_lock(&srv->batch_lock);
+	for (;;) {
+		while (srv->batch_head == NULL && !srv->batch_stop)
+			pthread_cond_wait(&srv->batch_cond, &srv->batch_lock);
+		if (srv->batch_head == NULL)
+			break; /* stopping, and every queued call is answered */
+		/* What queued while the last transaction committed goes into this one. */
+		first = srv->batch_head;
+		for (c = first, n = 1; c->next != NULL && n < SERVER_BATCH_MAX; c = c->next)
+			n++;
+		srv->batch_head = c->next;
+		if (srv->batch_head == NULL)
+			srv->batch_tail = NULL;
+		c->next = NULL;
+		pthread_mutex_unlock(&srv->batch_lock);
+
+		if (db == NULL && (db = db_open(srv->cfg->db_url, &err)) == NULL)
+			log_error("database: %s", err);
+		server_batch_run(srv, db, first);
+
+		pthread_mutex_lock(&srv->batch_lock);
+		for (c = first; c != NULL; c = next) {
+			next = c->next; /* c is gone once its caller sees done */
+			c->done = true;
+			pthread_cond_signal(&c->cond);
+		}
+	}
+	pthread_mutex_unlock(&srv->batch_lock);
+	db_close(db);
+	return NULL;
+}
+
+int server_write_batched(struct server *srv, int (*fn)(struct db *db, void *ctx), void *ctx,
+			 int *result)
+{
+	struct server_batch_call c;
+
+	memset(&c, 0, sizeof(c));
+	c.fn = fn;
+	c.ctx = ctx;
+	c.status = -DB_E_IO;
+	*result = 0;
+	if (pthread_cond_init(&c.cond, NULL) != 0)
+		return -DB_E_IO;
+	pthread_mutex_lock(&srv->batch_lock);
+	/* Started by the first call, so that processes that never write this way have no thread. */
+	if (!srv->batch_started && !srv->batch_stop &&
+	    pthread_create(&srv->batch_thread, NULL, server_batch_main, srv) == 0)
+		srv->batch_started = true;
+	if (!srv->batch_started || srv->batch_stop) {
+		pthread_mutex_unlock(&srv->batch_lock);
+		pthread_cond_destroy(&c.cond);
+		return -DB_E_IO;
+	}
+	if (srv->batch_tail != NULL)
+		srv->batch_tail->next = &c;
+	else
+		srv->batch_head = &c;
+	srv->batch_tail = &c;
+	pthread_cond_signal(&srv->batch_cond);
+	while (!c.done)
+		pthread_cond_wait(&c.cond, &srv->batch_lock);
+	pthread_mutex_unlock(&srv->batch_lock);
+	pthread_cond_destroy(&c.cond);
+	*result = c.result;
+	return c.status;
+}
+
+/* ---- site keys ---- */
+
+/* The cached key of site_id with a new reference, or NULL. Under site_keys_lock. */
+static EVP_PKEY *server_site_key_cached(struct server *srv, int64_t site_id)
+{
+	size_t i;
+
+	for (i = 0; i < srv->site_keys_n; i++)
+		if (srv->site_keys[i].site_id == site_id)
+			return EVP_PKEY_up_ref(srv->site_keys[i].key) == 1 ?
+				srv->site_keys[i].key : NULL;
+	return NULL;
+}
+
+int server_site_key(struct server *srv, struct db *db, int64_t site_id, EVP_PKEY **key)
+{
+	EVP_PKEY *opened = NULL, *old = NULL;
+	size_t slot;
+	int r;
+
+	pthread_mutex_lock(&srv->site_keys_lock);
+	*key = server_site_key_cached(srv, site_id);
+	pthread_mutex_unlock(&srv->site_keys_lock);
+	if (*key != NULL)
+		return 0;
+	/* Opened outside the lock; two threads that both miss both open it, once each. */
+	r = site_key(db, srv->master_key, site_id, &opened);
+	if (r != 0)
+		return r;
+	pthread_mutex_lock(&srv->site_keys_lock);
+	*key = server_site_key_cached(srv, site_id);
+	if (*key == NULL && EVP_PKEY_up_ref(opened) == 1) {
+		if (srv->site_keys_n < SERVER_SITE_KEYS) {
+			slot = srv->site_keys_n++;
+		} else {
+			slot = srv->site_keys_next;
+			srv->site_keys_next = (slot + 1) % SERVER_SITE_KEYS;
+			old = srv->site_keys[slot].key;
+		}
+		srv->site_keys[slot].site_id = site_id;
+		srv->site_keys[slot].key = opened;
+		*key = opened;
+		opened = NULL; /* the cache's reference and the caller's */
+	}
+	pthread_mutex_unlock(&srv->site_keys_lock);
+	EVP_PKEY_free(old);
+	if (*key == NULL) {
+		/* Not kept (up_ref failed): the caller still gets its key. */
+		*key = opened;
+		opened = NULL;
+	}
+	EVP_PKEY_free(opened);
+	return 0;
 }
 
 /* ---- metrics ---- */
@@ -445,6 +714,7 @@ static int server_cond_init_monotonic(pthread_cond_t *c)
 int server_open(const struct config *cfg, struct server **out)
 {
 	struct server *srv;
+	char hook_err[200];
 	const char *err = NULL;
 	struct db *db = NULL;
 
@@ -454,6 +724,10 @@ int server_open(const struct config *cfg, struct server **out)
 	srv->cfg = cfg;
 	pthread_mutex_init(&srv->pool_lock, NULL);
 	pthread_cond_init(&srv->pool_cond, NULL);
+	pthread_mutex_init(&srv->write_lock, NULL);
+	pthread_mutex_init(&srv->batch_lock, NULL);
+	pthread_cond_init(&srv->batch_cond, NULL);
+	pthread_mutex_init(&srv->site_keys_lock, NULL);
 	pthread_mutex_init(&srv->metrics_lock, NULL);
 	pthread_mutex_init(&srv->gw_lock, NULL);
 	pthread_mutex_init(&srv->heavy_lock, NULL);
@@ -476,6 +750,13 @@ int server_open(const struct config *cfg, struct server **out)
 	}
 	if (server_master_key_load(srv, cfg->master_key_file) != 0)
 		goto fail;
+	if (cfg->sms_sender[0] != '\0') {
+		if (hook_parse(cfg->sms_sender, &srv->sms_hook, hook_err, sizeof(hook_err)) != 0) {
+			log_error("sms_sender: %s", hook_err);
+			goto fail;
+		}
+		srv->sms_sender = &srv->sms_hook;
+	}
 	db = db_open(cfg->db_url, &err);
 	if (db == NULL) {
 		log_error("database %s: %s", cfg->db_url, err);
@@ -514,6 +795,12 @@ void server_close(struct server *srv)
 
 	if (srv == NULL)
 		return;
+	pthread_mutex_lock(&srv->batch_lock);
+	srv->batch_stop = true;
+	pthread_cond_signal(&srv->batch_cond);
+	pthread_mutex_unlock(&srv->batch_lock);
+	if (srv->batch_started)
+		pthread_join(srv->batch_thread, NULL);
 	for (i = 0; i < srv->pool_nidle; i++)
 		db_close(srv->pool_idle[i]);
 	if (srv->pool_nidle != srv->pool_open)
@@ -522,7 +809,13 @@ void server_close(struct server *srv)
 	if (srv->curl_ready)
 		curl_global_cleanup();
 	free(srv->pool_idle);
+	for (i = 0; i < srv->site_keys_n; i++)
+		EVP_PKEY_free(srv->site_keys[i].key);
 	OPENSSL_cleanse(srv->master_key, sizeof(srv->master_key));
+	pthread_mutex_destroy(&srv->site_keys_lock);
+	pthread_mutex_destroy(&srv->write_lock);
+	pthread_cond_destroy(&srv->batch_cond);
+	pthread_mutex_destroy(&srv->batch_lock);
 	pthread_cond_destroy(&srv->gw_cond);
 	pthread_mutex_destroy(&srv->gw_lock);
 	pthread_cond_destroy(&srv->heavy_cond);

@@ -11,11 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #include "db.h"
 #include "http.h"
 
 struct server;
 struct config;
+struct hook;
 
 /*
  * A connection for the current request, from a pool; give it back with server_db_put.
@@ -25,11 +28,54 @@ struct config;
 struct db *server_db_get(struct server *srv);
 void server_db_put(struct server *srv, struct db *db);
 
+/*
+ * Brackets a write transaction (db_begin() .. db_commit() or db_rollback()) so that the
+ * server's writers take the database's write lock one at a time in arrival order,
+ * instead of polling for it in SQLite's busy handler, whose backoff sleeps leave the
+ * lock idle and serve waiters in no order. Other processes are still kept out by the
+ * backend's busy wait. server_write_end() must follow every server_write_begin() on the
+ * same thread; hold no other server lock and wait for nothing else in between (the
+ * pooled connection is taken before).
+ */
+void server_write_begin(struct server *srv);
+void server_write_end(struct server *srv);
+
+/*
+ * Group commit: runs fn(db, ctx) on the server's writer thread, inside one write
+ * transaction shared with the other calls queued meanwhile (at most SERVER_BATCH_MAX,
+ * bracketed by server_write_begin/end), each call in its own savepoint: fn's changes
+ * stay when it returns 0 and are undone when it returns anything else. Returns when
+ * that transaction has ended: 0 when it committed (durably: fn's changes, if kept, are
+ * on disk), with *result set to fn's return; or -DB_E_BUSY / -DB_E_IO when it could not
+ * begin or commit, and then nothing fn did is stored (fn may have run; it may be queued
+ * again). fn runs on another thread while the caller waits, so ctx may point into the
+ * caller's stack; fn must not begin, commit or roll back, take a pooled connection, or
+ * wait for anything. The writer has its own connection, beyond db_pool.
+ */
+#define SERVER_BATCH_MAX 64
+int server_write_batched(struct server *srv, int (*fn)(struct db *db, void *ctx), void *ctx,
+			 int *result);
+
+/*
+ * The private key of site `site_id`, for signing: from the server's cache, else opened
+ * with site_key() from `db` and kept for the server's life (site keys never change:
+ * site_import() refuses a stored ID, and no site is ever deleted). The process holds
+ * the master key anyway, so an unsealed site key in its memory gives an attacker who
+ * can read that memory nothing more; it saves an AES-GCM open and a DER parse per
+ * signature. Call it outside any transaction that stored the site (only committed
+ * keys may be kept). Returns 0 with *key a new reference the caller frees with
+ * EVP_PKEY_free(), or site_key()'s -SITE_E_NOTFOUND / -SITE_E_INTERNAL. Thread-safe.
+ */
+int server_site_key(struct server *srv, struct db *db, int64_t site_id, EVP_PKEY **key);
+
 /* The configuration the server runs with (read-only). */
 const struct config *server_config(const struct server *srv);
 
 /* The 32-byte master key that wraps private keys at rest (site, reservation keys). */
 const uint8_t *server_master_key(const struct server *srv);
+
+/* The SMS sender (sms_sender, parsed at server_open), or NULL when none is configured. */
+const struct hook *server_sms_sender(const struct server *srv);
 
 /* Seconds since the epoch; one clock for the whole server. */
 int64_t server_now(const struct server *srv);

@@ -1123,6 +1123,13 @@ static const struct {
 	  site_row_gateway },
 };
 
+int site_exists(struct db *db, int64_t site_id)
+{
+	int r = site_found(db, "SELECT 1 FROM sites WHERE id = $1", site_id, NULL, 0);
+
+	return r < 0 ? -SITE_E_INTERNAL : r;
+}
+
 int site_map(struct db *db, int64_t site_id, json_object **out)
 {
 	json_object *o = json_object_new_object();

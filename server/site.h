@@ -63,6 +63,9 @@ void site_error_clear(struct site_error *e);
 int site_import(struct db *db, const uint8_t master[32], int64_t now, json_object *desc,
 		int64_t *site_id, struct site_error *err);
 
+/* Whether site `site_id` exists: 1, 0, or -SITE_E_INTERNAL on a storage error. */
+int site_exists(struct db *db, int64_t site_id);
+
 /*
  * The map of a site for clients: levels, nodes, lanes, spots with their live state and
  * gateways, coordinates in metres. No keys and no owners. Returns 0 with *out a new

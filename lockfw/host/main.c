@@ -5,7 +5,6 @@
  * or starting, 2 bad usage or a bad garage file. Everything else lives in simulator.c.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <libintl.h>
 #include <locale.h>
 #include <stdbool.h>
@@ -13,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../lib/cli.h"
 #include "../../lib/log.h"
 #include "garage.h"
 #include "port-host.h"
@@ -27,24 +27,13 @@
 
 #define PARKLOCKD_VERSION "0.1.0"
 
-enum { EXIT_USAGE = 2 };
-
 struct main_cfg {
 	enum log_level level;
 	struct port_host_opts port;
-	bool help;
-	bool version;
 };
 
+/* Applies one option's argument (NULL for none): 0, or -1 after printing what is wrong. */
 typedef int (*main_opt_fn)(struct main_cfg *c, const char *arg);
-
-struct main_opt {
-	const char *name;
-	char short_name;
-	const char *arg;  /* the argument's name in --help, or NULL for none */
-	main_opt_fn set;  /* 0, or -1 after printing what is wrong */
-	const char *help;
-};
 
 /* A whole number lo..hi, or -1 after saying what the option takes. */
 static int number_arg(const char *opt, const char *arg, long lo, long hi, long *out)
@@ -59,20 +48,6 @@ static int number_arg(const char *opt, const char *arg, long lo, long hi, long *
 		return -1;
 	}
 	*out = v;
-	return 0;
-}
-
-static int opt_help(struct main_cfg *c, const char *arg)
-{
-	(void)arg;
-	c->help = true;
-	return 0;
-}
-
-static int opt_version(struct main_cfg *c, const char *arg)
-{
-	(void)arg;
-	c->version = true;
 	return 0;
 }
 
@@ -105,78 +80,53 @@ static int opt_travel_ms(struct main_cfg *c, const char *arg)
 	return 0;
 }
 
-static const struct main_opt main_opts[] = {
-	{ "help", 'h', NULL, opt_help, N_("show this help and exit") },
-	{ "version", 'V', NULL, opt_version, N_("show the version and exit") },
-	{ "log-level", 'l', "LEVEL", opt_log_level,
-	  N_("log error, warn, info (the default) or debug messages") },
-	{ "mtu", 'm', "N", opt_mtu, N_("ATT MTU of the simulated radios, 23 to 247 "
-				       "(default 185)") },
-	{ "travel-ms", 't', "N", opt_travel_ms,
-	  N_("barrier travel time in milliseconds, 1 to 3999 (default 300)") },
+enum main_opt { OPT_HELP, OPT_VERSION, OPT_LOG_LEVEL, OPT_MTU, OPT_TRAVEL_MS, MAIN_OPTS };
+
+static const struct cli_option main_opts[MAIN_OPTS] = {
+	[OPT_HELP] = { "help", 'h', NULL, N_("show this help and exit") },
+	[OPT_VERSION] = { "version", 'V', NULL, N_("show the version and exit") },
+	[OPT_LOG_LEVEL] = { "log-level", 'l', "LEVEL",
+			    N_("log error, warn, info (the default) or debug messages") },
+	[OPT_MTU] = { "mtu", 'm', "N", N_("ATT MTU of the simulated radios, 23 to 247 "
+					  "(default 185)") },
+	[OPT_TRAVEL_MS] = { "travel-ms", 't', "N",
+			    N_("barrier travel time in milliseconds, 1 to 3999 (default 300)") },
 };
-#define MAIN_OPTS (sizeof(main_opts) / sizeof(main_opts[0]))
 
-static void usage(FILE *f)
+/* What each row of main_opts does (--help and --version are cli.c's). */
+static const main_opt_fn main_sets[MAIN_OPTS] = {
+	[OPT_LOG_LEVEL] = opt_log_level,
+	[OPT_MTU] = opt_mtu,
+	[OPT_TRAVEL_MS] = opt_travel_ms,
+};
+
+static const struct cli main_cli = {
+	.prog = "parklockd",
+	.version = PARKLOCKD_VERSION,
+	.synopsis = N_("Usage: parklockd [OPTIONS] GARAGE_FILE\n"
+		       "Runs the simulated parking locks of a garage file, each on its own UNIX\n"
+		       "socket, with world control on DIR/world.sock. See parklockd(8).\n"),
+	.epilogue = N_("\nExit status: 0 when stopped by SIGINT or SIGTERM, 1 on a failure, 2 on\n"
+		       "a bad command line or garage file.\n"),
+	.options = main_opts,
+	.noptions = MAIN_OPTS,
+	.help_width = 24,
+};
+
+/* A cli_apply_fn: ctx is the struct main_cfg. */
+static int main_apply(void *ctx, int row, const char *arg)
 {
-	char left[40];
-	size_t i;
-
-	fprintf(f, _("Usage: parklockd [OPTIONS] GARAGE_FILE\n"
-		     "Runs the simulated parking locks of a garage file, each on its own UNIX\n"
-		     "socket, with world control on DIR/world.sock. See parklockd(8).\n\n"
-		     "Options:\n"));
-	for (i = 0; i < MAIN_OPTS; i++) {
-		snprintf(left, sizeof(left), "-%c, --%s%s%s", main_opts[i].short_name,
-			 main_opts[i].name, main_opts[i].arg != NULL ? " " : "",
-			 main_opts[i].arg != NULL ? main_opts[i].arg : "");
-		fprintf(f, "  %-24s %s\n", left, _(main_opts[i].help));
-	}
-	fprintf(f, _("\nExit status: 0 when stopped by SIGINT or SIGTERM, 1 on a failure, 2 on\n"
-		     "a bad command line or garage file.\n"));
-}
-
-/* Parses argv into c; returns the index of the first operand, or -1 on a usage error. */
-static int parse_args(int argc, char **argv, struct main_cfg *c)
-{
-	struct option longopts[MAIN_OPTS + 1];
-	char shortopts[2 * MAIN_OPTS + 2], *sp = shortopts;
-	size_t i;
-	int ch;
-
-	memset(longopts, 0, sizeof(longopts));
-	*sp++ = ':'; /* a missing argument returns ':' rather than '?' */
-	for (i = 0; i < MAIN_OPTS; i++) {
-		longopts[i].name = main_opts[i].name;
-		longopts[i].has_arg = main_opts[i].arg != NULL ? required_argument : no_argument;
-		longopts[i].val = main_opts[i].short_name;
-		*sp++ = main_opts[i].short_name;
-		if (main_opts[i].arg != NULL)
-			*sp++ = ':';
-	}
-	*sp = '\0';
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		for (i = 0; i < MAIN_OPTS && main_opts[i].short_name != ch; i++)
-			;
-		if (i == MAIN_OPTS) {
-			fprintf(stderr, ch == ':' ? _("parklockd: %s needs an argument\n") :
-				_("parklockd: unknown option %s\n"), argv[optind - 1]);
-			return -1;
-		}
-		if (main_opts[i].set(c, optarg) != 0)
-			return -1;
-	}
-	return optind;
+	return main_sets[row](ctx, arg);
 }
 
 int main(int argc, char **argv)
 {
 	struct main_cfg cfg;
+	struct cli_parser p;
 	struct garage *g = NULL;
 	struct simulator *sim = NULL;
 	char err[GARAGE_ERR_MAX];
-	int first, r = EXIT_USAGE;
+	int first, r = CLI_EXIT_USAGE;
 
 	setlocale(LC_ALL, "");
 	bindtextdomain("parking", LOCALEDIR);
@@ -185,16 +135,16 @@ int main(int argc, char **argv)
 	cfg.level = LOG_INFO;
 	port_host_opts_default(&cfg.port);
 
-	first = parse_args(argc, argv, &cfg);
+	first = cli_parse(&p, &main_cli, argc, argv, main_apply, &cfg);
 	if (first < 0)
 		goto usage_error;
-	if (cfg.help || cfg.version) {
-		if (cfg.help)
-			usage(stdout);
+	if (p.help || p.version) {
+		if (p.help)
+			cli_help(&main_cli, stdout);
 		else
-			printf(_("parklockd %s (lock firmware %u.%u, protocol version %u)\n"),
-			       PARKLOCKD_VERSION, LOCK_FW_VERSION >> 8, LOCK_FW_VERSION & 0xFF,
-			       PROTO_VERSION);
+			cli_version(&main_cli, stdout,
+				    _("lock firmware %u.%u, protocol version %u"),
+				    LOCK_FW_VERSION >> 8, LOCK_FW_VERSION & 0xFF, PROTO_VERSION);
 		r = fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 		goto out;
 	}
@@ -216,8 +166,7 @@ int main(int argc, char **argv)
 		r = EXIT_SUCCESS;
 	goto out;
 usage_error:
-	fprintf(stderr, _("Try 'parklockd --help' for more information.\n"));
-	r = EXIT_USAGE;
+	r = cli_usage_error(&main_cli);
 out:
 	simulator_close(sim);
 	free(g);

@@ -5,7 +5,12 @@
 #     bare crypto operations an unlock needs, measured in the same run; medians of 5;
 #  2. the size of the lock core (text, data, bss) built with -Os without crypto, for
 #     the host and, when arm-none-eabi-gcc is installed, for a Cortex-M4 (Thumb-2), and
-#     the static RAM of one `struct lock`.
+#     the static RAM of one `struct lock`;
+#  3. the whole system over loopback, the real parkd, parkgw and parklockd in temporary
+#     directories: e-key issuance over HTTP beside its crypto-only bound (bench-issue),
+#     lock events to an event-stream subscriber with 2,000 locks (bench-events), and 200
+#     credentials through one gateway (bench-delivery). A set-up that fails is reported
+#     and the others still run; the exit status is then 1.
 set -eu
 out=build/bench
 mkdir -p "$out"
@@ -102,3 +107,22 @@ else
 	echo "Cortex-M4: arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi)"
 fi
 echo "targets: code <= 32768 bytes, static RAM (data + bss) <= 8192 bytes"
+
+# The whole-system benchmarks print their own figures, each beside its target.
+status=0
+system_bench() {
+	title=$1
+	shift
+	echo "== $title"
+	"$@" || {
+		echo "  $1 could not measure (exit $?): see the messages above"
+		status=1
+	}
+}
+system_bench "e-key issuance over HTTP (POST /v1/ekeys, whole flow) beside the crypto-only bound" \
+	build/bench/bench-issue
+system_bench "event path: lock event to event-stream subscriber, 2,000 simulated locks" \
+	build/bench/bench-events
+system_bench "credential delivery: 200 e-keys for 200 locks through one gateway" \
+	build/bench/bench-delivery
+exit $status

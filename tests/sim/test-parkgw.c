@@ -3,7 +3,9 @@
  * stand-in key server written here (HTTP/1.1 on loopback, a thread per connection, the
  * contract of server/API.md "Gateways", every request's gateway signature checked).
  * Management messages reach their locks and their signed acks come back; every event
- * arrives once, through a server outage and a gateway restart; SIGTERM exits 0.
+ * arrives once, through a server outage and a gateway restart; the first long poll after
+ * a start asks to resume; each lock's reach is reported when it changes (in reach,
+ * out of reach with parklockd gone, back); SIGTERM exits 0.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <stdarg.h>
@@ -75,6 +77,9 @@ static struct {
 	int duplicates;
 	int bad_signatures;
 	int requests;
+	int polls, resumes;     /* long polls, and those with resume=1 */
+	int reach[NLOCKS];      /* the last reach reported of each lock: -1 none, 0, 1 */
+	int reach_reports[NLOCKS];
 } fs;
 
 static int64_t wall_ms(void)
@@ -268,6 +273,36 @@ static char *events_reply(json_object *body, int *status)
 	return strdup(out);
 }
 
+static char *status_reply(json_object *body, int *status)
+{
+	json_object *arr, *l, *v;
+	uint32_t spot;
+	size_t i;
+	int j;
+	char out[64];
+
+	if (!json_object_object_get_ex(body, "locks", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
+		*status = 400;
+		return strdup("{\"error\":\"missing_field\",\"detail\":\"locks\"}");
+	}
+	for (i = 0; i < json_object_array_length(arr); i++) {
+		l = json_object_array_get_idx(arr, i);
+		assert_true(json_object_object_get_ex(l, "spot", &v));
+		spot = (uint32_t)json_object_get_int64(v);
+		assert_true(json_object_object_get_ex(l, "online", &v));
+		assert_true(json_object_is_type(v, json_type_boolean));
+		for (j = 0; j < NLOCKS && spots[j] != spot; j++)
+			;
+		assert_true(j < NLOCKS);
+		fs.reach[j] = json_object_get_boolean(v) ? 1 : 0;
+		fs.reach_reports[j]++;
+	}
+	*status = 200;
+	snprintf(out, sizeof(out), "{\"accepted\":%zu,\"changed\":%zu}", i, i);
+	return strdup(out);
+}
+
 /* Answers one request; returns the reply body (malloc'ed) and *status. Under fs.mu. */
 static char *route(const char *method, const char *target, const char *head, const char *body,
 		   size_t body_len, int *status)
@@ -284,8 +319,11 @@ static char *route(const char *method, const char *target, const char *head, con
 	*status = 200;
 	if (strcmp(method, "GET") == 0 && strcmp(target, "/v1/gateway/locks") == 0)
 		return locks_reply();
-	if (strcmp(method, "GET") == 0 && strncmp(target, "/v1/gateway/messages?wait=", 26) == 0)
+	if (strcmp(method, "GET") == 0 && strncmp(target, "/v1/gateway/messages?wait=", 26) == 0) {
+		fs.polls++;
+		fs.resumes += strstr(target, "&resume=1") != NULL;
 		return messages_reply(atoi(target + 26));
+	}
 	if (strcmp(method, "POST") == 0) {
 		j = json_tokener_parse(body);
 		if (j == NULL) {
@@ -293,7 +331,8 @@ static char *route(const char *method, const char *target, const char *head, con
 			return strdup("{\"error\":\"bad_json\",\"detail\":\"x\"}");
 		}
 		r = strcmp(target, "/v1/gateway/acks") == 0 ? acks_reply(j, status) :
-		    strcmp(target, "/v1/gateway/events") == 0 ? events_reply(j, status) : NULL;
+		    strcmp(target, "/v1/gateway/events") == 0 ? events_reply(j, status) :
+		    strcmp(target, "/v1/gateway/status") == 0 ? status_reply(j, status) : NULL;
 		json_object_put(j);
 		if (r != NULL)
 			return r;
@@ -403,6 +442,7 @@ static void fake_start(void)
 
 	pthread_mutex_init(&fs.mu, NULL);
 	pthread_cond_init(&fs.cond, NULL);
+	fs.reach[0] = fs.reach[1] = -1;
 	fs.listen_fd = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
@@ -530,6 +570,35 @@ static void wait_all_events(long ms)
 	}
 	fail_msg("not every event arrived: lock 101 %d of %ld, lock 102 %d of %ld; see %s",
 		 events_of(spots[0], NULL), head[0], events_of(spots[1], NULL), head[1], gwlog);
+}
+
+/* Waits until the server was told `online` (1 or 0) of every lock; fails after ms. */
+static void wait_reach(int online, long ms)
+{
+	int64_t end = test_ms_now() + ms;
+	int ok = 0;
+
+	while (!ok && test_ms_now() < end) {
+		pthread_mutex_lock(&fs.mu);
+		ok = fs.reach[0] == online && fs.reach[1] == online;
+		pthread_mutex_unlock(&fs.mu);
+		if (!ok)
+			test_sleep_ms(20);
+	}
+	if (!ok)
+		fail_msg("the gateway did not report both locks %s; see %s",
+			 online ? "in reach" : "out of reach", gwlog);
+}
+
+/* The long polls so far that asked to resume. */
+static int resumes(void)
+{
+	int n;
+
+	pthread_mutex_lock(&fs.mu);
+	n = fs.resumes;
+	pthread_mutex_unlock(&fs.mu);
+	return n;
 }
 
 /* ---- set-up ---- */
@@ -665,6 +734,9 @@ static void test_messages_delivered(void **state)
 	start_gateway();
 	/* The boot and provisioning events arrive without anyone asking. */
 	wait_all_events(WAIT_MS);
+	/* Both locks are reported in reach, and the first poll asked to resume. */
+	wait_reach(1, WAIT_MS);
+	assert_int_equal(resumes(), 1);
 
 	t0 = test_ms_now();
 	memset(&p, 0, sizeof(p));
@@ -761,6 +833,11 @@ static void test_gateway_restart_loses_nothing(void **state)
 	int64_t id;
 
 	(void)state;
+	/* Only the first poll of a gateway's run resumes. */
+	pthread_mutex_lock(&fs.mu);
+	assert_true(fs.polls > 1);
+	pthread_mutex_unlock(&fs.mu);
+	assert_int_equal(resumes(), 1);
 	/* Events logged while the server is down are in the gateway's queue file ... */
 	fake_down(1);
 	world_num(101, "car present", "events");
@@ -777,9 +854,40 @@ static void test_gateway_restart_loses_nothing(void **state)
 	start_gateway();
 	wait_all_events(15000);
 	assert_string_equal(wait_ack(id, WAIT_MS), "ok");
+	assert_int_equal(resumes(), 2);
 	pthread_mutex_lock(&fs.mu);
 	assert_int_equal(fs.bad_signatures, 0);
 	pthread_mutex_unlock(&fs.mu);
+}
+
+static void test_lock_reach_reported(void **state)
+{
+	const char *lock_args[] = { "--log-level", "debug", conf, NULL };
+	int before[NLOCKS];
+	int64_t t0;
+
+	(void)state;
+	wait_reach(1, WAIT_MS);
+	pthread_mutex_lock(&fs.mu);
+	before[0] = fs.reach_reports[0];
+	before[1] = fs.reach_reports[1];
+	pthread_mutex_unlock(&fs.mu);
+	/* The locks go away: after a few failed connects, out of reach, once each. */
+	t0 = test_ms_now();
+	assert_int_equal(test_stop(&lock_pid, SIGTERM), 0);
+	wait_reach(0, 15000);
+	fprintf(stderr, "test-parkgw: both locks reported out of reach after %lld ms\n",
+		(long long)(test_ms_now() - t0));
+	test_sleep_ms(500);
+	pthread_mutex_lock(&fs.mu);
+	assert_int_equal(fs.reach_reports[0], before[0] + 1);
+	assert_int_equal(fs.reach_reports[1], before[1] + 1);
+	pthread_mutex_unlock(&fs.mu);
+	/* Back: in reach again as soon as the gateway connects. */
+	lock_pid = test_spawn(parklockd, lock_args, locklog, locklog);
+	assert_true(test_wait_socket(worldsock, 10000));
+	wait_reach(1, 15000);
+	wait_all_events(15000);
 	assert_int_equal(test_stop(&gw_pid, SIGTERM), 0);
 }
 
@@ -792,6 +900,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_car_event_arrives),
 		cmocka_unit_test(test_server_outage_loses_nothing),
 		cmocka_unit_test(test_gateway_restart_loses_nothing),
+		cmocka_unit_test(test_lock_reach_reported),
 	};
 
 	(void)argc;

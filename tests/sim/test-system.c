@@ -3,8 +3,9 @@
  * parklockd (env PARKD, PARKGW, PARKLOCKD, else beside this test) in a temporary
  * directory. An installer's order: factory-fresh locks, the server and an admin, the
  * site imported with the locks' and the gateway's keys, each lock provisioned over the
- * sim transport, then the gateway. A driver's e-key reaches the lock within 5 s and opens
- * it from the driver's device, not from another; a car reaches the event stream and the
+ * sim transport, then the gateway. Each fresh lock gets the site-signed time queued at
+ * the import within 5 s; a driver's e-key reaches the lock within 5 s and opens it from
+ * the driver's device, not from another; a car reaches the event stream and the
  * notification hook once; with parkd down for a while every event still arrives once.
  */
 #include <stdarg.h>
@@ -206,7 +207,8 @@ static int on_event(void *arg, const char *event, const char *data)
 	if (s->n < 64) {
 		snprintf(s->kinds[s->n], sizeof(s->kinds[0]), "%s", get_str(j, "kind"));
 		s->spots[s->n] = get_int(j, "spot");
-		s->seqs[s->n] = get_int(j, "seq");
+		/* A lock's event has its sequence; "online" and "offline" are the server's. */
+		s->seqs[s->n] = json_object_object_get_ex(j, "seq", NULL) ? get_int(j, "seq") : 0;
 		s->n++;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -450,6 +452,59 @@ static void test_install(void **state)
 	assert_false(test_exited(gw_pid));
 }
 
+/* ---- the locks' time and reach ---- */
+
+/* The single integer `sql` finds in parkd's database. */
+static int64_t parkd_int(const char *sql)
+{
+	char url[200];
+	const char *err = NULL;
+	struct db *db;
+	struct db_stmt *st;
+	int64_t v;
+
+	snprintf(url, sizeof(url), "sqlite:%s/parkd.db", pkdir);
+	db = db_open(url, &err);
+	assert_non_null(db);
+	st = db_prepare(db, sql);
+	assert_non_null(st);
+	assert_int_equal(db_step(st), DB_ROW);
+	v = db_col_int(st, 0);
+	db_finalize(st);
+	db_close(db);
+	return v;
+}
+
+static void test_fresh_lock_gets_time(void **state)
+{
+	int64_t t0 = test_ms_now();
+	long t;
+	int i;
+
+	(void)state;
+	/* The SET_TIMEs queued at the import, through the gateway as soon as it runs. */
+	for (i = 0; i < 2; i++) {
+		while (lock_state(101 + i, "time") == 0 && test_ms_now() - t0 < CRED_BOUND_MS)
+			test_sleep_ms(20);
+		t = lock_state(101 + i, "time");
+		assert_true(t > 0);
+		assert_true(labs(t - (long)time(NULL)) < 60);
+	}
+	fprintf(stderr, "test-system: both locks had the server's time after %lld ms\n",
+		(long long)(test_ms_now() - t0));
+	/* The gateway told parkd it reaches both, and the locks' acks came back. */
+	while ((parkd_int("SELECT COUNT(*) FROM gateway_reach WHERE gateway_id = 1 AND "
+			  "online = 1") != 2 ||
+		parkd_int("SELECT COUNT(*) FROM mgmt_queue WHERE kind = 'set_time' AND "
+			  "state = 'acked'") != 2) && test_ms_now() - t0 < CRED_BOUND_MS)
+		test_sleep_ms(20);
+	assert_int_equal(parkd_int("SELECT COUNT(*) FROM gateway_reach WHERE gateway_id = 1 "
+				   "AND online = 1"), 2);
+	assert_int_equal(parkd_int("SELECT COUNT(*) FROM spots WHERE online = 1"), 2);
+	assert_int_equal(parkd_int("SELECT COUNT(*) FROM mgmt_queue WHERE kind = 'set_time' "
+				   "AND state = 'acked' AND result = 'ok'"), 2);
+}
+
 /* ---- the driver ---- */
 
 static void test_driver_key_reaches_lock(void **state)
@@ -674,6 +729,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_install),
+		cmocka_unit_test(test_fresh_lock_gets_time),
 		cmocka_unit_test(test_driver_key_reaches_lock),
 		cmocka_unit_test(test_driver_opens_lock),
 		cmocka_unit_test(test_other_device_refused),

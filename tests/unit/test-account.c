@@ -287,10 +287,15 @@ static void test_sms_failure(void **state)
 	char err[CONFIG_ERR_MAX];
 
 	(void)state;
+	/* The sender is parsed when the server opens: reopen it with each one. */
+	server_close(srv);
 	assert_int_equal(config_set(&cfg, "sms_sender", "file:/nonexistent/dir/sms", err,
 				    sizeof(err)), 0);
+	assert_int_equal(server_open(&cfg, &srv), 0);
 	assert_int_equal(account_register(srv, "+8613800000004", PEER, &res), -ACCOUNT_E_SMS);
+	server_close(srv);
 	assert_int_equal(config_set(&cfg, "sms_sender", "", err, sizeof(err)), 0);
+	assert_int_equal(server_open(&cfg, &srv), 0);
 	assert_int_equal(account_register(srv, "+8613800000004", PEER, &res), -ACCOUNT_E_SMS);
 }
 

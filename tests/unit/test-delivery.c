@@ -1,10 +1,13 @@
 /*
  * test-delivery.c: server/delivery on the test site with credentials queued by
  * server/key and acknowledged by in-process lock cores: each gateway sees only the
- * locks and messages it covers, oldest first and bounded; a real MGMT_ACK closes its
- * message (again harmlessly), and forged, foreign, mismatched or uncovered acks change
- * nothing; a refusal by the lock is stored as its status name; an error word leaves the
- * message pending.
+ * locks and messages it covers, oldest first and bounded; a long poll gives each out at
+ * most once per redeliver_s, or all again on resume; a real MGMT_ACK closes its message
+ * (again harmlessly), and forged, foreign, mismatched or uncovered acks change nothing;
+ * a refusal by the lock is stored as its status name; an error word leaves the message
+ * pending; stale_sequence makes a bounded number of resends under fresh sequences, just
+ * above ours when the lock applied a later message, a margin above when the lock is
+ * ahead of the server (a restored database).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 
 #include "../../lib/ecies.h"
 #include "../../lib/log.h"
+#include "../../lib/signer.h"
 #include "../../server/delivery.h"
 #include "../../server/key.h"
 #include "../support/test-site-db.h"
@@ -33,6 +37,7 @@ struct fixture {
 	int64_t alice, bob;
 	struct test_user dev;
 	struct test_lock *lock; /* the lock of spot 101 */
+	int64_t resent;         /* the resend the last ack() made, 0 for none */
 };
 
 static int setup(void **state)
@@ -106,7 +111,8 @@ static int ack(struct fixture *f, int64_t gateway, int64_t id, const uint8_t *a,
 	int r;
 
 	assert_int_equal(db_begin(f->t->db), 0);
-	r = delivery_ack(f->t->db, gateway, NOW + 10, id, a, len, error, result);
+	r = delivery_ack(f->t->db, f->t->master, gateway, NOW + 10, id, a, len, error, result,
+			 &f->resent);
 	if (r == 0)
 		assert_int_equal(db_commit(f->t->db), 0);
 	else
@@ -124,6 +130,93 @@ static const char *state_of(struct fixture *f, int64_t id, char buf[32])
 	snprintf(buf, 32, "%s", db_col_text(st, 0));
 	db_finalize(st);
 	return buf;
+}
+
+/* An integer column of message `id`. */
+static int64_t column(struct fixture *f, const char *col, int64_t id)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM mgmt_queue WHERE id = %lld", col,
+		 (long long)id);
+	return query(f->t->db, sql);
+}
+
+/* The stored frame of message `id`, decoded into m (payload into p). */
+static void stored_frame(struct fixture *f, int64_t id, uint8_t *frame, size_t *len,
+			 struct proto_msg *m, union proto_mgmt_payload *p)
+{
+	struct db_stmt *st = db_prepare(f->t->db, "SELECT frame FROM mgmt_queue WHERE id = $1");
+	const void *b;
+
+	assert_non_null(st);
+	assert_int_equal(db_bind_int(st, 1, id), 0);
+	assert_int_equal(db_step(st), DB_ROW);
+	b = db_col_blob(st, 0, len);
+	assert_true(*len <= PROTO_FRAME_MAX);
+	memcpy(frame, b, *len);
+	db_finalize(st);
+	assert_int_equal(proto_decode(frame, *len, m), 0);
+	assert_int_equal(m->type, PROTO_MGMT);
+	assert_int_equal(proto_mgmt_decode_payload(m->u.mgmt.mtype, m->u.mgmt.payload,
+						   m->u.mgmt.plen, p), 0);
+}
+
+/* Delivers stored message `id` to the test lock and reports its ack; the lock's result. */
+static int deliver_and_ack(struct fixture *f, int64_t id, char result[32])
+{
+	uint8_t frame[PROTO_FRAME_MAX], a[PROTO_FRAME_MAX];
+	union proto_mgmt_payload p;
+	struct proto_msg m;
+	size_t n = 0, alen = 0;
+	int lock_result;
+
+	stored_frame(f, id, frame, &n, &m, &p);
+	lock_result = test_site_db_deliver(f->lock, frame, n, a, &alen);
+	assert_int_equal(ack(f, 1, id, a, alen, NULL, result), 0);
+	return lock_result;
+}
+
+/* Queues a SET_TIME for spot 101 through delivery_queue(); its message ID. */
+static int64_t queue_time(struct fixture *f, uint32_t time)
+{
+	struct delivery_msg_spec spec = { 101, TEST_SITE_DB_SITE_ID, PROTO_MGMT_SET_TIME,
+					  "set_time", 0 };
+	union proto_mgmt_payload p;
+	EVP_PKEY *key = NULL;
+	int64_t id = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.time = time;
+	assert_int_equal(site_key(f->t->db, f->t->master, TEST_SITE_DB_SITE_ID, &key), 0);
+	assert_int_equal(db_begin(f->t->db), 0);
+	assert_int_equal(delivery_queue(f->t->db, key, &spec, &p, NOW, &id), 0);
+	assert_int_equal(db_commit(f->t->db), 0);
+	EVP_PKEY_free(key);
+	return id;
+}
+
+/*
+ * Moves the test lock's management sequence to `seq` with a SET_LOCKOUT the server never
+ * issued: the lock as it is after the server's database was restored from a backup.
+ */
+static void lock_ahead(struct fixture *f, uint32_t seq)
+{
+	uint8_t frame[PROTO_FRAME_MAX];
+	union proto_mgmt_payload p;
+	EVP_PKEY *key = NULL;
+	int n;
+
+	memset(&p, 0, sizeof(p));
+	p.lockout.max_failures = 5;
+	p.lockout.window_s = 60;
+	p.lockout.lockout_s = 300;
+	assert_int_equal(site_key(f->t->db, f->t->master, TEST_SITE_DB_SITE_ID, &key), 0);
+	n = signer_mgmt_frame(key, TEST_SITE_DB_SITE_ID, 1, PROTO_MGMT_SET_LOCKOUT, 101, seq, &p,
+			      frame, sizeof(frame));
+	EVP_PKEY_free(key);
+	assert_true(n > 0);
+	assert_int_equal(test_site_db_deliver(f->lock, frame, (size_t)n, NULL, NULL), PROTO_OK);
 }
 
 static void test_locks_per_gateway(void **state)
@@ -266,10 +359,222 @@ static void test_refusal_and_error_word(void **state)
 	assert_int_equal(test_site_db_deliver(f->lock, f1, n1, a, &alen), PROTO_E_STALE);
 	assert_int_equal(ack(f, 1, first, a, alen, NULL, result), 0);
 	assert_string_equal(result, "stale_sequence");
-	assert_string_equal(state_of(f, first, buf), "acked");
+	assert_string_equal(state_of(f, first, buf), "failed");
+	assert_true(f->resent > 0);
 	/* An error word after the ack does not reopen it. */
 	assert_int_equal(ack(f, 1, first, NULL, 0, "unreachable", result), 0);
 	assert_string_equal(result, "stale_sequence");
+	assert_int_equal(f->resent, 0);
+}
+
+static void test_queue_signs_under_next_sequence(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cred = issue(f, f->alice, 101), t1 = queue_time(f, NOW), t2 = queue_time(f, NOW + 5);
+	uint8_t frame[PROTO_FRAME_MAX];
+	union proto_mgmt_payload p;
+	struct proto_msg m;
+	size_t n = 0;
+	char result[32];
+	struct delivery_msg_spec bad = { 999, TEST_SITE_DB_SITE_ID, PROTO_MGMT_SET_TIME,
+					 "set_time", 0 };
+	EVP_PKEY *key = NULL;
+
+	/* One counter per lock, shared with the credentials key.c queues. */
+	assert_int_equal(column(f, "seq", cred), 1);
+	assert_int_equal(column(f, "seq", t1), 2);
+	assert_int_equal(column(f, "seq", t2), 3);
+	assert_int_equal(query(f->t->db, "SELECT mgmt_seq FROM locks WHERE spot_id = 101"), 3);
+	assert_int_equal(query(f->t->db, "SELECT COUNT(*) FROM mgmt_queue WHERE kind = 'set_time' "
+			       "AND key_id IS NULL AND state = 'pending' AND resends = 0 "
+			       "AND resend_of IS NULL AND created_at = 1800000000"), 2);
+	stored_frame(f, t2, frame, &n, &m, &p);
+	assert_int_equal(m.u.mgmt.mtype, PROTO_MGMT_SET_TIME);
+	assert_int_equal(m.u.mgmt.target_spot, 101);
+	assert_int_equal(m.u.mgmt.seq, 3);
+	assert_int_equal(p.time, NOW + 5);
+	/* The lock takes them in order: the site signature is good. */
+	assert_int_equal(deliver_and_ack(f, cred, result), PROTO_OK);
+	assert_int_equal(deliver_and_ack(f, t1, result), PROTO_OK);
+	assert_int_equal(deliver_and_ack(f, t2, result), PROTO_OK);
+	assert_string_equal(result, "ok");
+	/* No such lock; a REVOKE (its own serial) is not queued per lock. */
+	assert_int_equal(site_key(f->t->db, f->t->master, TEST_SITE_DB_SITE_ID, &key), 0);
+	assert_int_equal(db_begin(f->t->db), 0);
+	assert_int_equal(delivery_queue(f->t->db, key, &bad, &p, NOW, NULL), -DELIVERY_E_NOTFOUND);
+	bad.spot_id = 101;
+	bad.mtype = PROTO_MGMT_REVOKE;
+	assert_int_equal(delivery_queue(f->t->db, key, &bad, &p, NOW, NULL), -DELIVERY_E_INTERNAL);
+	db_rollback(f->t->db);
+	/* A lock at the end of its sequences gets nothing, and nothing changes. */
+	assert_int_equal(db_exec(f->t->db, "UPDATE locks SET mgmt_seq = 4294967295 "
+				 "WHERE spot_id = 102", NULL), 0);
+	bad.spot_id = 102;
+	bad.mtype = PROTO_MGMT_SET_TIME;
+	assert_int_equal(db_begin(f->t->db), 0);
+	assert_int_equal(delivery_queue(f->t->db, key, &bad, &p, NOW, NULL), -DELIVERY_E_SPENT);
+	db_rollback(f->t->db);
+	EVP_PKEY_free(key);
+}
+
+/* The IDs a give returned, in order, into ids; the count. */
+static size_t given(json_object *arr, int64_t *ids, size_t cap)
+{
+	size_t i, n;
+	json_object *v;
+
+	assert_non_null(arr);
+	n = json_object_array_length(arr);
+	assert_true(n <= cap);
+	for (i = 0; i < n; i++) {
+		assert_true(json_object_object_get_ex(json_object_array_get_idx(arr, i), "id", &v));
+		ids[i] = json_object_get_int64(v);
+	}
+	json_object_put(arr);
+	return n;
+}
+
+static void test_give_once_per_redeliver(void **state)
+{
+	struct fixture *f = *state;
+	int64_t a = issue(f, f->alice, 101), b = issue(f, f->bob, 201), c, ids[8], due = -1;
+	char result[32];
+
+	/* The first poll gives what is pending, and marks it. */
+	assert_int_equal(given(delivery_give(f->t->db, 1, NOW, 30, false, 64, &due), ids, 8), 1);
+	assert_int_equal(ids[0], a);
+	assert_int_equal(due, NOW + 30);
+	assert_int_equal(column(f, "last_given_at", a), NOW);
+	/* Again within redeliver_s: nothing, and when it falls due. */
+	assert_int_equal(given(delivery_give(f->t->db, 1, NOW + 5, 30, false, 64, &due), ids, 8),
+			 0);
+	assert_int_equal(due, NOW + 30);
+	/* A new message goes out at once; the quiet one does not come with it. */
+	c = issue(f, f->alice, 102);
+	assert_int_equal(given(delivery_give(f->t->db, 1, NOW + 6, 30, false, 64, &due), ids, 8),
+			 1);
+	assert_int_equal(ids[0], c);
+	assert_int_equal(due, NOW + 30);
+	/* A gateway that has just started gets all of them. */
+	assert_int_equal(given(delivery_give(f->t->db, 1, NOW + 7, 30, true, 64, &due), ids, 8),
+			 2);
+	assert_int_equal(ids[0], a);
+	assert_int_equal(ids[1], c);
+	assert_int_equal(due, NOW + 37);
+	/* Once redeliver_s has passed, again; bounded by max. */
+	assert_int_equal(given(delivery_give(f->t->db, 1, NOW + 37, 30, false, 1, &due), ids, 8),
+			 1);
+	assert_int_equal(ids[0], a);
+	/* The other gateway's lock is its own affair; pending() still shows everything. */
+	assert_int_equal(given(delivery_give(f->t->db, 2, NOW + 37, 30, false, 64, &due), ids, 8),
+			 1);
+	assert_int_equal(ids[0], b);
+	assert_int_equal(given(delivery_pending(f->t->db, 1, 64), ids, 8), 2);
+	/* Closed messages are given no more, and nothing is due. */
+	assert_int_equal(deliver_and_ack(f, a, result), PROTO_OK);
+	assert_int_equal(db_exec(f->t->db, "UPDATE mgmt_queue SET state = 'acked' WHERE id = $1",
+				 "i", c), 0);
+	assert_int_equal(given(delivery_give(f->t->db, 1, NOW + 100, 30, true, 64, &due), ids, 8),
+			 0);
+	assert_int_equal(due, 0);
+	assert_int_equal(given(delivery_give(f->t->db, 99, NOW + 100, 30, true, 64, &due), ids, 8),
+			 0);
+}
+
+static void test_stale_after_reorder_resent_above(void **state)
+{
+	struct fixture *f = *state;
+	int64_t first = issue(f, f->alice, 101), second = issue(f, f->alice, 101), again;
+	uint8_t frame[PROTO_FRAME_MAX], orig[PROTO_FRAME_MAX];
+	union proto_mgmt_payload p, po;
+	struct proto_msg m, mo;
+	size_t n = 0, no = 0;
+	char result[32], buf[32];
+
+	/* Sequence 2 overtook 1 (a message got reordered). */
+	assert_int_equal(deliver_and_ack(f, second, result), PROTO_OK);
+	assert_int_equal(deliver_and_ack(f, first, result), PROTO_E_STALE);
+	assert_string_equal(result, "stale_sequence");
+	assert_string_equal(state_of(f, first, buf), "failed");
+	again = f->resent;
+	assert_true(again > second);
+	/* Just above what the server issued: the lock applied one of ours. */
+	assert_int_equal(column(f, "seq", again), 3);
+	assert_int_equal(query(f->t->db, "SELECT mgmt_seq FROM locks WHERE spot_id = 101"), 3);
+	assert_int_equal(column(f, "resend_of", again), first);
+	assert_int_equal(column(f, "resends", again), 1);
+	assert_int_equal(column(f, "key_id", again), column(f, "key_id", first));
+	assert_string_equal(state_of(f, again, buf), "pending");
+	/* The same payload, signed again. */
+	stored_frame(f, first, orig, &no, &mo, &po);
+	stored_frame(f, again, frame, &n, &m, &p);
+	assert_int_equal(m.u.mgmt.mtype, PROTO_MGMT_INSTALL_CRED);
+	assert_int_equal(p.cred.key_id, po.cred.key_id);
+	assert_memory_equal(p.cred.res_pub, po.cred.res_pub, 64);
+	assert_int_equal(deliver_and_ack(f, again, result), PROTO_OK);
+	assert_string_equal(state_of(f, again, buf), "acked");
+	assert_int_equal(f->resent, 0);
+	assert_int_equal(query(f->t->db, "SELECT COUNT(*) FROM mgmt_queue"), 3);
+}
+
+static void test_stale_lock_ahead_margin_and_cap(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id, ids[DELIVERY_RESENDS_MAX + 1];
+	union proto_mgmt_payload p;
+	struct proto_msg m;
+	uint8_t frame[PROTO_FRAME_MAX];
+	size_t n = 0;
+	char result[32], buf[32];
+	int i;
+
+	/* Restored from a backup: the lock is at 500, the server at 0. */
+	lock_ahead(f, 500);
+	id = queue_time(f, NOW);
+	assert_int_equal(column(f, "seq", id), 1);
+	assert_int_equal(deliver_and_ack(f, id, result), PROTO_E_STALE);
+	/* A margin above: the lock is past anything the server knows of. */
+	assert_int_equal(column(f, "seq", f->resent), 1 + DELIVERY_SEQ_MARGIN);
+	/* A time is signed afresh: the server's clock at the resend. */
+	stored_frame(f, f->resent, frame, &n, &m, &p);
+	assert_int_equal(p.time, NOW + 10);
+	assert_int_equal(deliver_and_ack(f, f->resent, result), PROTO_OK);
+
+	/* Far ahead: each resend jumps the margin, and after DELIVERY_RESENDS_MAX it stops. */
+	lock_ahead(f, 100000);
+	ids[0] = queue_time(f, NOW);
+	for (i = 0; i < DELIVERY_RESENDS_MAX; i++) {
+		assert_int_equal(deliver_and_ack(f, ids[i], result), PROTO_E_STALE);
+		ids[i + 1] = f->resent;
+		assert_true(ids[i + 1] > 0);
+		assert_int_equal(column(f, "resend_of", ids[i + 1]), ids[0]);
+		assert_int_equal(column(f, "resends", ids[i + 1]), i + 1);
+		assert_int_equal(column(f, "seq", ids[i + 1]),
+				 column(f, "seq", ids[i]) + DELIVERY_SEQ_MARGIN);
+	}
+	assert_int_equal(deliver_and_ack(f, ids[DELIVERY_RESENDS_MAX], result), PROTO_E_STALE);
+	assert_int_equal(f->resent, 0);
+	for (i = 0; i <= DELIVERY_RESENDS_MAX; i++)
+		assert_string_equal(state_of(f, ids[i], buf), "failed");
+	assert_int_equal(query(f->t->db, "SELECT COUNT(*) FROM mgmt_queue "
+			       "WHERE state = 'pending'"), 0);
+}
+
+static void test_stale_spent_sequence_not_resent(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id;
+	char result[32], buf[32];
+
+	lock_ahead(f, 500);
+	id = queue_time(f, NOW);
+	assert_int_equal(db_exec(f->t->db, "UPDATE locks SET mgmt_seq = 4294967000 "
+				 "WHERE spot_id = 101", NULL), 0);
+	assert_int_equal(deliver_and_ack(f, id, result), PROTO_E_STALE);
+	assert_string_equal(state_of(f, id, buf), "failed");
+	assert_int_equal(f->resent, 0);
+	assert_int_equal(query(f->t->db, "SELECT mgmt_seq FROM locks WHERE spot_id = 101"),
+			 4294967000LL);
 }
 
 int main(void)
@@ -280,6 +585,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ack_closes_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_acks_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusal_and_error_word, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_signs_under_next_sequence, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_give_once_per_redeliver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_after_reorder_resent_above, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stale_lock_ahead_margin_and_cap, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stale_spent_sequence_not_resent, setup,
+						teardown),
 	};
 
 	log_init("test-delivery", LOG_WARN);

@@ -3,7 +3,10 @@
  * test site (tests/support/test-site-db.h): every field of a gateway's batch validated,
  * each event stored once by (spot, seq), the spot's live state moved on only by newer
  * events, audit and notification rows, refusals (unknown spot, spot not covered) that
- * store nothing, and who may watch which spots.
+ * store nothing, and who may watch which spots; the gateways' reports of which locks
+ * they reach: validated, stored whole or not at all, a spot offline only when no
+ * gateway reaches it, each change audited and streamed, going offline an alarm that
+ * reaches the notification hook.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,8 @@
 #include <string.h>
 
 #include "../../server/event.h"
+#include "../../server/hook.h"
+#include "../../server/notify.h"
 #include "../support/test-site-db.h"
 
 #define NOW 1800000100
@@ -373,6 +378,240 @@ static void test_who_may_watch(void **state_)
 	assert_int_equal(event_may_watch_site(t->db, stranger, true, 8), 0); /* no such site */
 }
 
+/* ---- whether the locks are in reach ---- */
+
+/* Reports through event_online(); the result, with the changes' kinds joined in *kinds. */
+static int report(struct test_site_db *t, int64_t gw, bool notify, const struct event_online_in *in,
+		  size_t n, size_t *changed, char *kinds, size_t cap)
+{
+	struct event_stored out[8];
+	struct event_error err;
+	json_object *v;
+	size_t i, off = 0;
+	int r;
+
+	assert_true(n <= 8);
+	kinds[0] = '\0';
+	r = event_online(t->db, gw, NOW, notify, in, n, out, changed, &err);
+	if (r != 0) {
+		assert_int_equal(*changed, 0);
+		return r;
+	}
+	for (i = 0; i < *changed; i++) {
+		assert_int_equal(out[i].site_id, TEST_SITE_DB_SITE_ID);
+		assert_true(json_object_object_get_ex(out[i].json, "spot", &v));
+		assert_int_equal(json_object_get_int64(v), out[i].spot_id);
+		assert_true(json_object_object_get_ex(out[i].json, "gateway", &v));
+		assert_int_equal(json_object_get_int64(v), gw);
+		assert_true(json_object_object_get_ex(out[i].json, "received_at", &v));
+		assert_int_equal(json_object_get_int64(v), NOW);
+		assert_true(json_object_object_get_ex(out[i].json, "kind", &v));
+		off += (size_t)snprintf(kinds + off, cap - off, "%s%lld:%s", i > 0 ? " " : "",
+					(long long)out[i].spot_id, json_object_get_string(v));
+	}
+	event_stored_free(out, *changed);
+	return 0;
+}
+
+static void test_online_reach(void **state_)
+{
+	struct test_site_db *t = *state_;
+	struct event_online_in in[3] = { { 101, true }, { 102, false }, { 0, false } };
+	struct event_in e;
+	char kinds[256];
+	size_t changed = 9;
+
+	/* 102 was never heard of (0): out of reach changes nothing; 101 comes online. */
+	assert_int_equal(report(t, 1, true, in, 2, &changed, kinds, sizeof(kinds)), 0);
+	assert_string_equal(kinds, "101:online");
+	assert_int_equal(state(t, 101, "online"), 1);
+	assert_int_equal(state(t, 102, "online"), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM gateway_reach"), 2);
+	assert_int_equal(count(t, "SELECT count(*) FROM audit WHERE action = 'lock_online' AND "
+			       "detail = 'spot 101 in reach of gateway 1'"), 1);
+	/* The same again: no change, nothing streamed. */
+	assert_int_equal(report(t, 1, true, in, 2, &changed, kinds, sizeof(kinds)), 0);
+	assert_int_equal(changed, 0);
+	/* Out of reach: an alarm, once. */
+	in[0].online = false;
+	assert_int_equal(report(t, 1, true, in, 1, &changed, kinds, sizeof(kinds)), 0);
+	assert_string_equal(kinds, "101:offline");
+	assert_int_equal(state(t, 101, "online"), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM audit WHERE action = 'lock_offline'"), 1);
+	assert_int_equal(count(t, "SELECT count(*) FROM notifications WHERE kind = 'offline' "
+			       "AND spot_id = 101 AND event_id IS NULL AND state = 'pending' "
+			       "AND created_at = 1800000100"), 1);
+	assert_int_equal(report(t, 1, true, in, 1, &changed, kinds, sizeof(kinds)), 0);
+	assert_int_equal(changed, 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM notifications"), 1);
+	/* An event says it is there again, silently (it is the events' own news). */
+	e = ev(101, 1, PROTO_EV_CAR_ARRIVED, 0, 0);
+	assert_int_equal(ingest(t, 1, false, &e, 1, &changed, &(int64_t){ 0 }), 0);
+	assert_int_equal(state(t, 101, "online"), 1);
+
+	/* A second gateway covers 101 too: one losing it while the other reaches it is no
+	 * change; both losing it is. */
+	must(db_exec(t->db, "INSERT INTO gateway_covers (gateway_id, spot_id) VALUES (2, 101)",
+		     NULL) == 0);
+	in[0].online = true;
+	assert_int_equal(report(t, 2, true, in, 1, &changed, kinds, sizeof(kinds)), 0);
+	assert_int_equal(changed, 0);
+	in[0].online = false;
+	assert_int_equal(report(t, 1, false, in, 1, &changed, kinds, sizeof(kinds)), 0);
+	assert_int_equal(changed, 0);
+	assert_int_equal(state(t, 101, "online"), 1);
+	assert_int_equal(report(t, 2, false, in, 1, &changed, kinds, sizeof(kinds)), 0);
+	assert_string_equal(kinds, "101:offline");
+	/* Without a hook configured, no notification. */
+	assert_int_equal(count(t, "SELECT count(*) FROM notifications"), 1);
+	/* Back, lost, back within one report: each change in order. */
+	in[0].online = true;
+	in[1] = (struct event_online_in){ 101, false };
+	in[2] = (struct event_online_in){ 101, true };
+	assert_int_equal(report(t, 2, true, in, 3, &changed, kinds, sizeof(kinds)), 0);
+	assert_string_equal(kinds, "101:online 101:offline 101:online");
+	assert_int_equal(count(t, "SELECT count(*) FROM notifications"), 2);
+}
+
+static void test_online_refused_stores_nothing(void **state_)
+{
+	struct test_site_db *t = *state_;
+	struct event_online_in in[2] = { { 101, true }, { 201, true } };
+	struct event_stored out[2];
+	struct event_error err;
+	size_t changed = 9;
+
+	/* 201 is gateway 2's: the whole report is refused. */
+	assert_int_equal(event_online(t->db, 1, NOW, true, in, 2, out, &changed, &err),
+			 -EVENT_E_FORBIDDEN);
+	assert_int_equal(err.status, 403);
+	assert_string_equal(err.code, "forbidden");
+	assert_non_null(strstr(err.detail, "201"));
+	in[1].spot = 999;
+	assert_int_equal(event_online(t->db, 1, NOW, true, in, 2, out, &changed, &err),
+			 -EVENT_E_NOTFOUND);
+	assert_int_equal(err.status, 404);
+	assert_int_equal(event_online(t->db, 77, NOW, true, in, 1, out, &changed, &err),
+			 -EVENT_E_FORBIDDEN);
+	assert_int_equal(changed, 0);
+	assert_int_equal(state(t, 101, "online"), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM gateway_reach"), 0);
+	assert_int_equal(count(t, "SELECT count(*) FROM audit"), 0);
+	/* An empty report is fine and does nothing. */
+	assert_int_equal(event_online(t->db, 1, NOW, true, in, 0, out, &changed, &err), 0);
+	assert_int_equal(changed, 0);
+}
+
+/* Parses `body` with event_online_parse(); its result with the reply's status and code. */
+static int parse_online(const char *body, struct event_online_in *out, char *code, size_t cap,
+			int *status)
+{
+	struct http_reply rep;
+	json_object *j = json_tokener_parse(body), *v;
+	int r;
+
+	assert_non_null(j);
+	memset(&rep, 0, sizeof(rep));
+	r = event_online_parse(j, out, EVENT_ONLINE_MAX, &rep);
+	code[0] = '\0';
+	*status = rep.status;
+	if (rep.json != NULL && json_object_object_get_ex(rep.json, "error", &v))
+		snprintf(code, cap, "%s", json_object_get_string(v));
+	json_object_put(rep.json);
+	json_object_put(j);
+	return r;
+}
+
+static void test_online_validation(void **state_)
+{
+	static const struct {
+		const char *body;
+		const char *code;
+	} bad[] = {
+		{ "{}", "missing_field" },
+		{ "{\"locks\":null}", "missing_field" },
+		{ "{\"locks\":{}}", "bad_field" },
+		{ "{\"locks\":[1]}", "bad_field" },
+		{ "{\"locks\":[{}]}", "missing_field" },
+		{ "{\"locks\":[{\"online\":true}]}", "missing_field" },
+		{ "{\"locks\":[{\"spot\":101}]}", "missing_field" },
+		{ "{\"locks\":[{\"spot\":101,\"online\":null}]}", "missing_field" },
+		{ "{\"locks\":[{\"spot\":101,\"online\":1}]}", "bad_field" },
+		{ "{\"locks\":[{\"spot\":101,\"online\":\"false\"}]}", "bad_field" },
+		{ "{\"locks\":[{\"spot\":\"101\",\"online\":true}]}", "bad_field" },
+		{ "{\"locks\":[{\"spot\":0,\"online\":true}]}", "bad_field" },
+		{ "{\"locks\":[{\"spot\":4294967296,\"online\":true}]}", "bad_field" },
+		{ "{\"locks\":[{\"spot\":1.5,\"online\":true}]}", "bad_field" },
+		{ "{\"locks\":[{\"spot\":101,\"online\":true},{\"spot\":-1,\"online\":true}]}",
+		  "bad_field" },
+	};
+	struct event_online_in *out = calloc(EVENT_ONLINE_MAX + 1, sizeof(*out));
+	char code[64], *big;
+	size_t i, off;
+	int status;
+
+	(void)state_;
+	assert_non_null(out);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse_online(bad[i].body, out, code, sizeof(code), &status) != -1)
+			fail_msg("accepted: %s", bad[i].body);
+		assert_int_equal(status, 400);
+		assert_string_equal(code, bad[i].code);
+	}
+	assert_int_equal(parse_online("{\"locks\":[{\"spot\":101,\"online\":false},"
+				      "{\"spot\":4294967295,\"online\":true}]}", out, code,
+				      sizeof(code), &status), 2);
+	assert_int_equal(out[0].spot, 101);
+	assert_false(out[0].online);
+	assert_int_equal(out[1].spot, 4294967295LL);
+	assert_true(out[1].online);
+	assert_int_equal(parse_online("{\"locks\":[]}", out, code, sizeof(code), &status), 0);
+	big = malloc(64 * (EVENT_ONLINE_MAX + 1) + 32);
+	assert_non_null(big);
+	off = (size_t)sprintf(big, "{\"locks\":[");
+	for (i = 0; i <= EVENT_ONLINE_MAX; i++)
+		off += (size_t)sprintf(big + off, "%s{\"spot\":%zu,\"online\":true}",
+				       i > 0 ? "," : "", i + 1);
+	sprintf(big + off, "]}");
+	assert_int_equal(parse_online(big, out, code, sizeof(code), &status), -1);
+	assert_int_equal(status, 413);
+	assert_string_equal(code, "body_too_large");
+	free(big);
+	free(out);
+}
+
+static void test_offline_alarm_reaches_hook(void **state_)
+{
+	struct test_site_db *t = *state_;
+	struct event_online_in in = { 102, true };
+	int64_t owner = test_site_db_user(t, 1);
+	char spec[160], err[200], path[128], text[4096], kinds[64];
+	struct hook hook;
+	size_t changed;
+	FILE *fp;
+	size_t n;
+
+	must(db_exec(t->db, "UPDATE spots SET owner_id = $1 WHERE id = 102", "i", owner) == 0);
+	assert_int_equal(report(t, 1, true, &in, 1, &changed, kinds, sizeof(kinds)), 0);
+	in.online = false;
+	assert_int_equal(report(t, 1, true, &in, 1, &changed, kinds, sizeof(kinds)), 0);
+	assert_string_equal(kinds, "102:offline");
+	snprintf(path, sizeof(path), "%s/notify.jsonl", t->dir);
+	snprintf(spec, sizeof(spec), "file:%s", path);
+	assert_int_equal(hook_parse(spec, &hook, err, sizeof(err)), 0);
+	assert_int_equal(notify_pass(t->db, &hook, NOW + 1), 1);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(text, 1, sizeof(text) - 1, fp);
+	fclose(fp);
+	text[n] = '\0';
+	assert_non_null(strstr(text, "\"kind\":\"offline\""));
+	assert_non_null(strstr(text, "\"spot\":102,"));
+	assert_non_null(strstr(text, "B1-02: the lock is out of reach of its gateways."));
+	assert_null(strstr(text, "\"seq\""));
+	assert_int_equal(count(t, "SELECT count(*) FROM notifications WHERE state = 'sent'"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +621,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_notification_rows, setup, teardown),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test_setup_teardown(test_who_may_watch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_online_reach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_online_refused_stores_nothing, setup,
+						teardown),
+		cmocka_unit_test(test_online_validation),
+		cmocka_unit_test_setup_teardown(test_offline_alarm_reaches_hook, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

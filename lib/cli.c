@@ -1,0 +1,124 @@
+/*
+ * cli.c: the command-line machinery of cli.h over getopt_long, which reports errors
+ * through its return value only (opterr = 0, a ':' optstring), so that every message is
+ * this file's, in the program's name and through gettext.
+ */
+#include "cli.h"
+
+#include <assert.h>
+#include <libintl.h>
+#include <stdarg.h>
+#include <string.h>
+
+#define _(s) gettext(s)
+
+void cli_parser_init(struct cli_parser *p, const struct cli *cli, int argc, char **argv)
+{
+	char *sp = p->shortopts;
+	size_t i;
+
+	assert(cli->noptions >= 1 && cli->noptions <= CLI_OPTIONS_MAX);
+	memset(p, 0, sizeof(*p));
+	p->cli = cli;
+	p->argc = argc;
+	p->argv = argv;
+	p->operand = argc;
+	if (cli->stop_at_operand)
+		*sp++ = '+';
+	*sp++ = ':'; /* a missing argument returns ':' rather than '?' */
+	for (i = 0; i < cli->noptions; i++) {
+		p->longopts[i].name = cli->options[i].name;
+		p->longopts[i].has_arg = cli->options[i].arg != NULL ? required_argument :
+			no_argument;
+		p->longopts[i].val = (unsigned char)cli->options[i].short_name;
+		*sp++ = cli->options[i].short_name;
+		if (cli->options[i].arg != NULL)
+			*sp++ = ':';
+	}
+	*sp = '\0';
+	opterr = 0;
+	optind = 0; /* glibc: start afresh, also for a second pass */
+}
+
+int cli_next(struct cli_parser *p, const char **arg)
+{
+	const struct cli *cli = p->cli;
+	size_t i;
+	int ch;
+
+	*arg = NULL;
+	for (;;) {
+		ch = getopt_long(p->argc, p->argv, p->shortopts, p->longopts, NULL);
+		if (ch == -1) {
+			p->operand = optind;
+			return CLI_DONE;
+		}
+		for (i = 0; i < cli->noptions; i++)
+			if ((unsigned char)cli->options[i].short_name == ch)
+				break;
+		if (ch == '?' || ch == ':' || i == cli->noptions) {
+			fprintf(stderr, ch == ':' ? _("%s: %s needs an argument\n") :
+				_("%s: unknown option %s\n"), cli->prog, p->argv[optind - 1]);
+			return CLI_ERROR;
+		}
+		if (strcmp(cli->options[i].name, "help") == 0)
+			p->help = true;
+		else if (strcmp(cli->options[i].name, "version") == 0)
+			p->version = true;
+		else
+			break;
+	}
+	*arg = optarg;
+	return (int)i;
+}
+
+int cli_parse(struct cli_parser *p, const struct cli *cli, int argc, char **argv,
+	      cli_apply_fn apply, void *ctx)
+{
+	const char *arg;
+	int row;
+
+	cli_parser_init(p, cli, argc, argv);
+	while ((row = cli_next(p, &arg)) >= 0)
+		if (apply(ctx, row, arg) != 0)
+			return -1;
+	return row == CLI_DONE ? p->operand : -1;
+}
+
+void cli_help(const struct cli *cli, FILE *f)
+{
+	const struct cli_option *o;
+	char left[64];
+	size_t i;
+
+	fputs(_(cli->synopsis), f);
+	fputs(_("\nOptions:\n"), f);
+	for (i = 0; i < cli->noptions; i++) {
+		o = &cli->options[i];
+		snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name,
+			 o->arg != NULL ? " " : "", o->arg != NULL ? o->arg : "");
+		fprintf(f, "  %-*s %s\n", cli->help_width, left, _(o->help));
+	}
+	fputs(_(cli->epilogue), f);
+}
+
+void cli_version(const struct cli *cli, FILE *f, const char *detail_fmt, ...)
+{
+	va_list ap;
+
+	fprintf(f, "%s %s", cli->prog, cli->version);
+	if (detail_fmt != NULL) {
+		fputs(" (", f);
+		va_start(ap, detail_fmt);
+		vfprintf(f, detail_fmt, ap);
+		va_end(ap);
+		fputc(')', f);
+	}
+	fputc('\n', f);
+}
+
+int cli_usage_error(const struct cli *cli)
+{
+	fprintf(stderr, _("Try '%s --help' for more information.\n"), cli->prog);
+	return CLI_EXIT_USAGE;
+}

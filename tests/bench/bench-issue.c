@@ -1,0 +1,474 @@
+/*
+ * bench-issue.c: e-key issuance over HTTP, the whole flow, for `make bench`: 64 client
+ * threads (a driver and a kept-alive connection each) POST /v1/ekeys to the real parkd
+ * (SQLite: every 201 is a durable commit), in rounds that alternate with the crypto-only
+ * bound: the crypto server/key.c does per issuance (two key unseals, the device key
+ * check, ECIES decrypt, two ECDSA signatures) on two threads, one per core. Prints
+ * figures; never pass or fail.
+ *
+ * Each driver asks for the same spot again and again (policy "anyone": another driver's
+ * live key blocks a spot, one's own does not), with a request body made once beforehand:
+ * the phone's ECIES encryption would otherwise take the server's cores.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "../../lib/ecies.h"
+#include "../../lib/hex.h"
+#include "../../lib/p256.h"
+#include "../../lib/signer.h"
+#include "../../server/keywrap.h"
+#include "bench-stats.h"
+#include "bench-system.h"
+
+#define ISSUE_CLIENTS 64
+#define ISSUE_WARMUP_MS 1000     /* before the first round */
+#define ISSUE_ROUNDS 5           /* each: HTTP, then the crypto bound as long */
+#define ISSUE_RAMP_MS 300        /* a round's HTTP start, from idle clients: not counted */
+#define ISSUE_MEASURE_MS 1000    /* a round's HTTP window, and its bound's */
+#define ISSUE_BOUND_THREADS 2
+#define ISSUE_SITE 1
+#define ISSUE_GATEWAY 1
+#define ISSUE_FIRST_SPOT 1001
+#define ISSUE_OPS_SAMPLES 201 /* single-thread timings of each crypto step, for medians */
+
+enum issue_phase { ISSUE_RUN, ISSUE_MEASURE, ISSUE_PAUSE, ISSUE_DONE };
+
+/* What the clients do now; the main thread changes it. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;   /* phase changed, or inflight dropped to 0 */
+	enum issue_phase phase;
+	int round;             /* of the current or last ISSUE_MEASURE */
+	int inflight;          /* requests sent and not answered */
+} ctl = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, ISSUE_RUN, 0, 0 };
+
+struct issue_client {
+	pthread_t thread;
+	struct apiclient *c;
+	json_object *body;        /* {"spot": ECIES(spot), "device_pub": ...}, reused */
+	struct bench_stats lat;   /* ms, requests answered in a measured window */
+	long ok[ISSUE_ROUNDS];    /* 201s answered in each round's window */
+	long failed;              /* failures answered in the windows */
+	char error[400];          /* the first failure, for the report */
+};
+
+static void issue_set_phase(enum issue_phase phase, int round)
+{
+	pthread_mutex_lock(&ctl.mu);
+	ctl.phase = phase;
+	ctl.round = round;
+	pthread_cond_broadcast(&ctl.cond);
+	pthread_mutex_unlock(&ctl.mu);
+}
+
+/* Waits until no request is in flight (after ISSUE_PAUSE). */
+static void issue_drain(void)
+{
+	pthread_mutex_lock(&ctl.mu);
+	while (ctl.inflight > 0)
+		pthread_cond_wait(&ctl.cond, &ctl.mu);
+	pthread_mutex_unlock(&ctl.mu);
+}
+
+static void *issue_client_main(void *arg)
+{
+	struct issue_client *k = arg;
+	struct apiclient_error e;
+	json_object *reply;
+	double t0, t1;
+	int r, round = -1;
+
+	for (;;) {
+		pthread_mutex_lock(&ctl.mu);
+		while (ctl.phase == ISSUE_PAUSE)
+			pthread_cond_wait(&ctl.cond, &ctl.mu);
+		if (ctl.phase == ISSUE_DONE) {
+			pthread_mutex_unlock(&ctl.mu);
+			break;
+		}
+		ctl.inflight++;
+		pthread_mutex_unlock(&ctl.mu);
+
+		reply = NULL;
+		t0 = bench_system_now_ms();
+		r = apiclient_call(k->c, "POST", "/v1/ekeys", k->body, 0, 0, &reply, &e);
+		t1 = bench_system_now_ms();
+		json_object_put(reply);
+
+		/* Throughput counts the answers inside a window, whenever they were asked. */
+		pthread_mutex_lock(&ctl.mu);
+		round = ctl.phase == ISSUE_MEASURE ? ctl.round : -1;
+		if (--ctl.inflight == 0)
+			pthread_cond_broadcast(&ctl.cond);
+		pthread_mutex_unlock(&ctl.mu);
+		if (round < 0)
+			continue;
+		if (r == 201) {
+			k->ok[round]++;
+			bench_stats_add(&k->lat, t1 - t0);
+		} else if (k->failed++ == 0) {
+			snprintf(k->error, sizeof(k->error), "%d %s %s", e.status, e.code, e.detail);
+		}
+	}
+	return NULL;
+}
+
+/* ---- the crypto-only bound ---- */
+
+/* What parkd holds for one issuance: sealed keys, the request's ciphertext and key. */
+struct issue_crypto {
+	uint8_t master[KEYWRAP_MASTER_LEN];
+	uint8_t res_sealed[KEYWRAP_KEY_MAX], site_sealed[KEYWRAP_KEY_MAX];
+	int res_len, site_len;
+	uint8_t res_pub[64], device_pub[64];
+	uint8_t ct[4 + ECIES_OVERHEAD];
+};
+
+struct issue_bound {
+	pthread_t thread;
+	const struct issue_crypto *in;
+	atomic_int *stop;
+	long ops, failed;
+};
+
+/* The steps of one issuance's crypto, as key_issue() and key_queue_cred() take them. */
+enum issue_step { STEP_RES_UNSEAL, STEP_DEVICE_KEY, STEP_ECIES, STEP_EKEY_SIGN,
+		  STEP_SITE_UNSEAL, STEP_CRED_SIGN, ISSUE_STEPS };
+
+static const char *const issue_step_names[ISSUE_STEPS] = {
+	"unseal reservation key (AES-GCM + DER)", "device key check (point on curve)",
+	"ECIES decrypt (ECDH + HKDF + GCM)", "e-key signature (ECDSA)",
+	"unseal site key (AES-GCM + DER)", "INSTALL_CRED signature (ECDSA)",
+};
+
+/* One issuance's crypto; when `ms` is not NULL, each step's time into ms[step]. 0 or -1. */
+static int issue_crypto_once(const struct issue_crypto *in, uint32_t n, double *ms)
+{
+	char label[KEYWRAP_LABEL_MAX];
+	union proto_mgmt_payload p;
+	struct proto_ekey k;
+	uint8_t plain[4], frame[256];
+	EVP_PKEY *res = NULL, *dev = NULL, *site = NULL;
+	double t = ms != NULL ? bench_system_now_ms() : 0, t1;
+	int step = 0, r = -1;
+
+#define ISSUE_STEP()                                   \
+	do {                                           \
+		if (ms != NULL) {                      \
+			t1 = bench_system_now_ms();    \
+			ms[step] = t1 - t;             \
+			t = t1;                        \
+		}                                      \
+		step++;                                \
+	} while (0)
+
+	if (keywrap_label(label, "reservation", 1) != 0 ||
+	    (res = keywrap_open_key(in->master, label, in->res_sealed,
+				    (size_t)in->res_len)) == NULL)
+		goto out;
+	ISSUE_STEP();
+	if ((dev = p256_from_public_raw(in->device_pub)) == NULL)
+		goto out;
+	ISSUE_STEP();
+	if (ecies_decrypt(res, in->ct, sizeof(in->ct), plain, sizeof(plain)) != 4)
+		goto out;
+	ISSUE_STEP();
+	memset(&k, 0, sizeof(k));
+	k.key_id = n;
+	k.user_id = 1;
+	k.spot_id = wire_load_u32(plain);
+	k.not_before = PROTO_TIME_NONE_BEFORE;
+	k.not_after = PROTO_TIME_NONE_AFTER;
+	memcpy(k.device_pub, in->device_pub, 64);
+	if (signer_ekey(res, &k) != 0)
+		goto out;
+	ISSUE_STEP();
+	if (keywrap_label(label, "site", ISSUE_SITE) != 0 ||
+	    (site = keywrap_open_key(in->master, label, in->site_sealed,
+				     (size_t)in->site_len)) == NULL)
+		goto out;
+	ISSUE_STEP();
+	memset(&p, 0, sizeof(p));
+	p.cred.key_id = k.key_id;
+	p.cred.user_id = k.user_id;
+	memcpy(p.cred.res_pub, in->res_pub, 64);
+	p.cred.not_before = k.not_before;
+	p.cred.not_after = k.not_after;
+	if (signer_mgmt_frame(site, ISSUE_SITE, 1, PROTO_MGMT_INSTALL_CRED, k.spot_id, n, &p,
+			      frame, sizeof(frame)) < 0)
+		goto out;
+	ISSUE_STEP();
+	r = 0;
+#undef ISSUE_STEP
+out:
+	EVP_PKEY_free(res);
+	EVP_PKEY_free(dev);
+	EVP_PKEY_free(site);
+	return r;
+}
+
+static void issue_crypto_init(struct issue_crypto *in)
+{
+	char label[KEYWRAP_LABEL_MAX];
+	EVP_PKEY *res = p256_generate(), *site = p256_generate(), *dev = p256_generate();
+	uint8_t spot[4];
+
+	wire_store_u32(spot, ISSUE_FIRST_SPOT);
+	if (res == NULL || site == NULL || dev == NULL ||
+	    RAND_bytes(in->master, sizeof(in->master)) != 1 ||
+	    p256_public_raw(res, in->res_pub) != 0 || p256_public_raw(dev, in->device_pub) != 0 ||
+	    keywrap_label(label, "reservation", 1) != 0 ||
+	    (in->res_len = keywrap_seal_key(in->master, label, res, in->res_sealed,
+					    sizeof(in->res_sealed))) < 0 ||
+	    keywrap_label(label, "site", ISSUE_SITE) != 0 ||
+	    (in->site_len = keywrap_seal_key(in->master, label, site, in->site_sealed,
+					     sizeof(in->site_sealed))) < 0 ||
+	    ecies_encrypt(in->res_pub, spot, sizeof(spot), in->ct, sizeof(in->ct)) !=
+		    (int)sizeof(in->ct) ||
+	    issue_crypto_once(in, 1, NULL) != 0)
+		bench_system_die("the crypto bound's keys could not be made");
+	EVP_PKEY_free(res);
+	EVP_PKEY_free(site);
+	EVP_PKEY_free(dev);
+}
+
+static void *issue_bound_main(void *arg)
+{
+	struct issue_bound *b = arg;
+
+	while (!atomic_load(b->stop)) {
+		if (issue_crypto_once(b->in, (uint32_t)b->ops + 1, NULL) == 0)
+			b->ops++;
+		else
+			b->failed++;
+	}
+	return NULL;
+}
+
+/* Issuances per second the bare crypto allows on `threads` threads over ms. */
+static double issue_bound_rate(const struct issue_crypto *in, int threads, long ms)
+{
+	struct issue_bound b[ISSUE_BOUND_THREADS];
+	atomic_int stop = 0;
+	double t0, t1;
+	long ops = 0;
+	int i;
+
+	t0 = bench_system_now_ms();
+	for (i = 0; i < threads; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].in = in;
+		b[i].stop = &stop;
+		if (pthread_create(&b[i].thread, NULL, issue_bound_main, &b[i]) != 0)
+			bench_system_die("cannot start the crypto threads");
+	}
+	usleep((useconds_t)ms * 1000);
+	atomic_store(&stop, 1);
+	for (i = 0; i < threads; i++) {
+		pthread_join(b[i].thread, NULL);
+		ops += b[i].ops;
+		if (b[i].failed > 0)
+			bench_system_die("the crypto bound failed %ld times", b[i].failed);
+	}
+	t1 = bench_system_now_ms();
+	return (double)ops * 1000.0 / (t1 - t0);
+}
+
+/* ---- set-up ---- */
+
+/* Driver i: registered, logged in, with its reservation key and its request body. */
+static void issue_client_init(struct bench_system *s, struct issue_client *k, int i)
+{
+	char phone[32], token[160], hex[2 * (4 + ECIES_OVERHEAD) + 1], pub_hex[129];
+	uint8_t res_pub[64], dev_pub[64], spot[4], ct[4 + ECIES_OVERHEAD];
+	json_object *r = NULL;
+	EVP_PKEY *device = p256_generate();
+
+	snprintf(phone, sizeof(phone), "+86139%08d", 1000 + i);
+	bench_system_register(s, phone);
+	bench_system_login(s, phone, token, sizeof(token));
+	k->c = bench_system_client(s, token, NULL);
+	if (bench_system_call(k->c, "POST", "/v1/reservation-key", NULL, &r) / 100 != 2 ||
+	    hex_decode(bench_system_str(r, "public_key"), res_pub, sizeof(res_pub)) != 64)
+		bench_system_die("driver %d got no reservation key", i);
+	json_object_put(r);
+	wire_store_u32(spot, (uint32_t)(ISSUE_FIRST_SPOT + i));
+	if (device == NULL || p256_public_raw(device, dev_pub) != 0 ||
+	    ecies_encrypt(res_pub, spot, sizeof(spot), ct, sizeof(ct)) != (int)sizeof(ct))
+		bench_system_die("driver %d: crypto failed", i);
+	EVP_PKEY_free(device);
+	hex_encode(ct, sizeof(ct), hex, sizeof(hex));
+	hex_encode(dev_pub, sizeof(dev_pub), pub_hex, sizeof(pub_hex));
+	k->body = json_object_new_object();
+	json_object_object_add(k->body, "spot", json_object_new_string(hex));
+	json_object_object_add(k->body, "device_pub", json_object_new_string(pub_hex));
+}
+
+/* Site 1: a spot per driver, made-up lock keys (no lock runs), one gateway that is idle. */
+static void issue_site(struct bench_system *s, struct apiclient *admin)
+{
+	struct bench_garage g;
+	uint8_t gw_pub[64];
+	EVP_PKEY *key;
+	uint32_t i;
+
+	memset(&g, 0, sizeof(g));
+	g.site_id = ISSUE_SITE;
+	g.first = ISSUE_FIRST_SPOT;
+	g.count = ISSUE_CLIENTS;
+	g.pubs = calloc(g.count, sizeof(*g.pubs));
+	if (g.pubs == NULL)
+		bench_system_die("out of memory");
+	for (i = 0; i <= g.count; i++) {
+		key = p256_generate();
+		if (key == NULL || p256_public_raw(key, i < g.count ? g.pubs[i] : gw_pub) != 0)
+			bench_system_die("no key");
+		EVP_PKEY_free(key);
+	}
+	bench_system_site(s, admin, &g, 0, ISSUE_GATEWAY, gw_pub);
+	free(g.pubs);
+}
+
+static int issue_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double issue_median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), issue_cmp);
+	return v[n / 2];
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench_system s;
+	static struct issue_client k[ISSUE_CLIENTS];
+	static struct issue_crypto in;
+	static double steps[ISSUE_STEPS][ISSUE_OPS_SAMPLES];
+	struct bench_stats lat;
+	struct apiclient *admin;
+	double rate[ISSUE_ROUNDS], bound[ISSUE_ROUNDS], ratio[ISSUE_ROUNDS];
+	double t0, window_ms = 0, cpu_server = 0, cpu_client = 0, c0, c1, total;
+	char token[160], first_error[400] = "";
+	long ok = 0, failed = 0, round_ok;
+	int i, j, round;
+
+	(void)argc;
+	bench_system_init(&s, "bench-issue", argv[0]);
+	bench_system_parkd(&s);
+	bench_system_login(&s, BENCH_SYSTEM_ADMIN_PHONE, token, sizeof(token));
+	admin = bench_system_client(&s, token, NULL);
+	issue_site(&s, admin);
+	for (i = 0; i < ISSUE_CLIENTS; i++)
+		issue_client_init(&s, &k[i], i);
+	issue_crypto_init(&in);
+
+	/*
+	 * Rounds of HTTP then the bound, so that each ratio compares two figures taken
+	 * within a second or two of each other on this shared machine; the medians are
+	 * reported. No request is in flight while the bound runs.
+	 */
+	for (i = 0; i < ISSUE_CLIENTS; i++)
+		if (pthread_create(&k[i].thread, NULL, issue_client_main, &k[i]) != 0)
+			bench_system_die("cannot start client %d", i);
+	usleep(ISSUE_WARMUP_MS * 1000);
+	for (round = 0; round < ISSUE_ROUNDS; round++) {
+		if (round > 0) {
+			issue_set_phase(ISSUE_RUN, round);
+			usleep(ISSUE_RAMP_MS * 1000);
+		}
+		c0 = bench_system_cpu_s(s.parkd_pid);
+		c1 = bench_system_cpu_s(getpid());
+		t0 = bench_system_now_ms();
+		issue_set_phase(ISSUE_MEASURE, round);
+		usleep(ISSUE_MEASURE_MS * 1000);
+		issue_set_phase(ISSUE_PAUSE, round);
+		t0 = bench_system_now_ms() - t0;
+		window_ms += t0;
+		cpu_server += bench_system_cpu_s(s.parkd_pid) - c0;
+		cpu_client += bench_system_cpu_s(getpid()) - c1;
+		issue_drain();
+		for (round_ok = 0, i = 0; i < ISSUE_CLIENTS; i++)
+			round_ok += k[i].ok[round];
+		ok += round_ok;
+		rate[round] = (double)round_ok * 1000.0 / t0;
+		bound[round] = issue_bound_rate(&in, ISSUE_BOUND_THREADS, ISSUE_MEASURE_MS);
+		ratio[round] = bound[round] > 0 ? 100.0 * rate[round] / bound[round] : 0;
+	}
+	issue_set_phase(ISSUE_DONE, round);
+	memset(&lat, 0, sizeof(lat));
+	for (i = 0; i < ISSUE_CLIENTS; i++) {
+		pthread_join(k[i].thread, NULL);
+		failed += k[i].failed;
+		if (first_error[0] == '\0' && k[i].error[0] != '\0')
+			snprintf(first_error, sizeof(first_error), "%s", k[i].error);
+		bench_stats_merge(&lat, &k[i].lat);
+		bench_stats_free(&k[i].lat);
+		json_object_put(k[i].body);
+		apiclient_free(k[i].c);
+	}
+	for (j = 0; j < ISSUE_OPS_SAMPLES; j++) {
+		double ms[ISSUE_STEPS];
+
+		if (issue_crypto_once(&in, (uint32_t)j + 1, ms) != 0)
+			bench_system_die("the crypto steps failed");
+		for (i = 0; i < ISSUE_STEPS; i++)
+			steps[i][j] = ms[i];
+	}
+
+	printf("  %-50s %10d\n", "clients (threads, kept-alive connections)", ISSUE_CLIENTS);
+	printf("  rounds: %d x (%.1f s of HTTP, then the crypto bound for %.1f s), after a "
+	       "%.1f s warm-up\n", ISSUE_ROUNDS, ISSUE_MEASURE_MS / 1000.0,
+	       ISSUE_MEASURE_MS / 1000.0, ISSUE_WARMUP_MS / 1000.0);
+	printf("  %-50s %10ld\n", "issuances answered 201 in the HTTP windows", ok);
+	printf("  %-50s %10ld%s%s\n", "requests failed", failed, failed > 0 ? "  first: " : "",
+	       first_error);
+	printf("  %-50s", "issuances per second, each round");
+	for (round = 0; round < ISSUE_ROUNDS; round++)
+		printf(" %.0f", rate[round]);
+	printf("\n  %-50s", "crypto-only bound (2 threads), each round");
+	for (round = 0; round < ISSUE_ROUNDS; round++)
+		printf(" %.0f", bound[round]);
+	printf("\n  %-50s", "ratio (%), each round");
+	for (round = 0; round < ISSUE_ROUNDS; round++)
+		printf(" %.1f", ratio[round]);
+	printf("\n");
+	printf("  %-50s %10.0f\n", "issuances per second (HTTP, whole flow), median",
+	       issue_median(rate, ISSUE_ROUNDS));
+	printf("  %-50s %10.0f\n", "crypto-only bound, 2 threads (per second), median",
+	       issue_median(bound, ISSUE_ROUNDS));
+	printf("  %-50s %10.2f\n", "latency p50 (ms)", bench_stats_pct(&lat, 50));
+	printf("  %-50s %10.2f\n", "latency p99 (ms)", bench_stats_pct(&lat, 99));
+	printf("  %-50s %10.2f\n", "parkd CPU in the HTTP windows (cores, of 2)",
+	       cpu_server * 1000.0 / window_ms);
+	printf("  %-50s %10.2f\n", "the clients' CPU in the HTTP windows (cores)",
+	       cpu_client * 1000.0 / window_ms);
+	printf("  crypto per issuance, one thread, median of %d (us):\n", ISSUE_OPS_SAMPLES);
+	total = 0;
+	for (i = 0; i < ISSUE_STEPS; i++) {
+		double med = issue_median(steps[i], ISSUE_OPS_SAMPLES);
+
+		total += med;
+		printf("    %-48s %10.1f\n", issue_step_names[i], med * 1000.0);
+	}
+	printf("    %-48s %10.1f\n", "sum", total * 1000.0);
+	printf("  HTTP issuance / crypto bound: %.1f%% (median of rounds)  (target >= 50%%)\n",
+	       issue_median(ratio, ISSUE_ROUNDS));
+	printf("  p99 latency: %.2f ms  (target <= 25 ms)\n", bench_stats_pct(&lat, 99));
+	fflush(stdout);
+	bench_stats_free(&lat);
+	apiclient_free(admin);
+	OPENSSL_cleanse(&in, sizeof(in));
+	return 0;
+}
