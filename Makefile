@@ -77,9 +77,9 @@ SERVER_CORE_SRC := server/db.c server/db-sqlite.c server/config.c server/json-fi
 	server/server.c server/audit.c server/http.c server/routes.c server/ratelimit.c \
 	server/session.c server/hook.c server/sms.c server/account.c server/route-account.c \
 	server/route-metrics.c
-SERVER_KEYS_SRC := server/keywrap.c server/site.c server/key.c server/gateway-auth.c \
-	server/delivery.c server/timerelay.c server/route-site.c server/route-key.c \
-	server/route-gateway.c
+SERVER_KEYS_SRC := server/keywrap.c server/keycache.c server/site.c server/key.c \
+	server/gateway-auth.c server/delivery.c server/timerelay.c server/route-site.c \
+	server/route-key.c server/route-gateway.c
 SERVER_EVENTS_SRC := server/event.c server/event-hub.c server/notify.c server/route-event.c
 SERVER_SPOT_SRC := server/navigation.c server/spot.c server/route-spot.c server/role.c \
 	server/route-role.c
@@ -94,8 +94,8 @@ TEST_SUPPORT_SRC := tests/support/test-port.c tests/support/test-authority.c \
 UNIT_TESTS := wire frag proto hex log store sim-hw evlog lock-unlock lock-share lock-mgmt lock-lockout \
 	lock-power lock-barrier p256 signer simlink garage world reqsig cli
 SIM_TESTS := parklockd
-SERVER_TESTS_CORE := db config json-field http routes account hook
-SERVER_TESTS_KEYS := ecies keywrap site key gateway-auth delivery timerelay
+SERVER_TESTS_CORE := db config json-field http routes account hook server
+SERVER_TESTS_KEYS := ecies keywrap keycache site key gateway-auth delivery timerelay
 SERVER_TESTS_EVENTS := event notify
 SERVER_TESTS_SPOT := navigation spot role
 GATEWAY_TESTS := apiclient gwqueue locklink parkgw

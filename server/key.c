@@ -136,27 +136,40 @@ out:
 	return r == -DB_E_BUSY ? -KEY_E_BUSY : -KEY_E_INTERNAL;
 }
 
-/* The user's reservation key pair, unsealed. 0, -DB_E_NOTFOUND, or -DB_E_IO. */
-static int key_reservation_open(struct db *db, const uint8_t master[32], int64_t user_id,
-				EVP_PKEY **key, uint8_t pub[64])
+/*
+ * The user's reservation key pair, unsealed, from `keys` if kept there (NULL for none),
+ * else read, unsealed and kept. 0, -DB_E_NOTFOUND, or -DB_E_IO.
+ */
+static int key_reservation_open(struct db *db, const uint8_t master[32], struct keycache *keys,
+				int64_t user_id, EVP_PKEY **key, uint8_t pub[64])
 {
 	char label[KEYWRAP_LABEL_MAX];
 	struct db_stmt *st;
 	const void *sealed, *p;
 	size_t len = 0, plen = 0;
-	int r = key_row(db, "SELECT private_key, public_key FROM reservation_keys "
-			"WHERE user_id = $1", user_id, &st);
+	int r;
 
 	*key = NULL;
+	if (keywrap_label(label, "reservation", user_id) != 0)
+		return -DB_E_IO;
+	/* The public half is the one stored beside the sealed key: they were made as a pair. */
+	*key = keycache_get(keys, label);
+	if (*key != NULL && p256_public_raw(*key, pub) == 0)
+		return 0;
+	EVP_PKEY_free(*key);
+	*key = NULL;
+	r = key_row(db, "SELECT private_key, public_key FROM reservation_keys WHERE user_id = $1",
+		    user_id, &st);
 	if (r != DB_ROW)
 		return r == DB_DONE ? -DB_E_NOTFOUND : r;
 	sealed = db_col_blob(st, 0, &len);
 	p = db_col_blob(st, 1, &plen);
-	if (sealed != NULL && p != NULL && plen == 64 &&
-	    keywrap_label(label, "reservation", user_id) == 0)
+	if (sealed != NULL && p != NULL && plen == 64)
 		*key = keywrap_open_key(master, label, sealed, len);
-	if (*key != NULL)
+	if (*key != NULL) {
 		memcpy(pub, p, 64);
+		keycache_put(keys, label, *key);
+	}
 	db_finalize(st);
 	return *key != NULL ? 0 : -DB_E_IO;
 }
@@ -404,9 +417,10 @@ static int key_spot_admits(struct db *db, int64_t user_id, int64_t spot_id,
 	return key_admit(db, spot, user_id, err);
 }
 
-int key_request_open(struct db *db, const uint8_t master[32], int64_t user_id,
-		     const uint8_t *spot_ct, size_t spot_ct_len, const uint8_t device_pub[64],
-		     struct key_request *req, struct key_error *err)
+int key_request_open(struct db *db, const uint8_t master[32], struct keycache *keys,
+		     int64_t user_id, const uint8_t *spot_ct, size_t spot_ct_len,
+		     const uint8_t device_pub[64], struct key_request *req,
+		     struct key_error *err)
 {
 	struct key_spot spot;
 	EVP_PKEY *dev;
@@ -429,7 +443,7 @@ int key_request_open(struct db *db, const uint8_t master[32], int64_t user_id,
 	EVP_PKEY_free(dev);
 	req->user_id = user_id;
 	memcpy(req->device_pub, device_pub, sizeof(req->device_pub));
-	r = key_reservation_open(db, master, user_id, &req->res, req->res_pub);
+	r = key_reservation_open(db, master, keys, user_id, &req->res, req->res_pub);
 	if (r == -DB_E_NOTFOUND) {
 		r = key_fail(err, -KEY_E_CONFLICT, 409, "no_reservation_key",
 			     "Ask for your reservation key (POST /v1/reservation-key) first.");
@@ -561,7 +575,9 @@ int key_issue(struct db *db, const uint8_t master[32], int64_t user_id, int64_t 
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = key_request_open(db, master, user_id, spot_ct, spot_ct_len, device_pub, &req, err);
+	/* No cache: the caller's transaction may be the one that made the reservation key. */
+	r = key_request_open(db, master, NULL, user_id, spot_ct, spot_ct_len, device_pub, &req,
+			     err);
 	if (r != 0)
 		return r;
 	r = key_request_issue(db, master, &req, now, out, err);

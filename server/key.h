@@ -17,6 +17,7 @@
 
 #include "../lockfw/proto/proto.h"
 #include "db.h"
+#include "keycache.h"
 
 /* Seconds a time-limited key starts before its issue, for locks whose clock is behind. */
 #define KEY_CLOCK_SLACK_S 300
@@ -76,15 +77,18 @@ struct key_request {
  * decided: the device key is a P-256 point, the user has a reservation key, spot_ct
  * decrypts with it (ECIES, 4-byte big-endian spot ID), the spot exists and its policy
  * admits the user (see key_request_issue). Reads only, in the caller's transaction if
- * any, else each read on its own. Leaves req->site NULL; the caller may set it to
- * site_id's private key (key_request_free() frees it). Returns 0 with *req filled, or
- * -KEY_E_* with *err filled and nothing to free:
+ * any, else each read on its own. The reservation key comes from `keys` when kept there,
+ * and is kept there once unsealed; pass NULL for no cache, and always inside a
+ * transaction that may have made the key (see keycache_put). Leaves req->site NULL; the
+ * caller may set it to site_id's private key (key_request_free() frees it). Returns 0
+ * with *req filled, or -KEY_E_* with *err filled and nothing to free:
  *   400 bad_field (device key), 409 no_reservation_key, 400 bad_ciphertext,
  *   404 not_found, 403 not_allowed, 503 busy, 500 internal.
  */
-int key_request_open(struct db *db, const uint8_t master[32], int64_t user_id,
-		     const uint8_t *spot_ct, size_t spot_ct_len, const uint8_t device_pub[64],
-		     struct key_request *req, struct key_error *err);
+int key_request_open(struct db *db, const uint8_t master[32], struct keycache *keys,
+		     int64_t user_id, const uint8_t *spot_ct, size_t spot_ct_len,
+		     const uint8_t device_pub[64], struct key_request *req,
+		     struct key_error *err);
 
 /*
  * Issues the e-key of an opened request inside the caller's write transaction

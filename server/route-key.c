@@ -1,8 +1,9 @@
 /*
  * route-key.c: the key routes: the caller's reservation key, the e-key request, and the
- * caller's keys. key.c does the work inside one transaction per request, with the audit
- * line in the same transaction; this file reads the body, retries a busy database,
- * wakes the gateways once a credential is queued, and replies.
+ * caller's keys. key.c does the work, with the audit line in the same transaction; an
+ * e-key request opens on the request's thread and is issued on the server's writer
+ * thread (group commit, server_write_batched). This file reads the body, retries a busy
+ * database, wakes the gateways once a credential is queued, and replies.
  */
 #include <stdio.h>
 #include <string.h>
@@ -133,36 +134,40 @@ static void route_key_ekey(struct server *srv, struct http_request *req,
 	n = json_field_hex(req->json, "spot", ct, 1, sizeof(ct), rep);
 	if (n < 0 || json_field_hex(req->json, "device_pub", device_pub, 64, 64, rep) < 0)
 		return;
+	/*
+	 * The crypto and the reads on this thread, one request per core at a time and with
+	 * no write lock (see key.h); then the decisions and the writes on the writer thread,
+	 * committed with those of other requests (group commit): the reply waits for the
+	 * commit, so 201 means durable.
+	 */
+	server_cpu_begin(srv);
 	db = server_db_get(srv);
 	if (db == NULL) {
+		server_cpu_end(srv);
 		route_key_unavailable(rep);
 		return;
 	}
-	/*
-	 * The crypto and the reads on this thread, with no write lock (see key.h); then the
-	 * decisions and the writes on the writer thread, committed with those of other
-	 * requests (group commit): the reply waits for the commit, so 201 means durable.
-	 */
 	for (tries = 0; tries < ROUTE_KEY_TRIES && r == -KEY_E_BUSY; tries++)
-		r = key_request_open(db, server_master_key(srv), req->user->user_id, ct, (size_t)n,
-				     device_pub, &kr, &x.err);
+		r = key_request_open(db, server_master_key(srv), server_keys(srv),
+				     req->user->user_id, ct, (size_t)n, device_pub, &kr, &x.err);
 	/* Failing here, issuing opens the key itself and replies as it always did. */
 	if (r == 0 && server_site_key(srv, db, kr.site_id, &kr.site) != 0)
 		kr.site = NULL;
 	server_db_put(srv, db);
+	server_cpu_end(srv);
 	if (r == 0) {
 		x.srv = srv;
 		x.req = req;
 		x.kr = &kr;
 		r = -KEY_E_BUSY;
 		for (tries = 0; tries < ROUTE_KEY_TRIES && r == -KEY_E_BUSY; tries++) {
-			if (server_write_batched(srv, route_key_issue_batched, &x, &r) == 0)
-				continue;
-			r = -KEY_E_BUSY;
-			x.err.status = 503;
-			x.err.code = "busy";
-			snprintf(x.err.detail, sizeof(x.err.detail),
-				 "The database is busy; try again.");
+			if (server_write_batched(srv, route_key_issue_batched, &x, &r) != 0) {
+				r = -KEY_E_BUSY; /* the shared transaction did not commit */
+				x.err.status = 503;
+				x.err.code = "busy";
+				snprintf(x.err.detail, sizeof(x.err.detail),
+					 "The database is busy; try again.");
+			}
 		}
 		key_request_free(&kr);
 	}

@@ -1,10 +1,10 @@
 /*
  * server.c: the running server's shared state and the request-facing services of
- * server.h: the database connection pool, the writers' queue and the group-commit
- * writer thread, the master key file and
- * the site keys it opens, the parsed SMS sender, metrics counters, the gateways' wake-up, the events module's publisher hook, the gate
- * on heavy work, and the authentication of callers (sessions) and gateways. Routing and
- * HTTP are http.c's; the accounts' rules are account.c's.
+ * server.h: the database connection pool, the queues in arrival order (writers, cores),
+ * the group-commit writer thread, the master key file and the keys it unseals, the
+ * parsed SMS sender, metrics counters, the gateways' wake-up, the events module's
+ * publisher hook, the gate on heavy work, and the authentication of callers (sessions)
+ * and gateways. Routing and HTTP are http.c's; the accounts' rules are account.c's.
  */
 #include "server.h"
 
@@ -28,12 +28,14 @@
 #include "config.h"
 #include "gateway-auth.h"
 #include "hook.h"
+#include "keycache.h"
+#include "keywrap.h"
 #include "session.h"
 #include "site.h"
 
 #define SERVER_MASTER_KEY_LEN 32
 #define SERVER_METRICS_EXTRA 32      /* counters named by other modules at run time */
-#define SERVER_SITE_KEYS 64          /* site keys kept open; the oldest goes beyond that */
+#define SERVER_KEYS_KEPT 4096        /* unsealed keys cached; ~2 KiB each */
 
 _Static_assert(CONFIG_URL_MAX <= HOOK_TARGET_MAX, "every valid sms_sender fits a struct hook");
 
@@ -58,18 +60,36 @@ static const struct {
 };
 #define SERVER_METRICS_FIXED (sizeof(server_metric_table) / sizeof(server_metric_table[0]))
 
+/* A thread waiting in server_queue_enter(), on its own stack. */
+struct server_waiter {
+	pthread_cond_t cond;
+	bool go;                     /* a place was handed to this waiter */
+	struct server_waiter *next;
+};
+
+/*
+ * A counting semaphore that serves its waiters in arrival order: a place that is left
+ * goes straight to the first waiter, so a newcomer never overtakes the queue, and only
+ * that waiter wakes.
+ */
+struct server_queue {
+	pthread_mutex_t lock;
+	size_t places;               /* holders at most, >= 1 */
+	size_t held;                 /* holders now */
+	struct server_waiter *head, *tail;
+};
+
 struct server {
 	const struct config *cfg;
 
+	struct server_queue pool_queue; /* cfg->db_pool places: one per connection lent */
 	pthread_mutex_t pool_lock;
-	pthread_cond_t pool_cond;
 	struct db **pool_idle;   /* cfg->db_pool slots; [0..pool_nidle) are idle connections */
 	size_t pool_nidle;
 	size_t pool_open;        /* open connections, idle or lent */
 
-	pthread_mutex_t write_lock;
-	bool write_busy;                 /* a writer is between begin and end */
-	struct server_writer *write_head, *write_tail; /* waiting, in arrival order */
+	struct server_queue writers;    /* one place: server_write_begin() */
+	struct server_queue cpu;        /* two places per online core: server_cpu_begin() */
 
 	pthread_mutex_t batch_lock;
 	pthread_cond_t batch_cond;       /* a call was queued, or batch_stop was set */
@@ -80,13 +100,7 @@ struct server {
 
 	uint8_t master_key[SERVER_MASTER_KEY_LEN];
 
-	pthread_mutex_t site_keys_lock;
-	struct {
-		int64_t site_id;
-		EVP_PKEY *key;           /* one reference, the cache's */
-	} site_keys[SERVER_SITE_KEYS];   /* [0..site_keys_n) in use */
-	size_t site_keys_n;
-	size_t site_keys_next;           /* the slot to reuse when all are in use */
+	struct keycache *keys;           /* unsealed site and reservation keys */
 
 	struct hook sms_hook;             /* cfg->sms_sender, parsed */
 	const struct hook *sms_sender;    /* &sms_hook, or NULL when none is configured */
@@ -244,6 +258,63 @@ static int server_master_key_load(struct server *srv, const char *path)
 	return r;
 }
 
+/* ---- queues in arrival order ---- */
+
+static void server_queue_init(struct server_queue *q, size_t places)
+{
+	memset(q, 0, sizeof(*q));
+	pthread_mutex_init(&q->lock, NULL);
+	q->places = places > 0 ? places : 1;
+}
+
+static void server_queue_destroy(struct server_queue *q)
+{
+	pthread_mutex_destroy(&q->lock);
+}
+
+static void server_queue_enter(struct server_queue *q)
+{
+	struct server_waiter w;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->head == NULL && q->held < q->places) {
+		q->held++;
+		pthread_mutex_unlock(&q->lock);
+		return;
+	}
+	pthread_cond_init(&w.cond, NULL);
+	w.go = false;
+	w.next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = &w;
+	else
+		q->head = &w;
+	q->tail = &w;
+	while (!w.go)
+		pthread_cond_wait(&w.cond, &q->lock);
+	pthread_mutex_unlock(&q->lock);
+	pthread_cond_destroy(&w.cond);
+}
+
+static void server_queue_leave(struct server_queue *q)
+{
+	struct server_waiter *w;
+
+	pthread_mutex_lock(&q->lock);
+	w = q->head;
+	if (w == NULL) {
+		q->held--;
+	} else {
+		/* Handed over: `held` stays, and w owns the place it leaves. */
+		q->head = w->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+		w->go = true;
+		pthread_cond_signal(&w->cond);
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
 /* ---- the database pool ---- */
 
 struct db *server_db_get(struct server *srv)
@@ -251,9 +322,9 @@ struct db *server_db_get(struct server *srv)
 	const char *err = NULL;
 	struct db *db;
 
+	/* A place in the queue is a connection: idle, or opened now. */
+	server_queue_enter(&srv->pool_queue);
 	pthread_mutex_lock(&srv->pool_lock);
-	while (srv->pool_nidle == 0 && srv->pool_open >= (size_t)srv->cfg->db_pool)
-		pthread_cond_wait(&srv->pool_cond, &srv->pool_lock);
 	if (srv->pool_nidle > 0) {
 		db = srv->pool_idle[--srv->pool_nidle];
 		pthread_mutex_unlock(&srv->pool_lock);
@@ -267,8 +338,8 @@ struct db *server_db_get(struct server *srv)
 		log_error("database: %s", err);
 		pthread_mutex_lock(&srv->pool_lock);
 		srv->pool_open--;
-		pthread_cond_signal(&srv->pool_cond);
 		pthread_mutex_unlock(&srv->pool_lock);
+		server_queue_leave(&srv->pool_queue);
 	}
 	return db;
 }
@@ -281,61 +352,30 @@ void server_db_put(struct server *srv, struct db *db)
 	db_rollback(db);
 	pthread_mutex_lock(&srv->pool_lock);
 	srv->pool_idle[srv->pool_nidle++] = db;
-	pthread_cond_signal(&srv->pool_cond);
 	pthread_mutex_unlock(&srv->pool_lock);
+	server_queue_leave(&srv->pool_queue);
 }
 
-/* ---- the writers' queue ---- */
-
-/* A writer waiting in server_write_begin(), on its own stack. */
-struct server_writer {
-	pthread_cond_t cond;
-	bool go;                     /* the lock was handed to this writer */
-	struct server_writer *next;
-};
+/* ---- the writers' queue, the cores ---- */
 
 void server_write_begin(struct server *srv)
 {
-	struct server_writer w;
-
-	pthread_mutex_lock(&srv->write_lock);
-	if (!srv->write_busy) {
-		srv->write_busy = true;
-		pthread_mutex_unlock(&srv->write_lock);
-		return;
-	}
-	pthread_cond_init(&w.cond, NULL);
-	w.go = false;
-	w.next = NULL;
-	if (srv->write_tail != NULL)
-		srv->write_tail->next = &w;
-	else
-		srv->write_head = &w;
-	srv->write_tail = &w;
-	/* Only this writer's condition is signalled: no herd wakes at every commit. */
-	while (!w.go)
-		pthread_cond_wait(&w.cond, &srv->write_lock);
-	pthread_mutex_unlock(&srv->write_lock);
-	pthread_cond_destroy(&w.cond);
+	server_queue_enter(&srv->writers);
 }
 
 void server_write_end(struct server *srv)
 {
-	struct server_writer *w;
+	server_queue_leave(&srv->writers);
+}
 
-	pthread_mutex_lock(&srv->write_lock);
-	w = srv->write_head;
-	if (w == NULL) {
-		srv->write_busy = false;
-	} else {
-		/* Handed over, never released: a newcomer cannot overtake the queue. */
-		srv->write_head = w->next;
-		if (srv->write_head == NULL)
-			srv->write_tail = NULL;
-		w->go = true;
-		pthread_cond_signal(&w->cond);
-	}
-	pthread_mutex_unlock(&srv->write_lock);
+void server_cpu_begin(struct server *srv)
+{
+	server_queue_enter(&srv->cpu);
+}
+
+void server_cpu_end(struct server *srv)
+{
+	server_queue_leave(&srv->cpu);
 }
 
 /* ---- group commit ---- */
@@ -443,7 +483,7 @@ int server_write_batched(struct server *srv, int (*fn)(struct db *db, void *ctx)
 	if (pthread_cond_init(&c.cond, NULL) != 0)
 		return -DB_E_IO;
 	pthread_mutex_lock(&srv->batch_lock);
-	/* Started by the first call, so that processes that never write this way have no thread. */
+	/* Started by the first call: processes that never write this way have no thread. */
 	if (!srv->batch_started && !srv->batch_stop &&
 	    pthread_create(&srv->batch_thread, NULL, server_batch_main, srv) == 0)
 		srv->batch_started = true;
@@ -466,59 +506,28 @@ int server_write_batched(struct server *srv, int (*fn)(struct db *db, void *ctx)
 	return c.status;
 }
 
-/* ---- site keys ---- */
+/* ---- unsealed keys ---- */
 
-/* The cached key of site_id with a new reference, or NULL. Under site_keys_lock. */
-static EVP_PKEY *server_site_key_cached(struct server *srv, int64_t site_id)
+struct keycache *server_keys(struct server *srv)
 {
-	size_t i;
-
-	for (i = 0; i < srv->site_keys_n; i++)
-		if (srv->site_keys[i].site_id == site_id)
-			return EVP_PKEY_up_ref(srv->site_keys[i].key) == 1 ?
-				srv->site_keys[i].key : NULL;
-	return NULL;
+	return srv->keys;
 }
 
 int server_site_key(struct server *srv, struct db *db, int64_t site_id, EVP_PKEY **key)
 {
-	EVP_PKEY *opened = NULL, *old = NULL;
-	size_t slot;
+	char label[KEYWRAP_LABEL_MAX];
 	int r;
 
-	pthread_mutex_lock(&srv->site_keys_lock);
-	*key = server_site_key_cached(srv, site_id);
-	pthread_mutex_unlock(&srv->site_keys_lock);
+	*key = NULL;
+	if (keywrap_label(label, "site", site_id) != 0)
+		return -SITE_E_INTERNAL;
+	*key = keycache_get(srv->keys, label);
 	if (*key != NULL)
 		return 0;
-	/* Opened outside the lock; two threads that both miss both open it, once each. */
-	r = site_key(db, srv->master_key, site_id, &opened);
-	if (r != 0)
-		return r;
-	pthread_mutex_lock(&srv->site_keys_lock);
-	*key = server_site_key_cached(srv, site_id);
-	if (*key == NULL && EVP_PKEY_up_ref(opened) == 1) {
-		if (srv->site_keys_n < SERVER_SITE_KEYS) {
-			slot = srv->site_keys_n++;
-		} else {
-			slot = srv->site_keys_next;
-			srv->site_keys_next = (slot + 1) % SERVER_SITE_KEYS;
-			old = srv->site_keys[slot].key;
-		}
-		srv->site_keys[slot].site_id = site_id;
-		srv->site_keys[slot].key = opened;
-		*key = opened;
-		opened = NULL; /* the cache's reference and the caller's */
-	}
-	pthread_mutex_unlock(&srv->site_keys_lock);
-	EVP_PKEY_free(old);
-	if (*key == NULL) {
-		/* Not kept (up_ref failed): the caller still gets its key. */
-		*key = opened;
-		opened = NULL;
-	}
-	EVP_PKEY_free(opened);
-	return 0;
+	r = site_key(db, srv->master_key, site_id, key);
+	if (r == 0)
+		keycache_put(srv->keys, label, *key);
+	return r;
 }
 
 /* ---- metrics ---- */
@@ -715,6 +724,7 @@ int server_open(const struct config *cfg, struct server **out)
 {
 	struct server *srv;
 	char hook_err[200];
+	long cores;
 	const char *err = NULL;
 	struct db *db = NULL;
 
@@ -722,12 +732,14 @@ int server_open(const struct config *cfg, struct server **out)
 	if (srv == NULL)
 		return -1;
 	srv->cfg = cfg;
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	server_queue_init(&srv->pool_queue, (size_t)cfg->db_pool);
 	pthread_mutex_init(&srv->pool_lock, NULL);
-	pthread_cond_init(&srv->pool_cond, NULL);
-	pthread_mutex_init(&srv->write_lock, NULL);
+	server_queue_init(&srv->writers, 1);
+	/* Two per core: the next is running already while one hands over or reads a page. */
+	server_queue_init(&srv->cpu, cores > 0 ? 2 * (size_t)cores : 2);
 	pthread_mutex_init(&srv->batch_lock, NULL);
 	pthread_cond_init(&srv->batch_cond, NULL);
-	pthread_mutex_init(&srv->site_keys_lock, NULL);
 	pthread_mutex_init(&srv->metrics_lock, NULL);
 	pthread_mutex_init(&srv->gw_lock, NULL);
 	pthread_mutex_init(&srv->heavy_lock, NULL);
@@ -749,6 +761,9 @@ int server_open(const struct config *cfg, struct server **out)
 		goto fail;
 	}
 	if (server_master_key_load(srv, cfg->master_key_file) != 0)
+		goto fail;
+	srv->keys = keycache_new(SERVER_KEYS_KEPT);
+	if (srv->keys == NULL)
 		goto fail;
 	if (cfg->sms_sender[0] != '\0') {
 		if (hook_parse(cfg->sms_sender, &srv->sms_hook, hook_err, sizeof(hook_err)) != 0) {
@@ -809,11 +824,10 @@ void server_close(struct server *srv)
 	if (srv->curl_ready)
 		curl_global_cleanup();
 	free(srv->pool_idle);
-	for (i = 0; i < srv->site_keys_n; i++)
-		EVP_PKEY_free(srv->site_keys[i].key);
+	keycache_free(srv->keys);
 	OPENSSL_cleanse(srv->master_key, sizeof(srv->master_key));
-	pthread_mutex_destroy(&srv->site_keys_lock);
-	pthread_mutex_destroy(&srv->write_lock);
+	server_queue_destroy(&srv->cpu);
+	server_queue_destroy(&srv->writers);
 	pthread_cond_destroy(&srv->batch_cond);
 	pthread_mutex_destroy(&srv->batch_lock);
 	pthread_cond_destroy(&srv->gw_cond);
@@ -821,7 +835,7 @@ void server_close(struct server *srv)
 	pthread_cond_destroy(&srv->heavy_cond);
 	pthread_mutex_destroy(&srv->heavy_lock);
 	pthread_mutex_destroy(&srv->metrics_lock);
-	pthread_cond_destroy(&srv->pool_cond);
 	pthread_mutex_destroy(&srv->pool_lock);
+	server_queue_destroy(&srv->pool_queue);
 	free(srv);
 }

@@ -18,12 +18,14 @@
 
 struct server;
 struct config;
+struct keycache;
 struct hook;
 
 /*
  * A connection for the current request, from a pool; give it back with server_db_put.
- * Waits while every pooled connection is in use, so never hold one across a wait (a
- * long poll, a stream). NULL only when the database cannot be opened (logged).
+ * Waits while every pooled connection is in use (waiters are served in arrival order),
+ * so never hold one across a wait (a long poll, a stream). NULL only when the database
+ * cannot be opened (logged).
  */
 struct db *server_db_get(struct server *srv);
 void server_db_put(struct server *srv, struct db *db);
@@ -39,6 +41,17 @@ void server_db_put(struct server *srv, struct db *db);
  */
 void server_write_begin(struct server *srv);
 void server_write_end(struct server *srv);
+
+/*
+ * Brackets a request's CPU-bound work that holds no lock and waits for nothing else (the
+ * public-key crypto of an e-key request): at most two such sections per online core run
+ * at once, in arrival order. More would only time-slice with each other and with the
+ * writer thread, so that every request took longer and the order became chance; two
+ * rather than one keep a core busy while the next waiter wakes. A
+ * pooled connection may be taken inside, never held while entering.
+ */
+void server_cpu_begin(struct server *srv);
+void server_cpu_end(struct server *srv);
 
 /*
  * Group commit: runs fn(db, ctx) on the server's writer thread, inside one write
@@ -57,14 +70,19 @@ int server_write_batched(struct server *srv, int (*fn)(struct db *db, void *ctx)
 			 int *result);
 
 /*
- * The private key of site `site_id`, for signing: from the server's cache, else opened
- * with site_key() from `db` and kept for the server's life (site keys never change:
- * site_import() refuses a stored ID, and no site is ever deleted). The process holds
- * the master key anyway, so an unsealed site key in its memory gives an attacker who
- * can read that memory nothing more; it saves an AES-GCM open and a DER parse per
- * signature. Call it outside any transaction that stored the site (only committed
- * keys may be kept). Returns 0 with *key a new reference the caller frees with
- * EVP_PKEY_free(), or site_key()'s -SITE_E_NOTFOUND / -SITE_E_INTERNAL. Thread-safe.
+ * The server's cache of unsealed private keys (keycache.h): site keys, and reservation
+ * keys for key_request_open(). The process holds the master key anyway, so a key
+ * unsealed in its memory gives one who can read that memory nothing more; keeping it
+ * saves an AES-GCM open and a DER parse at each use. Freed at server_close().
+ */
+struct keycache *server_keys(struct server *srv);
+
+/*
+ * The private key of site `site_id`, for signing: from server_keys(), else opened with
+ * site_key() from `db` and kept (site keys never change: site_import() refuses a stored
+ * ID, and no site is ever deleted). Call it outside any transaction that stored the
+ * site. Returns 0 with *key a new reference the caller frees with EVP_PKEY_free(), or
+ * site_key()'s -SITE_E_NOTFOUND / -SITE_E_INTERNAL. Thread-safe.
  */
 int server_site_key(struct server *srv, struct db *db, int64_t site_id, EVP_PKEY **key);
 

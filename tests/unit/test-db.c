@@ -2,7 +2,8 @@
  * test-db.c: the storage interface on its SQLite backend, in a temporary directory:
  * $N parameters bound by number whatever their order in the SQL, every column type,
  * constraint and busy errors mapped, commits that survive a reopen, rollbacks that
- * leave nothing, db_exec(), and migrations that are versioned and run once.
+ * leave nothing, db_exec(), statements kept prepared for reuse, and migrations that are
+ * versioned and run once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -250,6 +251,69 @@ static void test_commit_durable_rollback_gone(void **state)
 	db_close(db);
 }
 
+/*
+ * A finalized statement is kept prepared for the next db_prepare() of the same SQL: it
+ * comes back without its old bindings, from its first row, on a fresh snapshot; two of
+ * the same SQL can be open at once; and beyond the cache's size all still work.
+ */
+static void test_statements_reused(void **state)
+{
+	struct db *db = open_table(), *other = open_db();
+	struct db_stmt *st, *st2;
+	char sql[64];
+	int i;
+
+	(void)state;
+	assert_int_equal(db_exec(db, "INSERT INTO t (id, n) VALUES (1, 10), (2, 20)", NULL), 0);
+	st = db_prepare(db, "SELECT n FROM t WHERE id >= $1 ORDER BY id");
+	assert_non_null(st);
+	assert_int_equal(db_bind_int(st, 1, 1), 0);
+	assert_int_equal(db_step(st), DB_ROW);
+	assert_int_equal(db_col_int(st, 0), 10);
+	db_finalize(st); /* in the middle of its rows */
+
+	/* Another connection's commit is seen: the statement's snapshot ended with it. */
+	assert_int_equal(db_exec(other, "UPDATE t SET n = 11 WHERE id = 1", NULL), 0);
+	st = db_prepare(db, "SELECT n FROM t WHERE id >= $1 ORDER BY id");
+	assert_non_null(st);
+	assert_int_equal(db_bind_int(st, 1, 1), 0);
+	assert_int_equal(db_step(st), DB_ROW);
+	assert_int_equal(db_col_int(st, 0), 11);
+	/* The same SQL again while the first is open: a statement of its own. */
+	st2 = db_prepare(db, "SELECT n FROM t WHERE id >= $1 ORDER BY id");
+	assert_non_null(st2);
+	assert_int_equal(db_bind_int(st2, 1, 2), 0);
+	assert_int_equal(db_step(st2), DB_ROW);
+	assert_int_equal(db_col_int(st2, 0), 20);
+	assert_int_equal(db_step(st), DB_ROW);
+	assert_int_equal(db_col_int(st, 0), 20);
+	assert_int_equal(db_step(st), DB_DONE);
+	assert_int_equal(db_step(st2), DB_DONE);
+	db_finalize(st2);
+	db_finalize(st);
+
+	/* The old binding is gone: an unbound parameter is NULL. */
+	st = db_prepare(db, "SELECT $1 IS NULL");
+	assert_non_null(st);
+	assert_int_equal(db_bind_int(st, 1, 5), 0);
+	assert_int_equal(db_step(st), DB_ROW);
+	assert_int_equal(db_col_int(st, 0), 0);
+	db_finalize(st);
+	assert_int_equal(query_int(db, "SELECT $1 IS NULL"), 1);
+
+	/* More distinct statements than are kept: each still prepares and runs. */
+	for (i = 0; i < 100; i++) {
+		snprintf(sql, sizeof(sql), "SELECT %d + n FROM t WHERE id = 2", i % 50);
+		assert_int_equal(query_int(db, sql), 20 + i % 50);
+	}
+	/* A failed prepare is not kept, and does not hide the good one. */
+	assert_null(db_prepare(db, "SELECT nothing FROM nowhere"));
+	assert_int_equal(query_int(db, "SELECT n FROM t WHERE id = 2"), 20);
+	db_close(other);
+	assert_int_equal(db_exec(db, "DROP TABLE t", NULL), 0);
+	db_close(db);
+}
+
 static void test_migrations(void **state)
 {
 	struct db *db = open_db();
@@ -298,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_constraint),
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_commit_durable_rollback_gone),
+		cmocka_unit_test(test_statements_reused),
 		cmocka_unit_test(test_migrations),
 	};
 

@@ -4,7 +4,9 @@
  * owner keys unlimited, default limits), the e-key checked with the reservation key,
  * the queued INSTALL_CRED frame checked by hand against the site key and then by an
  * in-process lock core that opens only for the holder's device, per-lock sequences,
- * refusals that store nothing, and the key list with delivery state.
+ * refusals that store nothing, a request opened outside the transaction and decided
+ * again inside it (spot taken or policy changed meanwhile), the reservation key kept in
+ * a cache, and the key list with delivery state.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -422,6 +424,148 @@ static void test_refusals_store_nothing(void **state)
 	assert_int_equal(query(f->t->db, "SELECT value FROM id_counters WHERE name = 'key_id'"), 0);
 }
 
+/* Whether the queued frame `id` bears the site key's signature. */
+static void assert_frame_signed_by_site(struct fixture *f, int64_t id)
+{
+	uint8_t frame[256], spub[64], tbs[PROTO_FRAME_MAX + 16], digest[32];
+	struct wire_writer w;
+	struct proto_msg m;
+	size_t n = queued_frame(f, id, frame, sizeof(frame));
+
+	assert_int_equal(proto_decode(frame, n, &m), 0);
+	site_pub(f, spub);
+	wire_writer_init(&w, tbs, sizeof(tbs));
+	proto_tbs_mgmt_prefix(&w, 7);
+	wire_put_bytes(&w, m.u.mgmt.signed_body, m.u.mgmt.signed_len);
+	assert_false(w.error);
+	assert_int_equal(p256_sha256(tbs, w.off, digest), 0);
+	assert_int_equal(p256_verify_digest(spub, digest, m.u.mgmt.sig), 0);
+}
+
+/* key_request_issue() of an opened request in its own transaction, as the writer runs it. */
+static int issue_opened(struct fixture *f, const struct key_request *req, struct key_issued *k,
+			struct key_error *err)
+{
+	int r;
+
+	assert_int_equal(db_begin(f->t->db), 0);
+	r = key_request_issue(f->t->db, f->t->master, req, NOW, k, err);
+	if (r == 0)
+		assert_int_equal(db_commit(f->t->db), 0);
+	else
+		db_rollback(f->t->db);
+	return r;
+}
+
+/* What changed between opening and issuing is decided again, inside the transaction. */
+static void test_open_then_issue_decides_again(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t ct[4 + ECIES_OVERHEAD];
+	struct key_request req;
+	struct key_issued k;
+	struct key_error err;
+	size_t n = spot_ct(f, f->alice, 102, ct);
+
+	/* Opened outside any transaction: the spot was free and open to anyone then. */
+	assert_int_equal(key_request_open(f->t->db, f->t->master, NULL, f->alice, ct, n,
+					  f->dev_a.device_pub, &req, &err), 0);
+	assert_int_equal(req.spot_id, 102);
+	assert_int_equal(req.site_id, 7);
+	assert_null(req.site);
+	/* Bob takes the spot meanwhile. */
+	assert_int_equal(issue(f, f->bob, 102, f->dev_b.device_pub, &k, &err), 0);
+	assert_int_equal(issue_opened(f, &req, &k, &err), -KEY_E_CONFLICT);
+	assert_int_equal(err.status, 409);
+	assert_string_equal(err.code, "spot_taken");
+	/* Bob's key is revoked, but the owner made the spot 'authorised' meanwhile. */
+	assert_int_equal(db_exec(f->t->db, "UPDATE ekeys SET revoked = 1", NULL), 0);
+	assert_int_equal(db_exec(f->t->db, "UPDATE spots SET policy = 'authorised' WHERE id = 102",
+				 NULL), 0);
+	assert_int_equal(issue_opened(f, &req, &k, &err), -KEY_E_FORBIDDEN);
+	assert_string_equal(err.code, "not_allowed");
+	/* The refusals took nothing: the same request, once allowed, gets the next numbers. */
+	assert_int_equal(query(f->t->db, "SELECT mgmt_seq FROM locks WHERE spot_id = 102"), 1);
+	assert_int_equal(db_exec(f->t->db, "INSERT INTO authorised_users (spot_id, user_id) "
+				 "VALUES (102, $1)", "i", f->alice), 0);
+	assert_int_equal(issue_opened(f, &req, &k, &err), 0);
+	assert_int_equal(k.ekey.key_id, 2);
+	assert_int_equal(k.mgmt_seq, 2);
+	assert_int_equal(k.ekey.user_id, f->alice);
+	assert_frame_signed_by_site(f, k.mgmt_id);
+	key_request_free(&req);
+	key_request_free(&req); /* wiped: twice is fine */
+	assert_null(req.res);
+}
+
+/* Refused when opened: nothing to free, and the refusal is the one key_issue() gives. */
+static void test_open_refusals(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t ct[4 + ECIES_OVERHEAD];
+	struct key_request req;
+	struct key_issued k;
+	struct key_error err;
+	size_t n = spot_ct(f, f->alice, 999, ct);
+
+	assert_int_equal(key_request_open(f->t->db, f->t->master, NULL, f->alice, ct, n,
+					  f->dev_a.device_pub, &req, &err), -KEY_E_NOTFOUND);
+	assert_string_equal(err.code, "not_found");
+	assert_null(req.res);
+	assert_int_equal(db_exec(f->t->db, "UPDATE spots SET policy = 'authorised' WHERE id = 101",
+				 NULL), 0);
+	n = spot_ct(f, f->alice, 101, ct);
+	assert_int_equal(key_request_open(f->t->db, f->t->master, NULL, f->alice, ct, n,
+					  f->dev_a.device_pub, &req, &err), -KEY_E_FORBIDDEN);
+	assert_int_equal(err.status, 403);
+	assert_null(req.res);
+	/* Issuing a request that was never opened is refused, not a crash. */
+	assert_int_equal(issue_opened(f, &req, &k, &err), -KEY_E_INTERNAL);
+}
+
+/*
+ * With a cache, the reservation key is unsealed once: a later open finds it there even
+ * when the sealed row no longer opens (here: tampered with), which without the cache is
+ * an internal error. The site key given with the request signs the credential.
+ */
+static void test_open_with_cached_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct keycache *cache = keycache_new(8);
+	uint8_t ct[4 + ECIES_OVERHEAD], res_pub[64], pub[64];
+	char label[KEYWRAP_LABEL_MAX];
+	struct key_request req;
+	struct key_issued k;
+	struct key_error err;
+	EVP_PKEY *kept;
+	size_t n = spot_ct(f, f->alice, 101, ct);
+
+	assert_non_null(cache);
+	reservation(f, f->alice, res_pub);
+	assert_int_equal(key_request_open(f->t->db, f->t->master, cache, f->alice, ct, n,
+					  f->dev_a.device_pub, &req, &err), 0);
+	key_request_free(&req);
+	assert_int_equal(keywrap_label(label, "reservation", f->alice), 0);
+	kept = keycache_get(cache, label);
+	assert_non_null(kept);
+	assert_int_equal(p256_public_raw(kept, pub), 0);
+	assert_memory_equal(pub, res_pub, 64);
+	EVP_PKEY_free(kept);
+
+	assert_int_equal(db_exec(f->t->db, "UPDATE reservation_keys SET private_key = "
+				 "zeroblob(80) WHERE user_id = $1", "i", f->alice), 0);
+	assert_int_equal(key_request_open(f->t->db, f->t->master, NULL, f->alice, ct, n,
+					  f->dev_a.device_pub, &req, &err), -KEY_E_INTERNAL);
+	assert_int_equal(key_request_open(f->t->db, f->t->master, cache, f->alice, ct, n,
+					  f->dev_a.device_pub, &req, &err), 0);
+	assert_memory_equal(req.res_pub, res_pub, 64);
+	assert_int_equal(site_key(f->t->db, f->t->master, 7, &req.site), 0);
+	assert_int_equal(issue_opened(f, &req, &k, &err), 0);
+	assert_frame_signed_by_site(f, k.mgmt_id);
+	key_request_free(&req);
+	keycache_free(cache);
+}
+
 static void test_key_list(void **state)
 {
 	struct fixture *f = *state;
@@ -468,6 +612,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lock_accepts_credential, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sequence_per_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spot_taken_and_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_then_issue_decides_again, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_open_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_with_cached_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_store_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_list, setup, teardown),

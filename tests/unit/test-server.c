@@ -1,0 +1,308 @@
+/*
+ * test-server.c: server/server's shared services that e-key issuance leans on, through
+ * server.h, on a server opened over the test site's database: writers served in arrival
+ * order, group commit (each call's changes kept or undone on its own, durable when it
+ * returns, under many threads at once), the pool lending no more than db_pool
+ * connections, and site keys unsealed once and kept.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../lib/log.h"
+#include "../../server/config.h"
+#include "../../server/server.h"
+#include "../support/test-site-db.h"
+
+#define THREADS 8
+#define CALLS 25 /* per thread */
+
+struct fixture {
+	struct test_site_db *t;
+	struct config cfg;
+	struct server *srv;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char path[160], url[160], err[200];
+	FILE *key;
+
+	must(f != NULL);
+	f->t = test_site_db_new();
+	test_site_db_import_good(f->t);
+	must(db_exec(f->t->db, "CREATE TABLE batch_rows (n BIGINT NOT NULL)", NULL) == 0);
+	/* The server runs on the test's database, with the test's master key. */
+	snprintf(path, sizeof(path), "%s/master.key", f->t->dir);
+	key = fopen(path, "wb");
+	must(key != NULL && fwrite(f->t->master, 1, 32, key) == 32 && fclose(key) == 0);
+	must(chmod(path, 0600) == 0);
+	snprintf(url, sizeof(url), "sqlite:%s/park.db", f->t->dir);
+	config_defaults(&f->cfg);
+	must(config_set(&f->cfg, "data_dir", f->t->dir, err, sizeof(err)) == 0);
+	must(config_set(&f->cfg, "db_url", url, err, sizeof(err)) == 0);
+	must(config_set(&f->cfg, "db_pool", "3", err, sizeof(err)) == 0);
+	must(config_finish(&f->cfg, err, sizeof(err)) == 0);
+	must(server_open(&f->cfg, &f->srv) == 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	server_close(f->srv);
+	test_site_db_free(f->t);
+	free(f);
+	return 0;
+}
+
+/* ---- writers in arrival order ---- */
+
+struct writer {
+	pthread_t thread;
+	struct server *srv;
+	int id;
+	int *order;             /* where each writer writes its id when it gets the lock */
+	atomic_int *next;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+
+	server_write_begin(w->srv);
+	w->order[atomic_fetch_add(w->next, 1)] = w->id;
+	server_write_end(w->srv);
+	return NULL;
+}
+
+static void test_writers_in_arrival_order(void **state)
+{
+	struct fixture *f = *state;
+	struct writer w[5];
+	int order[5], i;
+	atomic_int next = 0;
+
+	server_write_begin(f->srv);
+	/* Each starts while the lock is held, well after the one before it queued. */
+	for (i = 0; i < 5; i++) {
+		w[i] = (struct writer){ .srv = f->srv, .id = i, .order = order, .next = &next };
+		assert_int_equal(pthread_create(&w[i].thread, NULL, writer_main, &w[i]), 0);
+		usleep(50 * 1000);
+	}
+	assert_int_equal(atomic_load(&next), 0);
+	server_write_end(f->srv);
+	for (i = 0; i < 5; i++)
+		pthread_join(w[i].thread, NULL);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(order[i], i);
+	/* Free again: begin does not wait. */
+	server_write_begin(f->srv);
+	server_write_end(f->srv);
+	server_cpu_begin(f->srv);
+	server_cpu_end(f->srv);
+}
+
+/* ---- group commit ---- */
+
+struct batch_arg {
+	int64_t n;
+	int ret;                /* what fn returns */
+	pthread_t caller;       /* the thread that called server_write_batched() */
+	bool ran_elsewhere;     /* fn ran on another thread (the writer's) */
+};
+
+/* Inserts its row, then keeps it (ret 0) or has it undone (ret != 0). */
+static int batch_insert(struct db *db, void *ctx)
+{
+	struct batch_arg *a = ctx;
+
+	a->ran_elsewhere = !pthread_equal(pthread_self(), a->caller);
+	if (db_exec(db, "INSERT INTO batch_rows (n) VALUES ($1)", "i", a->n) != 0)
+		return -100;
+	return a->ret;
+}
+
+static int64_t rows(struct fixture *f, int64_t n)
+{
+	struct db_stmt *st = db_prepare(f->t->db, "SELECT COUNT(*) FROM batch_rows WHERE n = $1");
+	int64_t v;
+
+	assert_non_null(st);
+	assert_int_equal(db_bind_int(st, 1, n), 0);
+	assert_int_equal(db_step(st), DB_ROW);
+	v = db_col_int(st, 0);
+	db_finalize(st);
+	return v;
+}
+
+static void test_batched_keeps_or_undoes(void **state)
+{
+	struct fixture *f = *state;
+	struct batch_arg a = { .n = 1, .ret = 0, .caller = pthread_self() };
+	int result = 99;
+
+	assert_int_equal(server_write_batched(f->srv, batch_insert, &a, &result), 0);
+	assert_int_equal(result, 0);
+	assert_true(a.ran_elsewhere);
+	/* Committed: another connection sees it at once. */
+	assert_int_equal(rows(f, 1), 1);
+	a = (struct batch_arg){ .n = 2, .ret = -7, .caller = pthread_self() };
+	assert_int_equal(server_write_batched(f->srv, batch_insert, &a, &result), 0);
+	assert_int_equal(result, -7);
+	assert_int_equal(rows(f, 2), 0);
+}
+
+struct batch_thread {
+	pthread_t thread;
+	struct server *srv;
+	int id;
+	int kept;               /* calls whose fn returned 0 */
+	int failed;             /* calls whose result was not what fn returned */
+};
+
+static void *batch_thread_main(void *arg)
+{
+	struct batch_thread *b = arg;
+	struct batch_arg a;
+	int i, result;
+
+	for (i = 0; i < CALLS; i++) {
+		a = (struct batch_arg){ .n = 1000 + b->id, .ret = i % 3 == 0 ? 1 : 0,
+					.caller = pthread_self() };
+		if (server_write_batched(b->srv, batch_insert, &a, &result) != 0 ||
+		    result != a.ret)
+			b->failed++;
+		else if (result == 0)
+			b->kept++;
+	}
+	return NULL;
+}
+
+/* Many callers at once: each call's rows stay or go by its own return, whatever batch. */
+static void test_batched_many_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct batch_thread b[THREADS];
+	int i;
+
+	for (i = 0; i < THREADS; i++) {
+		b[i] = (struct batch_thread){ .srv = f->srv, .id = i };
+		assert_int_equal(pthread_create(&b[i].thread, NULL, batch_thread_main, &b[i]), 0);
+	}
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(b[i].thread, NULL);
+		assert_int_equal(b[i].failed, 0);
+		assert_int_equal(b[i].kept, CALLS - (CALLS + 2) / 3);
+		assert_int_equal(rows(f, 1000 + i), b[i].kept);
+	}
+}
+
+/* ---- the pool ---- */
+
+struct borrower {
+	pthread_t thread;
+	struct server *srv;
+	atomic_int *lent, *most;
+};
+
+static void *borrower_main(void *arg)
+{
+	struct borrower *b = arg;
+	struct db *db;
+	int i, now, most;
+
+	for (i = 0; i < 20; i++) {
+		db = server_db_get(b->srv);
+		if (db == NULL)
+			continue;
+		now = atomic_fetch_add(b->lent, 1) + 1;
+		most = atomic_load(b->most);
+		while (now > most && !atomic_compare_exchange_weak(b->most, &most, now))
+			;
+		usleep(500);
+		atomic_fetch_sub(b->lent, 1);
+		server_db_put(b->srv, db);
+	}
+	return NULL;
+}
+
+static void test_pool_lends_at_most_db_pool(void **state)
+{
+	struct fixture *f = *state;
+	struct borrower b[THREADS];
+	atomic_int lent = 0, most = 0;
+	int i;
+
+	for (i = 0; i < THREADS; i++) {
+		b[i] = (struct borrower){ .srv = f->srv, .lent = &lent, .most = &most };
+		assert_int_equal(pthread_create(&b[i].thread, NULL, borrower_main, &b[i]), 0);
+	}
+	for (i = 0; i < THREADS; i++)
+		pthread_join(b[i].thread, NULL);
+	assert_true(atomic_load(&most) >= 1);
+	assert_true(atomic_load(&most) <= 3);
+	assert_int_equal(atomic_load(&lent), 0);
+}
+
+/* ---- site keys ---- */
+
+static void test_site_key_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct db *db = server_db_get(f->srv);
+	EVP_PKEY *key = NULL, *again = NULL;
+	uint8_t pub[64], pub2[64], stored[64];
+	const void *p;
+	struct db_stmt *st;
+	size_t len = 0;
+
+	assert_non_null(db);
+	assert_int_equal(server_site_key(f->srv, db, 7, &key), 0);
+	assert_int_equal(p256_public_raw(key, pub), 0);
+	st = db_prepare(db, "SELECT public_key FROM sites WHERE id = 7");
+	assert_non_null(st);
+	assert_int_equal(db_step(st), DB_ROW);
+	p = db_col_blob(st, 0, &len);
+	assert_int_equal(len, 64);
+	memcpy(stored, p, 64);
+	db_finalize(st);
+	assert_memory_equal(pub, stored, 64);
+	/* Kept: the sealed row is not read again (here it no longer opens). */
+	assert_int_equal(db_exec(db, "UPDATE sites SET private_key = zeroblob(80) WHERE id = 7",
+				 NULL), 0);
+	assert_int_equal(server_site_key(f->srv, db, 7, &again), 0);
+	assert_int_equal(p256_public_raw(again, pub2), 0);
+	assert_memory_equal(pub, pub2, 64);
+	EVP_PKEY_free(again);
+	EVP_PKEY_free(key);
+	assert_int_equal(server_site_key(f->srv, db, 8, &key), -SITE_E_NOTFOUND);
+	assert_null(key);
+	server_db_put(f->srv, db);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_writers_in_arrival_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batched_keeps_or_undoes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batched_many_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_lends_at_most_db_pool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_site_key_kept, setup, teardown),
+	};
+
+	log_init("test-server", LOG_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
