@@ -34,6 +34,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "../support/test-proc.h"
+
 #define WAIT_MS 10000
 #define BODY_MAX 65536 /* HTTP_BODY_MAX of server/http.h */
 #define PW "a good password"
@@ -59,86 +61,17 @@ struct resp {
 	json_object *json;
 };
 
-/* ---- helpers: time, files, processes ---- */
-
-static int64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
-static size_t read_file(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	if (f != NULL) {
-		n = fread(buf, 1, cap - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-	return n;
-}
+/* ---- helpers: processes ---- */
 
 /* Starts parkd with args (NULL-terminated, after the program name). */
 static pid_t spawn(const char *const *args, const char *in_path, const char *out_path,
 		   const char *err_path)
 {
-	char *argv[16];
-	pid_t pid;
-	int i, fd;
+	pid_t pid = test_spawn_in(parkd, args, in_path != NULL ? in_path : "/dev/null",
+				  out_path, err_path);
 
-	pid = fork();
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		argv[0] = strdup(parkd);
-		for (i = 0; args[i] != NULL && i < 14; i++)
-			argv[i + 1] = strdup(args[i]);
-		argv[i + 1] = NULL;
-		fd = open(in_path != NULL ? in_path : "/dev/null", O_RDONLY);
-		dup2(fd, STDIN_FILENO);
-		fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		dup2(fd, STDOUT_FILENO);
-		fd = open(err_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		dup2(fd, STDERR_FILENO);
-		execv(parkd, argv);
-		_exit(127);
-	}
 	return pid;
-}
-
-/* Waits for pid to exit up to ms; returns its exit code, or -1 (it is then killed). */
-static int wait_exit(pid_t pid, long ms)
-{
-	int64_t end = ms_now() + ms;
-	int status;
-
-	while (ms_now() < end) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		sleep_ms(10);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
 }
 
 /* Runs parkd to completion; returns its exit code with stdout and stderr in bufs. */
@@ -152,9 +85,9 @@ static int run_once(const char *const *args, const char *in_path, char *out, cha
 	snprintf(ep, sizeof(ep), "%s/run.err", dir);
 	unlink(op);
 	unlink(ep);
-	code = wait_exit(spawn(args, in_path, op, ep), WAIT_MS);
-	read_file(op, out, cap);
-	read_file(ep, err, cap);
+	code = test_wait_exit(spawn(args, in_path, op, ep), WAIT_MS);
+	test_read_file(op, out, cap);
+	test_read_file(ep, err, cap);
 	return code;
 }
 
@@ -165,20 +98,20 @@ static void start_daemon_with(const char *config, const char *serving)
 	const char *args[] = { "--config", config, "--log-level", "debug", NULL };
 	struct stat st;
 	off_t from = stat(logpath, &st) == 0 ? st.st_size : 0;
-	int64_t end = ms_now() + WAIT_MS;
+	int64_t end = test_ms_now() + WAIT_MS;
 	const char *p;
 	int status;
 
 	daemon_pid = spawn(args, NULL, logpath, logpath);
-	while (ms_now() < end) {
-		read_file(logpath, log, sizeof(log));
+	while (test_ms_now() < end) {
+		test_read_file(logpath, log, sizeof(log));
 		p = (size_t)from < strlen(log) ? strstr(log + from, serving) : NULL;
 		if (p != NULL && (p = strstr(p, " port ")) != NULL &&
 		    sscanf(p, " port %u", &port) == 1)
 			return;
 		if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid)
 			fail_msg("parkd exited at start; see %s", logpath);
-		sleep_ms(20);
+		test_sleep_ms(20);
 	}
 	fail_msg("parkd did not start serving; see %s", logpath);
 }
@@ -188,12 +121,13 @@ static void start_daemon(void)
 	start_daemon_with(conf, " serving HTTP on ");
 }
 
+/* Like test_stop(), but waits WAIT_MS (parkd may take longer than TEST_PROC_WAIT_MS). */
 static int stop_daemon(int sig)
 {
 	int code;
 
 	kill(daemon_pid, sig);
-	code = wait_exit(daemon_pid, WAIT_MS);
+	code = test_wait_exit(daemon_pid, WAIT_MS);
 	daemon_pid = -1;
 	return code;
 }
@@ -339,7 +273,7 @@ static void sms_code(const char *phone, char code[7])
 	char *line, *save = NULL;
 	size_t n = strlen(phone);
 
-	read_file(smspath, text, sizeof(text));
+	test_read_file(smspath, text, sizeof(text));
 	code[0] = '\0';
 	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
 		if (strncmp(line, phone, n) == 0 && line[n] == ' ')
@@ -398,24 +332,6 @@ static long long metric(const char *name)
 
 /* ---- set-up ---- */
 
-static void find_parkd(const char *argv0)
-{
-	const char *env = getenv("PARKD");
-	const char *slash = strrchr(argv0, '/');
-
-	if (env != NULL && env[0] != '\0') {
-		snprintf(parkd, sizeof(parkd), "%s", env);
-		return;
-	}
-	/* A sanitizer build keeps its tests and programs side by side under build/san. */
-	if (slash != NULL) {
-		snprintf(parkd, sizeof(parkd), "%.*s/../bin/parkd", (int)(slash - argv0), argv0);
-		if (access(parkd, X_OK) == 0)
-			return;
-	}
-	snprintf(parkd, sizeof(parkd), "build/bin/parkd");
-}
-
 static int group_setup(void **state)
 {
 	char text[1024];
@@ -440,7 +356,7 @@ static int group_setup(void **state)
 		 "fail_max_address = 100000\n"
 		 "sms_max_phone = 100\n"
 		 "sms_max_address = 100000\n", dir, smspath);
-	write_file(conf, text);
+	assert_int_equal(test_write_file(conf, text), 0);
 	fprintf(stderr, "test-parkd: %s on %s\n", parkd, dir);
 	return 0;
 }
@@ -499,7 +415,7 @@ static void test_command_line(void **state)
 
 	snprintf(bad, sizeof(bad), "%s/bad.conf", dir);
 	snprintf(badconf, sizeof(badconf), "listen = 127.0.0.1:0\nsession_idle_s = soon\n");
-	write_file(bad, badconf);
+	assert_int_equal(test_write_file(bad, badconf), 0);
 	assert_int_equal(run_once(badcfg, NULL, out, err, sizeof(out)), 2);
 	assert_non_null(strstr(err, "bad.conf:2: session_idle_s: must be a whole number"));
 	assert_int_equal(run_once(badlisten, NULL, out, err, sizeof(out)), 2);
@@ -507,9 +423,9 @@ static void test_command_line(void **state)
 
 	assert_int_equal(run_once(admin_badphone, NULL, out, err, sizeof(out)), 2);
 	snprintf(pwfile, sizeof(pwfile), "%s/pw", dir);
-	write_file(pwfile, "short\n");
+	assert_int_equal(test_write_file(pwfile, "short\n"), 0);
 	assert_int_equal(run_once(admin, pwfile, out, err, sizeof(out)), 2);
-	write_file(pwfile, "the admin password\n");
+	assert_int_equal(test_write_file(pwfile, "the admin password\n"), 0);
 	assert_int_equal(run_once(admin, pwfile, out, err, sizeof(out)), 0);
 	assert_non_null(strstr(out, "administrator " ADMIN_PHONE));
 }
@@ -763,7 +679,7 @@ static void test_sigterm_and_restart(void **state)
 
 	(void)state;
 	assert_int_equal(stop_daemon(SIGTERM), 0);
-	read_file(logpath, log, sizeof(log));
+	test_read_file(logpath, log, sizeof(log));
 	assert_non_null(strstr(log, "stopping on SIGTERM"));
 	start_daemon();
 	/* What was acknowledged before is there: the account made by verify 0002. */
@@ -823,12 +739,12 @@ static void test_sigkill_during_burst(void **state)
 	for (i = 0; i < BURST_THREADS; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, burst_thread, &b), 0);
 	/* Kill it once a quarter of the sign-ups are acknowledged, others in flight. */
-	end = ms_now() + WAIT_MS;
-	while (atomic_load(&b.oks) < BURST_PHONES / 4 && ms_now() < end)
-		sleep_ms(1);
+	end = test_ms_now() + WAIT_MS;
+	while (atomic_load(&b.oks) < BURST_PHONES / 4 && test_ms_now() < end)
+		test_sleep_ms(1);
 	kill(daemon_pid, SIGKILL);
 	atomic_store(&b.killed, true);
-	assert_int_equal(wait_exit(daemon_pid, WAIT_MS), 128 + SIGKILL);
+	assert_int_equal(test_wait_exit(daemon_pid, WAIT_MS), 128 + SIGKILL);
 	daemon_pid = -1;
 	for (i = 0; i < BURST_THREADS; i++)
 		pthread_join(th[i], NULL);
@@ -901,7 +817,7 @@ static void test_https(void **state)
 	make_certificate(cert, key);
 	snprintf(text, sizeof(text), "listen = 127.0.0.1:0\ndata_dir = %s/data\n"
 		 "password_cost = test\ntls_cert = %s\ntls_key = %s\n", dir, cert, key);
-	write_file(tls_conf, text);
+	assert_int_equal(test_write_file(tls_conf, text), 0);
 	start_daemon_with(tls_conf, " serving HTTPS on ");
 	/* The client verifies the certificate: without the CA it refuses to talk. */
 	scheme = "https";
@@ -935,6 +851,6 @@ int main(int argc, char **argv)
 	};
 
 	(void)argc;
-	find_parkd(argv[0]);
+	test_find_program(argv[0], "PARKD", "parkd", parkd, sizeof(parkd));
 	return cmocka_run_group_tests_name("parkd", tests, group_setup, group_teardown);
 }

@@ -29,6 +29,7 @@
 #include "../../lib/signer.h"
 #include "../../lib/simlink.h"
 #include "../support/test-authority.h"
+#include "../support/test-proc.h"
 
 #define WAIT_MS 5000
 #define SITE_ID 1
@@ -50,84 +51,15 @@ static size_t replay_len;
 static struct proto_event seen[64];
 static unsigned nseen;
 
-/* ---- helpers: time, files, processes ---- */
-
-static int64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
-static size_t read_file(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	if (f != NULL) {
-		n = fread(buf, 1, cap - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-	return n;
-}
+/* ---- helpers: processes ---- */
 
 /* Starts parklockd with args (NULL-terminated, after the program name); out/err to files. */
 static pid_t spawn(const char *const *args, const char *out_path, const char *err_path)
 {
-	char *argv[16];
-	pid_t pid;
-	int i, fd;
+	pid_t pid = test_spawn(parklockd, args, out_path, err_path);
 
-	pid = fork();
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		/* exec wants writable strings; the copies die with the exec. */
-		argv[0] = strdup(parklockd);
-		for (i = 0; args[i] != NULL && i < 14; i++)
-			argv[i + 1] = strdup(args[i]);
-		argv[i + 1] = NULL;
-		fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		dup2(fd, STDOUT_FILENO);
-		fd = open(err_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		dup2(fd, STDERR_FILENO);
-		execv(parklockd, argv);
-		_exit(127);
-	}
 	return pid;
-}
-
-/* Waits for pid to exit up to ms; returns its exit code, or -1 (it is then killed). */
-static int wait_exit(pid_t pid, long ms)
-{
-	int64_t end = ms_now() + ms;
-	int status;
-
-	while (ms_now() < end) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		sleep_ms(10);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
 }
 
 /* Runs parklockd to completion; returns its exit code with stdout and stderr in bufs. */
@@ -140,58 +72,36 @@ static int run_once(const char *const *args, char *out, char *err, size_t cap)
 	snprintf(ep, sizeof(ep), "%s/run.err", dir);
 	unlink(op);
 	unlink(ep);
-	code = wait_exit(spawn(args, op, ep), WAIT_MS);
-	read_file(op, out, cap);
-	read_file(ep, err, cap);
+	code = test_wait_exit(spawn(args, op, ep), WAIT_MS);
+	test_read_file(op, out, cap);
+	test_read_file(ep, err, cap);
 	return code;
-}
-
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un sa;
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	assert_true(strlen(path) < sizeof(sa.sun_path));
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, path, strlen(path));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 static void start_daemon(void)
 {
 	const char *args[] = { "--log-level", "debug", conf, NULL };
-	int64_t end = ms_now() + 10000;
+	int64_t end = test_ms_now() + 10000;
 	int fd, status;
 
 	daemon_pid = spawn(args, logpath, logpath);
 	/* The world socket is made last: once it answers, every lock is ready. */
-	while (ms_now() < end) {
-		fd = connect_unix(worldsock);
+	while (test_ms_now() < end) {
+		fd = test_connect_unix(worldsock);
 		if (fd >= 0) {
 			close(fd);
 			return;
 		}
 		if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid)
 			fail_msg("parklockd exited at start; see %s", logpath);
-		sleep_ms(20);
+		test_sleep_ms(20);
 	}
 	fail_msg("parklockd did not open %s; see %s", worldsock, logpath);
 }
 
 static int stop_daemon(int sig)
 {
-	int code;
-
-	kill(daemon_pid, sig);
-	code = wait_exit(daemon_pid, WAIT_MS);
-	daemon_pid = -1;
-	return code;
+	return test_stop(&daemon_pid, sig);
 }
 
 /* ---- world control ---- */
@@ -200,54 +110,28 @@ static int stop_daemon(int sig)
 static const char *world(const char *cmd)
 {
 	static char reply[65536];
-	struct pollfd p;
-	size_t have = 0;
-	ssize_t n;
-	int fd = connect_unix(worldsock);
-	int64_t end = ms_now() + WAIT_MS;
 
-	assert_true(fd >= 0);
-	assert_int_equal(send(fd, cmd, strlen(cmd), 0), (ssize_t)strlen(cmd));
-	assert_int_equal(send(fd, "\n", 1, 0), 1);
-	while ((have == 0 || reply[have - 1] != '\n') && ms_now() < end) {
-		p.fd = fd;
-		p.events = POLLIN;
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		n = recv(fd, reply + have, sizeof(reply) - 1 - have, 0);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-	}
-	close(fd);
-	reply[have] = '\0';
-	if (have == 0 || reply[have - 1] != '\n')
+	if (test_world(worldsock, cmd, reply, sizeof(reply)) != 0)
 		fail_msg("no reply to '%s'", cmd);
 	return reply;
 }
 
 static long json_num(const char *reply, const char *key)
 {
-	char pat[64];
-	const char *p;
+	const char *p = test_json_find(reply, key);
 
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(reply, pat);
 	if (p == NULL)
 		fail_msg("no %s in %s", key, reply);
-	return strtol(p + strlen(pat), NULL, 10);
+	return strtol(p, NULL, 10);
 }
 
 static bool json_bool(const char *reply, const char *key)
 {
-	char pat[64];
-	const char *p;
+	const char *p = test_json_find(reply, key);
 
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(reply, pat);
 	if (p == NULL)
 		fail_msg("no %s in %s", key, reply);
-	return strncmp(p + strlen(pat), "true", 4) == 0;
+	return strncmp(p, "true", 4) == 0;
 }
 
 /* ---- the sim transport ---- */
@@ -291,10 +175,10 @@ static void expect_event(struct simlink *l, uint8_t kind)
 {
 	uint8_t buf[PROTO_FRAME_MAX];
 	struct proto_msg m;
-	int64_t end = ms_now() + WAIT_MS;
+	int64_t end = test_ms_now() + WAIT_MS;
 	int n;
 
-	while (ms_now() < end) {
+	while (test_ms_now() < end) {
 		n = simlink_recv_frame(l, buf, sizeof(buf), 100);
 		assert_true(n >= 0);
 		if (n > 0 && proto_decode(buf, (size_t)n, &m) == 0 && m.type == PROTO_EVENT &&
@@ -340,25 +224,6 @@ static void mgmt_ok(struct simlink *l, uint8_t mtype, const union proto_mgmt_pay
 
 /* ---- set-up ---- */
 
-static void find_parklockd(const char *argv0)
-{
-	const char *env = getenv("PARKLOCKD");
-	const char *slash = strrchr(argv0, '/');
-
-	if (env != NULL && env[0] != '\0') {
-		snprintf(parklockd, sizeof(parklockd), "%s", env);
-		return;
-	}
-	/* A sanitizer build keeps its tests and programs side by side under build/san. */
-	if (slash != NULL) {
-		snprintf(parklockd, sizeof(parklockd), "%.*s/../bin/parklockd",
-			 (int)(slash - argv0), argv0);
-		if (access(parklockd, X_OK) == 0)
-			return;
-	}
-	snprintf(parklockd, sizeof(parklockd), "build/bin/parklockd");
-}
-
 static int group_setup(void **state)
 {
 	char text[512], sitepub[128];
@@ -386,7 +251,7 @@ static int group_setup(void **state)
 		 "site-key %s\n"
 		 "lock 101 B1-001\n"
 		 "lock 102 B1-002\n", SITE_ID, lockdir, sitepub);
-	write_file(conf, text);
+	assert_int_equal(test_write_file(conf, text), 0);
 	fprintf(stderr, "test-parklockd: %s on %s\n", parklockd, dir);
 	return 0;
 }
@@ -438,7 +303,8 @@ static void test_command_line(void **state)
 	assert_int_equal(run_once(travel, out, err, sizeof(out)), 2);
 	assert_int_equal(run_once(level, out, err, sizeof(out)), 2);
 	snprintf(badconf, sizeof(badconf), "%s/bad.conf", dir);
-	write_file(badconf, "site 1\ndir /tmp/never-made-by-parklockd\nlock 0 A\n");
+	assert_int_equal(test_write_file(badconf, "site 1\ndir /tmp/never-made-by-parklockd\nlock 0 A\n"),
+			 0);
 	bad[0] = badconf;
 	assert_int_equal(run_once(bad, out, err, sizeof(out)), 2);
 	assert_non_null(strstr(err, "bad.conf:3:"));
@@ -469,7 +335,7 @@ static void test_start_and_hello(void **state)
 	memcpy(device_pub, pub, sizeof(pub));
 	simlink_close(&l);
 	r = world("101 pubkey");
-	read_file(pub101, want, sizeof(want));
+	test_read_file(pub101, want, sizeof(want));
 	want[128] = '\0';
 	assert_non_null(strstr(r, want));
 	r = world("101 state");
@@ -504,13 +370,13 @@ static void test_mgmt_and_unlock(void **state)
 	get_challenge(&l, nonce);
 	replay_len = operate_frame(nonce, PROTO_OP_UNLOCK, replay_frame);
 	nseen = 0;
-	t0 = ms_now();
+	t0 = test_ms_now();
 	request(&l, replay_frame, replay_len, buf, &m);
 	assert_int_equal(m.type, PROTO_RESULT);
 	assert_int_equal(m.u.result.status, PROTO_OK);
 	/* The RESULT comes when the barrier is down, after its 300 ms of travel. */
 	assert_int_equal(m.u.result.barrier, PROTO_BARRIER_DOWN);
-	assert_true(ms_now() - t0 >= 250);
+	assert_true(test_ms_now() - t0 >= 250);
 	for (i = 0; i < nseen; i++)
 		if (seen[i].kind == PROTO_EV_UNLOCKED && seen[i].user_id == USER_ID)
 			unlocked_at = i;
@@ -666,7 +532,7 @@ static void relock(void)
 {
 	world("101 car present");
 	world("101 car absent");
-	sleep_ms(600);
+	test_sleep_ms(600);
 	assert_true(json_bool(world("101 state"), "locked"));
 }
 
@@ -688,7 +554,7 @@ static void test_power_cut(void **state)
 	assert_int_equal(json_num(r, "creds"), 1);
 	assert_true(after == before || after == before + 1);
 	assert_true(after >= before + acked);
-	read_file(logpath, log, sizeof(log));
+	test_read_file(logpath, log, sizeof(log));
 	assert_non_null(strstr(log, "lock 101 (B1-001) lost power; rebooted from its flash"));
 	/* And it works as before. */
 	if (!json_bool(r, "locked"))
@@ -760,6 +626,6 @@ int main(int argc, char **argv)
 	};
 
 	(void)argc;
-	find_parklockd(argv[0]);
+	test_find_program(argv[0], "PARKLOCKD", "parklockd", parklockd, sizeof(parklockd));
 	return cmocka_run_group_tests_name("parklockd", tests, group_setup, group_teardown);
 }

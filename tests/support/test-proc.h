@@ -64,10 +64,12 @@ static inline void test_find_program(const char *argv0, const char *env, const c
 
 /*
  * Starts `path` with args (NULL-terminated, after the program name, at most 30), its
- * stdout to out_path and stderr to err_path (appended; NULL: /dev/null). Returns the pid.
+ * stdin from in_path (NULL: inherited), stdout to out_path and stderr to err_path
+ * (appended; NULL: /dev/null). Returns the pid (-1 when fork failed).
  */
-static inline pid_t test_spawn(const char *path, const char *const *args, const char *out_path,
-			       const char *err_path)
+static inline pid_t test_spawn_in(const char *path, const char *const *args,
+				  const char *in_path, const char *out_path,
+				  const char *err_path)
 {
 	char *argv[32];
 	pid_t pid;
@@ -79,6 +81,10 @@ static inline pid_t test_spawn(const char *path, const char *const *args, const 
 		for (i = 0; args[i] != NULL && i < 30; i++)
 			argv[i + 1] = strdup(args[i]);
 		argv[i + 1] = NULL;
+		if (in_path != NULL) {
+			fd = open(in_path, O_RDONLY);
+			dup2(fd, STDIN_FILENO);
+		}
 		fd = open(out_path != NULL ? out_path : "/dev/null",
 			  O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(fd, STDOUT_FILENO);
@@ -89,6 +95,13 @@ static inline pid_t test_spawn(const char *path, const char *const *args, const 
 		_exit(127);
 	}
 	return pid;
+}
+
+/* test_spawn_in() with stdin inherited. */
+static inline pid_t test_spawn(const char *path, const char *const *args, const char *out_path,
+			       const char *err_path)
+{
+	return test_spawn_in(path, args, NULL, out_path, err_path);
 }
 
 /* Waits up to ms for pid; returns its exit code (128 + signal), or -1 after killing it. */
@@ -197,6 +210,17 @@ static inline int test_world(const char *sock, const char *cmd, char *reply, siz
 	return have > 0 && reply[have - 1] == '\n' ? 0 : -1;
 }
 
+/* Where the value of the first "key": in a one-line JSON reply starts, or NULL. */
+static inline const char *test_json_find(const char *reply, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(reply, pat);
+	return p != NULL ? p + strlen(pat) : NULL;
+}
+
 /* The number after "key": in a one-line JSON reply, or -1 when missing. */
 static inline long test_json_num(const char *reply, const char *key)
 {
@@ -229,6 +253,17 @@ static inline size_t test_read_file(const char *path, char *buf, size_t cap)
 	}
 	buf[n] = '\0';
 	return n;
+}
+
+/* Writes text as the whole file at path. 0, or -1 when it could not be written. */
+static inline int test_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -1;
+	fputs(text, f);
+	return fclose(f) == 0 ? 0 : -1;
 }
 
 #endif
