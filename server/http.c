@@ -61,7 +61,8 @@ struct http_conn {
 	uint8_t *body;
 	size_t len, cap;
 	bool started;               /* the access handler has seen the headers */
-	bool too_large;             /* the body passed HTTP_BODY_MAX: it is discarded */
+	size_t body_max;            /* the route's body limit (HTTP_BODY_MAX by default) */
+	bool too_large;             /* the body passed body_max: it is discarded */
 	size_t discarded;
 	char allow[64];             /* methods of the path, for a 405's Allow header */
 	struct timespec t0;
@@ -564,8 +565,8 @@ static void http_dispatch(struct http_conn *c)
 	const struct http_route *route;
 
 	if (c->too_large) {
-		http_reply_error(rep, 413, "body_too_large", "The request body is larger than %d "
-				 "bytes; nothing was done.", HTTP_BODY_MAX);
+		http_reply_error(rep, 413, "body_too_large", "The request body is larger than %zu "
+				 "bytes; nothing was done.", c->body_max);
 		return;
 	}
 	route = http_route_find(c);
@@ -743,6 +744,7 @@ static const char *http_bearer(struct MHD_Connection *conn)
 static int http_begin(struct http_conn *c, struct MHD_Connection *conn, const char *url,
 		      const char *method)
 {
+	const struct http_route *route;
 	const char *cl;
 	char *end;
 	unsigned long long declared;
@@ -765,12 +767,22 @@ static int http_begin(struct http_conn *c, struct MHD_Connection *conn, const ch
 		c->rep.retry_after = 1;
 		return 1;
 	}
+	/*
+	 * A route may take larger bodies (a site description), but only from a caller with
+	 * a live session: nobody else makes the server hold more than HTTP_BODY_MAX.
+	 */
+	route = http_route_find(c);
+	c->body_max = HTTP_BODY_MAX;
+	if (route != NULL && route->body_max > HTTP_BODY_MAX && (route->flags & HTTP_AUTH_USER) &&
+	    server_caller(c->hs->srv, &c->req, &c->user) == 0)
+		c->body_max = route->body_max;
 	/* A body too large even to read and throw away is refused before it is sent. */
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 	if (cl != NULL) {
 		errno = 0;
 		declared = strtoull(cl, &end, 10);
-		if (errno == 0 && *end == '\0' && declared > HTTP_DISCARD_MAX) {
+		if (errno == 0 && *end == '\0' &&
+		    declared > (c->body_max > HTTP_DISCARD_MAX ? c->body_max : HTTP_DISCARD_MAX)) {
 			c->too_large = true;
 			http_dispatch(c);
 			return 1;
@@ -785,7 +797,7 @@ static int http_take_body(struct http_conn *c, const char *data, size_t n)
 	uint8_t *p;
 	size_t cap;
 
-	if (c->too_large || n > HTTP_BODY_MAX - c->len) {
+	if (c->too_large || n > c->body_max - c->len) {
 		c->too_large = true;
 		c->discarded += n;
 		return c->discarded > HTTP_DISCARD_MAX ? -1 : 0;

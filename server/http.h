@@ -14,7 +14,7 @@
 
 #include <json-c/json.h>
 
-#define HTTP_BODY_MAX 65536 /* larger request bodies get 413 body_too_large */
+#define HTTP_BODY_MAX 65536 /* larger bodies get 413 body_too_large (a route may differ) */
 #define HTTP_PARAMS_MAX 4
 
 struct server;
@@ -60,6 +60,7 @@ struct http_route {
 	http_handler_fn fn;
 	unsigned flags;      /* HTTP_* */
 	const char *summary; /* one line, for `parkd --routes` and the reference document */
+	size_t body_max;     /* request body limit in bytes; 0 means HTTP_BODY_MAX */
 };
 
 /*

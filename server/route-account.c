@@ -193,13 +193,13 @@ out:
 
 const struct http_route account_routes[] = {
 	{ "POST", "/v1/accounts", route_account_register, HTTP_JSON_BODY,
-	  "register a phone number: a 6-digit code goes out by SMS" },
+	  "register a phone number: a 6-digit code goes out by SMS", 0 },
 	{ "POST", "/v1/accounts/verify", route_account_verify, HTTP_JSON_BODY,
-	  "check the SMS code and set the password (new account or new password)" },
+	  "check the SMS code and set the password (new account or new password)", 0 },
 	{ "POST", "/v1/sessions", route_account_login, HTTP_JSON_BODY,
-	  "log in with phone and password for a session token" },
+	  "log in with phone and password for a session token", 0 },
 	{ "DELETE", "/v1/sessions/current", route_account_logout, HTTP_AUTH_USER,
-	  "log out: end the session of the token" },
-	{ "GET", "/v1/me", route_account_me, HTTP_AUTH_USER, "the caller's account and roles" },
+	  "log out: end the session of the token", 0 },
+	{ "GET", "/v1/me", route_account_me, HTTP_AUTH_USER, "the caller's account and roles", 0 },
 };
 const size_t account_routes_count = sizeof(account_routes) / sizeof(account_routes[0]);

@@ -276,9 +276,9 @@ out:
 
 const struct http_route event_routes[] = {
 	{ "POST", "/v1/gateway/events", events_post, HTTP_AUTH_GATEWAY | HTTP_JSON_BODY,
-	  "A gateway reports lock events (each stored once by spot and sequence)" },
+	  "A gateway reports lock events (each stored once by spot and sequence)", 0 },
 	{ "GET", "/v1/events", events_stream, HTTP_AUTH_USER,
 	  "Server-sent events of the caller's spots, or of a whole site (?site=) for its "
-	  "attendants" },
+	  "attendants", 0 },
 };
 const size_t event_routes_count = sizeof(event_routes) / sizeof(event_routes[0]);

@@ -376,13 +376,13 @@ out:
 
 const struct http_route gateway_routes[] = {
 	{ "GET", "/v1/gateway/locks", route_gateway_locks, HTTP_AUTH_GATEWAY,
-	  "Gateway: the locks it covers, with the newest event sequence stored from each" },
+	  "Gateway: the locks it covers, with the newest event sequence stored from each", 0 },
 	{ "GET", "/v1/gateway/messages", route_gateway_messages, HTTP_AUTH_GATEWAY,
 	  "Gateway: long poll (?wait=0..60 s, resume=1 after its start) for management "
-	  "messages to its locks" },
+	  "messages to its locks", 0 },
 	{ "POST", "/v1/gateway/acks", route_gateway_acks, HTTP_AUTH_GATEWAY | HTTP_JSON_BODY,
-	  "Gateway: the locks' signed MGMT_ACKs (or delivery errors) for messages" },
+	  "Gateway: the locks' signed MGMT_ACKs (or delivery errors) for messages", 0 },
 	{ "POST", "/v1/gateway/status", route_gateway_status, HTTP_AUTH_GATEWAY | HTTP_JSON_BODY,
-	  "Gateway: which of its locks it reaches (online) and which are out of reach" },
+	  "Gateway: which of its locks it reaches (online) and which are out of reach", 0 },
 };
 const size_t gateway_routes_count = sizeof(gateway_routes) / sizeof(gateway_routes[0]);

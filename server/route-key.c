@@ -211,10 +211,10 @@ static void route_key_list(struct server *srv, struct http_request *req,
 
 const struct http_route key_routes[] = {
 	{ "POST", "/v1/reservation-key", route_key_reservation, HTTP_AUTH_USER,
-	  "The caller's reservation public key: made on the first call, the same afterwards" },
+	  "The caller's reservation public key: made on the first call, the same afterwards", 0 },
 	{ "POST", "/v1/ekeys", route_key_ekey, HTTP_AUTH_USER | HTTP_JSON_BODY,
-	  "An e-key for the spot whose ID is encrypted to the reservation key" },
+	  "An e-key for the spot whose ID is encrypted to the reservation key", 0 },
 	{ "GET", "/v1/keys", route_key_list, HTTP_AUTH_USER,
-	  "The caller's e-keys with their limits and delivery to the lock" },
+	  "The caller's e-keys with their limits and delivery to the lock", 0 },
 };
 const size_t key_routes_count = sizeof(key_routes) / sizeof(key_routes[0]);

@@ -38,6 +38,6 @@ static void route_metrics_get(struct server *srv, struct http_request *req,
 }
 
 const struct http_route metrics_routes[] = {
-	{ "GET", "/metrics", route_metrics_get, 0, "counters in the Prometheus text format" },
+	{ "GET", "/metrics", route_metrics_get, 0, "counters in the Prometheus text format", 0 },
 };
 const size_t metrics_routes_count = sizeof(metrics_routes) / sizeof(metrics_routes[0]);

@@ -140,10 +140,10 @@ out:
 
 const struct http_route role_routes[] = {
 	{ "GET", "/v1/sites/{id}/roles", roles_list, HTTP_AUTH_USER,
-	  "Site administrators: the site's attendants and administrators" },
+	  "Site administrators: the site's attendants and administrators", 0 },
 	{ "POST", "/v1/sites/{id}/roles", roles_grant, HTTP_AUTH_USER | HTTP_JSON_BODY,
-	  "Site administrators: grant {phone, role: attendant|admin}" },
+	  "Site administrators: grant {phone, role: attendant|admin}", 0 },
 	{ "DELETE", "/v1/sites/{id}/roles/{role}", roles_revoke, HTTP_AUTH_USER,
-	  "Site administrators: withdraw a role" },
+	  "Site administrators: withdraw a role", 0 },
 };
 const size_t role_routes_count = sizeof(role_routes) / sizeof(role_routes[0]);

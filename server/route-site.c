@@ -165,10 +165,10 @@ static void route_site_provisioning(struct server *srv, struct http_request *req
 
 const struct http_route site_routes[] = {
 	{ "POST", "/v1/sites", route_site_create, HTTP_AUTH_USER | HTTP_JSON_BODY,
-	  "Admin: import a site description (server/SITE-FORMAT.md)" },
+	  "Admin: import a site description (server/SITE-FORMAT.md)", SITE_BODY_MAX },
 	{ "GET", "/v1/sites/{id}", route_site_show, HTTP_AUTH_USER,
-	  "The site's map: levels, nodes, lanes, spots with live state, gateways" },
+	  "The site's map: levels, nodes, lanes, spots with live state, gateways", 0 },
 	{ "GET", "/v1/sites/{id}/provisioning", route_site_provisioning, HTTP_AUTH_USER,
-	  "Admin: per lock, the spot ID, site ID and site public key an installer loads" },
+	  "Admin: per lock, the spot ID, site ID and site public key an installer loads", 0 },
 };
 const size_t site_routes_count = sizeof(site_routes) / sizeof(site_routes[0]);

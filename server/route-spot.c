@@ -191,12 +191,12 @@ out:
 
 const struct http_route spot_routes[] = {
 	{ "GET", "/v1/spots", spots_list, HTTP_AUTH_USER,
-	  "Spots, filtered by ?site=, ?level= and ?free=1" },
+	  "Spots, filtered by ?site=, ?level= and ?free=1", 0 },
 	{ "GET", "/v1/spots/{id}", spot_show, HTTP_AUTH_USER,
-	  "One spot: place, policy, default key limits, live state" },
+	  "One spot: place, policy, default key limits, live state", 0 },
 	{ "PATCH", "/v1/spots/{id}", spot_update, HTTP_AUTH_USER | HTTP_JSON_BODY,
-	  "The owner sets the policy, region and default key limits" },
+	  "The owner sets the policy, region and default key limits", 0 },
 	{ "GET", "/v1/spots/{id}/map", spot_map, HTTP_AUTH_USER,
-	  "The garage map with the spot and the routes from the entrance and to the exit" },
+	  "The garage map with the spot and the routes from the entrance and to the exit", 0 },
 };
 const size_t spot_routes_count = sizeof(spot_routes) / sizeof(spot_routes[0]);

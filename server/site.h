@@ -26,6 +26,7 @@
 #define SITE_LANES_MAX 4096
 #define SITE_SPOTS_MAX 4096
 #define SITE_GATEWAYS_MAX 256
+#define SITE_BODY_MAX (4u * 1024 * 1024) /* a description of SITE_SPOTS_MAX spots fits */
 #define SITE_VALID_MAX_S (366LL * 24 * 3600) /* longest default key validity */
 
 enum site_err {

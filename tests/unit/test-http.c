@@ -156,18 +156,18 @@ static void h_stream_refused(struct server *s, struct http_request *req, struct 
 }
 
 static const struct http_route test_routes[] = {
-	{ "GET", "/t/{a}/x/{b}", h_echo, 0, "echo" },
-	{ "POST", "/t/{a}/x/{b}", h_echo, 0, "echo" },
-	{ "POST", "/json", h_json, HTTP_JSON_BODY, "json back" },
-	{ "GET", "/none", h_none, 0, "no reply" },
-	{ "GET", "/text", h_text, 0, "text" },
-	{ "GET", "/busy", h_busy, 0, "503" },
-	{ "GET", "/user", h_user, HTTP_AUTH_USER, "needs a session" },
-	{ "GET", "/gw", h_user, HTTP_AUTH_GATEWAY, "needs a gateway" },
-	{ "GET", "/wait", h_wait, 0, "long poll" },
-	{ "GET", "/slow", h_slow, 0, "slow" },
-	{ "GET", "/stream", h_stream, 0, "events" },
-	{ "GET", "/stream-refused", h_stream_refused, 0, "events, then an error" },
+	{ "GET", "/t/{a}/x/{b}", h_echo, 0, "echo", 0 },
+	{ "POST", "/t/{a}/x/{b}", h_echo, 0, "echo", 0 },
+	{ "POST", "/json", h_json, HTTP_JSON_BODY, "json back", 0 },
+	{ "GET", "/none", h_none, 0, "no reply", 0 },
+	{ "GET", "/text", h_text, 0, "text", 0 },
+	{ "GET", "/busy", h_busy, 0, "503", 0 },
+	{ "GET", "/user", h_user, HTTP_AUTH_USER, "needs a session", 0 },
+	{ "GET", "/gw", h_user, HTTP_AUTH_GATEWAY, "needs a gateway", 0 },
+	{ "GET", "/wait", h_wait, 0, "long poll", 0 },
+	{ "GET", "/slow", h_slow, 0, "slow", 0 },
+	{ "GET", "/stream", h_stream, 0, "events", 0 },
+	{ "GET", "/stream-refused", h_stream_refused, 0, "events, then an error", 0 },
 };
 
 size_t routes_count(void)
