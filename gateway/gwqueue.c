@@ -316,6 +316,30 @@ int gwqueue_down_retry(struct gwqueue *q, int64_t id, int64_t next_try_at)
 	return end(q, run(q, st));
 }
 
+/*
+ * Queues the report of message `id` for the server, in the caller's transaction: the
+ * lock's signed ack (frame) or, when frame is NULL, a delivery error.
+ */
+static int queue_ack(struct gwqueue *q, int64_t id, const uint8_t *frame, size_t len,
+		     const char *error, int64_t at)
+{
+	sqlite3_stmt *st = prepare(q, "INSERT OR REPLACE INTO acks (id, frame, error, queued_at) "
+				   "VALUES (?, ?, ?, ?)");
+
+	if (st != NULL) {
+		sqlite3_bind_int64(st, 1, id);
+		if (frame != NULL) {
+			sqlite3_bind_blob(st, 2, frame, (int)len, SQLITE_TRANSIENT);
+			sqlite3_bind_null(st, 3);
+		} else {
+			sqlite3_bind_null(st, 2);
+			sqlite3_bind_text(st, 3, error, -1, SQLITE_TRANSIENT);
+		}
+		sqlite3_bind_int64(st, 4, at);
+	}
+	return run(q, st);
+}
+
 int gwqueue_down_done(struct gwqueue *q, int64_t id, const uint8_t *frame, size_t len,
 		      const char *error)
 {
@@ -336,22 +360,8 @@ int gwqueue_down_done(struct gwqueue *q, int64_t id, const uint8_t *frame, size_
 		sqlite3_bind_int64(st, 2, id);
 	}
 	r = run(q, st);
-	if (r == 0) {
-		st = prepare(q, "INSERT OR REPLACE INTO acks (id, frame, error, queued_at) "
-			     "VALUES (?, ?, ?, ?)");
-		if (st != NULL) {
-			sqlite3_bind_int64(st, 1, id);
-			if (frame != NULL) {
-				sqlite3_bind_blob(st, 2, frame, (int)len, SQLITE_TRANSIENT);
-				sqlite3_bind_null(st, 3);
-			} else {
-				sqlite3_bind_null(st, 2);
-				sqlite3_bind_text(st, 3, error, -1, SQLITE_TRANSIENT);
-			}
-			sqlite3_bind_int64(st, 4, now);
-		}
-		r = run(q, st);
-	}
+	if (r == 0)
+		r = queue_ack(q, id, frame, len, error, now);
 	return end(q, r);
 }
 
@@ -372,16 +382,8 @@ int gwqueue_down_report(struct gwqueue *q, int64_t id, const char *error, int64_
 		sqlite3_bind_int64(st, 2, id);
 	}
 	r = run(q, st);
-	if (r == 0) {
-		st = prepare(q, "INSERT OR REPLACE INTO acks (id, frame, error, queued_at) "
-			     "VALUES (?, NULL, ?, ?)");
-		if (st != NULL) {
-			sqlite3_bind_int64(st, 1, id);
-			sqlite3_bind_text(st, 2, error, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(st, 3, now_ms());
-		}
-		r = run(q, st);
-	}
+	if (r == 0)
+		r = queue_ack(q, id, NULL, 0, error, now_ms());
 	return end(q, r);
 }
 
