@@ -551,19 +551,23 @@ static int events_of(uint32_t spot, const char *kind)
 	return n;
 }
 
-/* Waits until the server has every event 1..head of every lock, each once. */
+/*
+ * Waits until the server has every event 1..head of every lock, each once. The head is
+ * read again each time round: a lock may still log (a delivered message, the barrier
+ * closing by itself after the car left) while the events travel.
+ */
 static void wait_all_events(long ms)
 {
 	int64_t end = test_ms_now() + ms;
-	long head[NLOCKS];
+	long head[NLOCKS] = { 0 };
 	int i, ok;
 
-	for (i = 0; i < NLOCKS; i++)
-		head[i] = world_num(spots[i], "state", "events");
 	while (test_ms_now() < end) {
 		ok = 1;
-		for (i = 0; i < NLOCKS; i++)
+		for (i = 0; i < NLOCKS; i++) {
+			head[i] = world_num(spots[i], "state", "events");
 			ok &= events_of(spots[i], NULL) == head[i];
+		}
 		if (ok)
 			return;
 		test_sleep_ms(50);
