@@ -64,7 +64,7 @@ CORE_SRC := lockfw/core/store.c lockfw/core/evlog.c lockfw/core/usecount.c \
 	lockfw/core/mgmt.c lockfw/core/lock.c
 
 # ---- host code several programs link (logging, P-256 keys, signing, sim transport)
-LIBPARK_SRC := lib/log.c lib/hex.c lib/p256.c lib/signer.c lib/simlink.c lib/ecies.c lib/reqsig.c lib/cli.c
+LIBPARK_SRC := lib/log.c lib/hex.c lib/p256.c lib/atomicfile.c lib/signer.c lib/transport-sim.c lib/lockconn.c lib/ecies.c lib/reqsig.c lib/cli.c
 
 # ---- the host port of the lock and the simulator program parklockd
 LOCKHOST_SRC := lockfw/host/port-crypto.c lockfw/host/sim-hw.c lockfw/host/port-host.c lockfw/host/garage.c \
@@ -88,11 +88,24 @@ GATEWAY_SRC := gateway/gwauth.c gateway/gwqueue.c gateway/locklink.c gateway/gat
 PARKGW_MAIN := gateway/main.c
 APICLIENT_SRC := lib/apiclient.c
 
+# ---- links to locks: the transport interface and its sim implementation (in LIBPARK),
+# and BlueZ over D-Bus (sd-bus from libsystemd), linked by the gateway and the phone.
+BLE_SRC := lib/transport.c
+# ---- the garage map as drawn by parkctl and parkconsole (terminal grid, SVG)
+MAP_SRC :=
+# ---- the phone: parkphoned (daemon) and parkctl (its command line)
+PHONE_SRC :=
+PARKPHONED_MAIN := phone/parkphoned.c
+PARKCTL_MAIN := phone/parkctl.c
+# ---- the operator console parkconsole
+TUI_SRC :=
+PARKCONSOLE_MAIN := tui/main.c
+
 # ---- tests: one cmocka file per module; support code lives under tests/ only
 TEST_SUPPORT_SRC := tests/support/test-port.c tests/support/test-authority.c \
 	tests/support/test-lock.c
 UNIT_TESTS := wire frag proto hex log store sim-hw evlog lock-unlock lock-share lock-mgmt lock-lockout \
-	lock-power lock-barrier p256 signer simlink garage world reqsig cli
+	lock-power lock-barrier p256 signer lockconn garage world reqsig cli
 SIM_TESTS := parklockd
 SERVER_TESTS_CORE := db config json-field http routes account hook server
 SERVER_TESTS_KEYS := ecies keywrap keycache site key gateway-auth delivery timerelay
@@ -100,6 +113,14 @@ SERVER_TESTS_EVENTS := event notify
 SERVER_TESTS_SPOT := navigation spot role
 GATEWAY_TESTS := apiclient gwqueue locklink parkgw
 SERVER_SIM_TESTS := parkd system api-input
+BLE_TESTS :=
+MAP_TESTS :=
+PHONE_TESTS :=
+PHONE_SIM_TESTS :=
+TUI_TESTS :=
+TUI_SIM_TESTS :=
+# Programs only tests run (never installed): the BlueZ peer on a private bus.
+TEST_PROGRAMS :=
 FUZZ_TARGETS := frame mgmt
 
 to_obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -122,6 +143,20 @@ APICLIENT_OBJ = $(call to_obj,$(APICLIENT_SRC))
 LIB_SERVER := $(LIBDIR)/libparkd.a
 LIB_GATEWAY := $(LIBDIR)/libparkgw.a
 LIB_APICLIENT := $(LIBDIR)/libparkapi.a
+BLE_OBJ = $(call to_obj,$(BLE_SRC))
+MAP_OBJ = $(call to_obj,$(MAP_SRC))
+PHONE_OBJ = $(call to_obj,$(PHONE_SRC))
+TUI_OBJ = $(call to_obj,$(TUI_SRC))
+LIB_BLE := $(LIBDIR)/libparkble.a
+LIB_MAP := $(LIBDIR)/libparkmap.a
+LIB_PHONE := $(LIBDIR)/libparkphone.a
+LIB_TUI := $(LIBDIR)/libparktui.a
+BLE_PKGS := libsystemd
+TUI_PKGS := ncursesw
+BLE_CFLAGS := $(shell pkg-config --cflags $(BLE_PKGS) 2>/dev/null)
+BLE_LIBS := $(shell pkg-config --libs $(BLE_PKGS) 2>/dev/null)
+TUI_CFLAGS := $(shell pkg-config --cflags $(TUI_PKGS) 2>/dev/null)
+TUI_LIBS := $(shell pkg-config --libs $(TUI_PKGS) 2>/dev/null)
 SERVER_PKGS := libmicrohttpd json-c sqlite3 libargon2 libcurl
 CLIENT_PKGS := libcurl json-c
 SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
@@ -129,11 +164,13 @@ SERVER_LIBS := $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null) -lpthread -
 CLIENT_CFLAGS := $(shell pkg-config --cflags $(CLIENT_PKGS) 2>/dev/null)
 CLIENT_LIBS := $(shell pkg-config --libs $(CLIENT_PKGS) 2>/dev/null) -lsqlite3 -lpthread
 
-PROGRAMS := $(BIN)/parklockd $(if $(SERVER_CORE_SRC),$(BIN)/parkd) $(if $(GATEWAY_SRC),$(BIN)/parkgw)
+PROGRAMS := $(BIN)/parklockd $(if $(SERVER_CORE_SRC),$(BIN)/parkd) $(if $(GATEWAY_SRC),$(BIN)/parkgw) \
+	$(if $(PHONE_SRC),$(BIN)/parkphoned $(BIN)/parkctl) $(if $(TUI_SRC),$(BIN)/parkconsole)
+TEST_PROGRAM_BINS = $(addprefix $(TESTBIN)/,$(TEST_PROGRAMS))
 ALL_UNIT_TESTS = $(UNIT_TESTS) $(SERVER_TESTS_CORE) $(SERVER_TESTS_KEYS) $(SERVER_TESTS_EVENTS) \
 	$(SERVER_TESTS_SPOT) \
-	$(GATEWAY_TESTS)
-ALL_SIM_TESTS = $(SIM_TESTS) $(SERVER_SIM_TESTS)
+	$(GATEWAY_TESTS) $(BLE_TESTS) $(MAP_TESTS) $(PHONE_TESTS) $(TUI_TESTS)
+ALL_SIM_TESTS = $(SIM_TESTS) $(SERVER_SIM_TESTS) $(PHONE_SIM_TESTS) $(TUI_SIM_TESTS)
 UNIT_BINS = $(addprefix $(TESTBIN)/test-,$(ALL_UNIT_TESTS))
 SIM_BINS = $(addprefix $(TESTBIN)/test-,$(ALL_SIM_TESTS))
 
@@ -151,7 +188,7 @@ all: deps-build
 
 programs: $(PROGRAMS)
 
-tests: $(UNIT_BINS) $(SIM_BINS)
+tests: $(UNIT_BINS) $(SIM_BINS) $(TEST_PROGRAM_BINS)
 
 deps-%:
 	$(Q)sh scripts/deps.sh $*
@@ -180,7 +217,18 @@ $(LIB_SERVER): $(SERVER_OBJ)
 $(LIB_GATEWAY): $(GATEWAY_OBJ)
 $(LIB_APICLIENT): $(APICLIENT_OBJ)
 $(SERVER_OBJ) $(OBJ)/server/main.o: EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(SERVER_CFLAGS)
-$(GATEWAY_OBJ) $(APICLIENT_OBJ) $(OBJ)/gateway/main.o: EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(CLIENT_CFLAGS)
+$(GATEWAY_OBJ) $(APICLIENT_OBJ) $(OBJ)/gateway/main.o: EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(CLIENT_CFLAGS) \
+	$(BLE_CFLAGS)
+$(LIB_BLE): $(BLE_OBJ)
+$(LIB_MAP): $(MAP_OBJ)
+$(LIB_PHONE): $(PHONE_OBJ)
+$(LIB_TUI): $(TUI_OBJ)
+$(BLE_OBJ): EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(BLE_CFLAGS)
+$(MAP_OBJ): EXTRA_CFLAGS := $(CLIENT_CFLAGS)
+$(PHONE_OBJ) $(call to_obj,$(PARKPHONED_MAIN) $(PARKCTL_MAIN)): EXTRA_CFLAGS := $(CRYPTO_CFLAGS) \
+	$(CLIENT_CFLAGS) $(BLE_CFLAGS) -DLOCALEDIR='"$(PREFIX)/share/locale"'
+$(TUI_OBJ) $(call to_obj,$(PARKCONSOLE_MAIN)): EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(CLIENT_CFLAGS) \
+	$(TUI_CFLAGS) -DLOCALEDIR='"$(PREFIX)/share/locale"'
 
 # The schema migrations are compiled in: server/schema/NNN-name.sql, in order.
 $(BUILD)/gen/schema.c: $(wildcard server/schema/*.sql) scripts/embed-sql.sh
@@ -196,10 +244,29 @@ $(BIN)/parkd: $(OBJ)/server/main.o $(LIB_SERVER) $(LIB_PARK) $(LIB_PROTO)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SERVER_LIBS) $(CRYPTO_LIBS)
 
-$(BIN)/parkgw: $(OBJ)/gateway/main.o $(LIB_GATEWAY) $(LIB_APICLIENT) $(LIB_PARK) $(LIB_PROTO)
+$(BIN)/parkgw: $(OBJ)/gateway/main.o $(LIB_GATEWAY) $(LIB_APICLIENT) $(if $(BLE_SRC),$(LIB_BLE)) \
+		$(LIB_PARK) $(LIB_PROTO)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS) $(CRYPTO_LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS) $(BLE_LIBS) $(CRYPTO_LIBS)
+
+$(BIN)/parkphoned: $(call to_obj,$(PARKPHONED_MAIN)) $(LIB_PHONE) $(LIB_APICLIENT) \
+		$(if $(BLE_SRC),$(LIB_BLE)) $(LIB_PARK) $(LIB_PROTO)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS) $(BLE_LIBS) $(CRYPTO_LIBS)
+
+$(BIN)/parkctl: $(call to_obj,$(PARKCTL_MAIN)) $(LIB_PHONE) $(if $(MAP_SRC),$(LIB_MAP)) \
+		$(LIB_APICLIENT) $(if $(BLE_SRC),$(LIB_BLE)) $(LIB_PARK) $(LIB_PROTO)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS) $(BLE_LIBS) $(CRYPTO_LIBS)
+
+$(BIN)/parkconsole: $(call to_obj,$(PARKCONSOLE_MAIN)) $(LIB_TUI) $(if $(MAP_SRC),$(LIB_MAP)) \
+		$(LIB_APICLIENT) $(LIB_PARK) $(LIB_PROTO)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(TUI_LIBS) $(CLIENT_LIBS) $(CRYPTO_LIBS)
 
 $(BIN)/parklockd: $(call to_obj,$(PARKLOCKD_MAIN)) $(LIB_LOCKHOST) $(LIB_CORE) $(LIB_PARK) $(LIB_PROTO)
 	@mkdir -p $(@D)
@@ -208,12 +275,15 @@ $(BIN)/parklockd: $(call to_obj,$(PARKLOCKD_MAIN)) $(LIB_LOCKHOST) $(LIB_CORE) $
 
 # ---- tests
 TEST_LINK := $(TEST_SUPPORT_OBJ) $(LIB_SERVER) \
-	$(if $(GATEWAY_SRC),$(LIB_GATEWAY)) $(if $(APICLIENT_SRC),$(LIB_APICLIENT)) \
+	$(if $(GATEWAY_SRC),$(LIB_GATEWAY)) $(if $(PHONE_SRC),$(LIB_PHONE)) \
+	$(if $(TUI_SRC),$(LIB_TUI)) $(if $(MAP_SRC),$(LIB_MAP)) \
+	$(if $(APICLIENT_SRC),$(LIB_APICLIENT)) $(if $(BLE_SRC),$(LIB_BLE)) \
 	$(LIB_LOCKHOST) $(LIB_CORE) $(LIB_PARK) $(LIB_PROTO)
 TEST_LIBS = $(CMOCKA_LIBS) $(SERVER_LIBS) \
-	$(if $(GATEWAY_SRC)$(APICLIENT_SRC),$(CLIENT_LIBS)) $(CRYPTO_LIBS)
+	$(if $(GATEWAY_SRC)$(APICLIENT_SRC),$(CLIENT_LIBS)) $(if $(BLE_SRC),$(BLE_LIBS)) \
+	$(if $(TUI_SRC),$(TUI_LIBS)) $(CRYPTO_LIBS)
 $(OBJ)/tests/%.o: EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(CMOCKA_CFLAGS) $(SERVER_CFLAGS) \
-	$(CLIENT_CFLAGS) -Wno-missing-prototypes
+	$(CLIENT_CFLAGS) $(BLE_CFLAGS) $(TUI_CFLAGS) -Wno-missing-prototypes
 
 $(TESTBIN)/test-%: $(OBJ)/tests/unit/test-%.o $(TEST_LINK)
 	@mkdir -p $(@D)
@@ -225,6 +295,12 @@ $(TESTBIN)/test-%: $(OBJ)/tests/sim/test-%.o $(TEST_LINK) | $(PROGRAMS)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o %.a,$^) $(TEST_LIBS)
+
+# Test-only programs (tests/support/NAME-main.c plus TEST_LINK), e.g. the BlueZ peer.
+$(TESTBIN)/%: $(OBJ)/tests/support/%-main.o $(TEST_LINK)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(TEST_LIBS)
 
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory _test
@@ -238,7 +314,7 @@ FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-
 FUZZ_BINS := $(addprefix build/fuzz/fuzz-,$(FUZZ_TARGETS))
 
 FUZZ_SUPPORT := tests/support/test-port.c tests/support/test-authority.c tests/support/test-lock.c \
-	lockfw/host/sim-hw.c lockfw/host/port-crypto.c lib/p256.c lib/signer.c lib/hex.c
+	lockfw/host/sim-hw.c lockfw/host/port-crypto.c lib/p256.c lib/atomicfile.c lib/signer.c lib/hex.c
 build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(PROTO_SRC) $(CORE_SRC) $(FUZZ_SUPPORT)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ-CC $@")

@@ -1,5 +1,5 @@
 /*
- * locklink.c: one lock as the gateway sees it, over lib/simlink (see locklink.h). What
+ * locklink.c: one lock as the gateway sees it, over lib/lockconn (see locklink.h). What
  * the lock says is believed only after its device signature checks out against the key
  * the server gave: acks through signer_check_ack(), log pages through signer_check_log()
  * and the chain. EVENT notifications are unsigned, so they only say "read the log".
@@ -20,7 +20,6 @@ void locklink_init(struct locklink *k, uint32_t spot, const uint8_t device_pub[P
 		   const char *address)
 {
 	memset(k, 0, sizeof(*k));
-	k->link.fd = -1;
 	k->spot = spot;
 	memcpy(k->device_pub, device_pub, PROTO_PUBKEY_LEN);
 	snprintf(k->address, sizeof(k->address), "%s", address);
@@ -31,7 +30,7 @@ void locklink_init(struct locklink *k, uint32_t spot, const uint8_t device_pub[P
 
 void locklink_close(struct locklink *k)
 {
-	simlink_close(&k->link);
+	lockconn_close(&k->link);
 	k->connected = false;
 }
 
@@ -49,13 +48,16 @@ int locklink_connect(struct locklink *k)
 	int r;
 
 	locklink_close(k);
-	if (simlink_open(&k->link, k->address) != 0)
+	r = k->transport != NULL ?
+		    lockconn_open(&k->link, k->transport, k->address, k->spot, k->reply_ms) :
+		    lockconn_open_sim(&k->link, k->address);
+	if (r != 0)
 		return -LOCKLINK_E_UNREACHABLE;
 	k->link.on_event = on_event;
 	k->link.event_arg = k;
-	r = simlink_hello(&k->link, LOCKLINK_MTU, &info, k->reply_ms);
+	r = lockconn_hello(&k->link, LOCKLINK_MTU, &info, k->reply_ms);
 	if (r != 0) {
-		r = r == -SIMLINK_E_PROTO || r == -SIMLINK_E_REFUSED ? -LOCKLINK_E_PROTO :
+		r = r == -LOCKCONN_E_PROTO || r == -LOCKCONN_E_REFUSED ? -LOCKLINK_E_PROTO :
 								       -LOCKLINK_E_UNREACHABLE;
 		goto fail;
 	}
@@ -75,15 +77,15 @@ int locklink_connect(struct locklink *k)
 	k->connected = true;
 	return 0;
 fail:
-	simlink_close(&k->link);
+	lockconn_close(&k->link);
 	return r;
 }
 
-/* Maps a simlink error of a request to ours and closes the link. */
+/* Maps a link error of a request to ours and closes the link. */
 static int link_failed(struct locklink *k, int r)
 {
 	locklink_close(k);
-	return r == -SIMLINK_E_PROTO || r == -SIMLINK_E_SPACE ? -LOCKLINK_E_PROTO :
+	return r == -LOCKCONN_E_PROTO || r == -LOCKCONN_E_SPACE ? -LOCKLINK_E_PROTO :
 								 -LOCKLINK_E_UNREACHABLE;
 }
 
@@ -114,7 +116,7 @@ int locklink_deliver(struct locklink *k, const uint8_t *frame, size_t len, uint8
 		return -LOCKLINK_E_FRAME;
 	if (!k->connected)
 		return -LOCKLINK_E_UNREACHABLE;
-	n = simlink_request(&k->link, frame, len, ack, cap, k->reply_ms);
+	n = lockconn_request(&k->link, frame, len, ack, cap, k->reply_ms);
 	if (n == 0) {
 		locklink_close(k); /* a late ack must not be taken for the next message's */
 		return -LOCKLINK_E_UNREACHABLE;
@@ -122,7 +124,7 @@ int locklink_deliver(struct locklink *k, const uint8_t *frame, size_t len, uint8
 	if (n < 0)
 		return link_failed(k, n);
 	if (proto_decode(ack, (size_t)n, &reply) != 0)
-		return link_failed(k, -SIMLINK_E_PROTO);
+		return link_failed(k, -LOCKCONN_E_PROTO);
 	if (reply.type == PROTO_ERROR) {
 		*code = reply.u.error.code;
 		return -LOCKLINK_E_REFUSED;
@@ -130,7 +132,7 @@ int locklink_deliver(struct locklink *k, const uint8_t *frame, size_t len, uint8
 	if (reply.type != PROTO_MGMT_ACK || !ack_matches(k, &m.u.mgmt, &reply.u.ack)) {
 		log_warn("lock %u: the answer to management message %u is not its signed ack",
 			 (unsigned)k->spot, (unsigned)m.u.mgmt.seq);
-		return link_failed(k, -SIMLINK_E_PROTO);
+		return link_failed(k, -LOCKCONN_E_PROTO);
 	}
 	if (m.u.mgmt.mtype == PROTO_MGMT_REPROVISION)
 		locklink_close(k); /* its identity may have changed: say HELLO again */
@@ -190,7 +192,7 @@ int locklink_log_page(struct locklink *k, struct locklink_page *page)
 	n = proto_encode(&m, frame, sizeof(frame));
 	if (n <= 0)
 		return -LOCKLINK_E_PROTO;
-	n = simlink_request(&k->link, frame, (size_t)n, frame, sizeof(frame), k->reply_ms);
+	n = lockconn_request(&k->link, frame, (size_t)n, frame, sizeof(frame), k->reply_ms);
 	if (n == 0) {
 		locklink_close(k);
 		return -LOCKLINK_E_UNREACHABLE;
@@ -202,7 +204,7 @@ int locklink_log_page(struct locklink *k, struct locklink_page *page)
 			     page->last_hash) != 0) {
 		log_warn("lock %u: a log page failed its check (type 0x%02x)", (unsigned)k->spot,
 			 (unsigned)m.type);
-		return link_failed(k, -SIMLINK_E_PROTO);
+		return link_failed(k, -LOCKCONN_E_PROTO);
 	}
 	r = check_page(k, log, page);
 	if (r != 0) {
@@ -228,36 +230,34 @@ void locklink_log_advance(struct locklink *k, const struct locklink_page *page)
 int locklink_wait(struct locklink *k, int wake_fd, int timeout_ms)
 {
 	uint8_t frame[PROTO_FRAME_MAX];
-	struct pollfd p[2];
-	nfds_t np = 0;
-	int r, wake_at = -1, link_at = -1;
+	struct pollfd p;
+	int r;
 
-	if (wake_fd >= 0) {
-		p[np].fd = wake_fd;
-		p[np].events = POLLIN;
-		wake_at = (int)np++;
+	if (!k->connected) {
+		if (wake_fd < 0)
+			return 0;
+		p.fd = wake_fd;
+		p.events = POLLIN;
+		r = poll(&p, 1, timeout_ms);
+		return r > 0 && (p.revents & POLLIN) ? 1 : 0;
 	}
-	if (k->connected) {
-		p[np].fd = k->link.fd;
-		p[np].events = POLLIN;
-		link_at = (int)np++;
-	}
-	if (np == 0)
-		return 0;
-	r = poll(p, np, timeout_ms);
-	if (r < 0)
-		return errno == EINTR ? 0 : -LOCKLINK_E_UNREACHABLE;
-	if (link_at >= 0 && (p[link_at].revents & (POLLIN | POLLHUP | POLLERR))) {
+	r = lockconn_wait(&k->link, wake_fd, timeout_ms);
+	if (r == TRANSPORT_WAIT_READY) {
 		/* Whatever is there: events to note, late replies to skip. */
-		while ((r = simlink_recv_frame(&k->link, frame, sizeof(frame), 0)) > 0)
+		while ((r = lockconn_recv_frame(&k->link, frame, sizeof(frame), 0)) > 0)
 			if (r >= PROTO_HDR_LEN && frame[1] == PROTO_EVENT)
 				k->events_pending = true;
-		if (r < 0 && r != -SIMLINK_E_SPACE) {
+		if (r < 0 && r != -LOCKCONN_E_SPACE) {
 			locklink_close(k);
 			return -LOCKLINK_E_UNREACHABLE;
 		}
+		return 0;
 	}
-	return wake_at >= 0 && (p[wake_at].revents & POLLIN) ? 1 : 0;
+	if (r < 0) {
+		locklink_close(k);
+		return -LOCKLINK_E_UNREACHABLE;
+	}
+	return r == TRANSPORT_WAIT_WOKEN ? 1 : 0;
 }
 
 const char *locklink_strerror(int err)

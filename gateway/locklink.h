@@ -1,5 +1,5 @@
 /*
- * locklink.h: the gateway's side of one lock over the sim transport (lib/simlink):
+ * locklink.h: the gateway's side of one lock over a transport (lib/lockconn.h):
  * connect and check who answers (HELLO/INFO against the device key the server knows),
  * deliver one MGMT frame and wait for its MGMT_ACK, notice EVENT notifications, and
  * read the signed event log in pages, checked against the device key and the hash chain.
@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../lib/simlink.h"
+#include "../lib/lockconn.h"
 
 /* Errors, returned negated. */
 enum locklink_err {
@@ -31,11 +31,12 @@ enum locklink_err {
 #define LOCKLINK_REPLY_MS 5000       /* longest wait for a reply, by default */
 
 struct locklink {
-	struct simlink link;
+	struct lockconn link;
+	struct transport *transport; /* the caller's; NULL: a sim transport of the link's own */
 	bool connected;
 	uint32_t spot;                          /* the lock's spot ID, > 0 */
 	uint8_t device_pub[PROTO_PUBKEY_LEN];   /* from the server: whom to believe */
-	char address[LOCKLINK_ADDR_MAX + 1];    /* socket path */
+	char address[LOCKLINK_ADDR_MAX + 1];    /* socket path or BLE address */
 	struct proto_info info;                 /* from the last HELLO */
 	int reply_ms;         /* longest wait for a reply; LOCKLINK_REPLY_MS after init */
 	bool events_pending;  /* an EVENT notification came: the log has news */
@@ -54,7 +55,10 @@ struct locklink_page {
 	bool gap;                           /* the lock no longer has events the gateway missed */
 };
 
-/* Prepares k for the lock at `address` (copied) with the server's view of it. */
+/*
+ * Prepares k for the lock at `address` (copied) with the server's view of it, over a sim
+ * transport; set k->transport afterwards to use another one.
+ */
 void locklink_init(struct locklink *k, uint32_t spot, const uint8_t device_pub[PROTO_PUBKEY_LEN],
 		   const char *address);
 

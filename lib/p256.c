@@ -22,6 +22,7 @@
 #include <openssl/params.h>
 #include <openssl/pem.h>
 
+#include "atomicfile.h"
 #include "hex.h"
 
 #define P256_GROUP "prime256v1"
@@ -246,141 +247,6 @@ int p256_sha256(const uint8_t *buf, size_t len, uint8_t out[32])
 
 /* ---- files ---- */
 
-/* write(2) until done, across short writes and signals. Returns 0 or -1 with errno. */
-static int p256_write_all(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* fsyncs the directory holding `path`, so that a rename into it survives a power cut. */
-static int p256_sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = NULL;
-	int fd = -1, r = -1, saved;
-
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (dir == NULL)
-		goto out;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) != 0)
-		goto out;
-	r = 0;
-out:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	errno = saved;
-	return r;
-}
-
-/*
- * Replaces `path` with data[0..len) atomically: a temporary file beside it (so the
- * rename stays on one filesystem), the mode fixed before any byte is written, fsync,
- * rename, fsync of the directory. A failure before the rename leaves `path` untouched
- * and no temporary file behind. Returns 0 or -1 with errno set.
- */
-static int p256_write_file(const char *path, const uint8_t *data, size_t len, mode_t mode)
-{
-	static const char suffix[] = ".tmp-XXXXXX";
-	size_t plen = strlen(path);
-	char *tmp = malloc(plen + sizeof(suffix));
-	bool tmp_exists = false;
-	int fd = -1, r = -1, saved;
-
-	if (tmp == NULL)
-		goto out;
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, suffix, sizeof(suffix));
-	fd = mkstemp(tmp);
-	if (fd < 0)
-		goto out;
-	tmp_exists = true;
-	if (fchmod(fd, mode) != 0 || p256_write_all(fd, data, len) != 0 || fsync(fd) != 0)
-		goto out;
-	if (close(fd) != 0) {
-		fd = -1; /* closed even on error: never close twice */
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto out;
-	tmp_exists = false; /* it is `path` now */
-	r = p256_sync_dir(path);
-out:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	if (tmp_exists)
-		(void)unlink(tmp);
-	free(tmp);
-	errno = saved;
-	return r;
-}
-
-/*
- * Reads a whole regular file of at most cap - 1 bytes into buf, NUL-terminated. The
- * caller wipes buf when it may hold a key. Returns the length or -1 with errno set.
- */
-static long p256_read_file(const char *path, uint8_t *buf, size_t cap)
-{
-	struct stat st;
-	size_t len = 0;
-	ssize_t n;
-	int fd, saved;
-	long r = -1;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		goto out;
-	if (fstat(fd, &st) != 0)
-		goto out;
-	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (size_t)st.st_size >= cap - 1) {
-		errno = EINVAL;
-		goto out;
-	}
-	/* Read to EOF rather than trusting st_size: the file may be changing. */
-	while ((n = read(fd, buf + len, cap - 1 - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto out;
-		len += (size_t)n;
-		if (len == cap - 1) {
-			errno = EINVAL;
-			goto out;
-		}
-	}
-	buf[len] = '\0';
-	r = (long)len;
-out:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	errno = saved;
-	return r;
-}
-
 int p256_save_private(EVP_PKEY *key, const char *path)
 {
 	BIO *bio = NULL;
@@ -403,7 +269,7 @@ int p256_save_private(EVP_PKEY *key, const char *path)
 		errno = EIO;
 		goto out;
 	}
-	r = p256_write_file(path, (const uint8_t *)pem, (size_t)len, 0600);
+	r = atomicfile_write(path, (const uint8_t *)pem, (size_t)len, 0600);
 out:
 	BIO_free(bio);
 	return r;
@@ -437,7 +303,7 @@ EVP_PKEY *p256_load_private(const char *path)
 	BIO *bio = NULL;
 	long len;
 
-	len = p256_read_file(path, buf, sizeof(buf));
+	len = atomicfile_read(path, buf, sizeof(buf));
 	if (len < 0)
 		goto out;
 	bio = BIO_new_mem_buf(buf, (int)len);
@@ -462,7 +328,7 @@ int p256_save_public_hex(const uint8_t pub[64], const char *path)
 	if (hex_encode(pub, 64, line, sizeof(line)) != 128)
 		return -1;
 	line[128] = '\n';
-	return p256_write_file(path, (const uint8_t *)line, sizeof(line) - 1, 0644);
+	return atomicfile_write(path, (const uint8_t *)line, sizeof(line) - 1, 0644);
 }
 
 int p256_load_public_hex(const char *path, uint8_t pub[64])
@@ -473,7 +339,7 @@ int p256_load_public_hex(const char *path, uint8_t pub[64])
 	long len;
 	int r = -1;
 
-	len = p256_read_file(path, buf, sizeof(buf));
+	len = atomicfile_read(path, buf, sizeof(buf));
 	if (len < 0)
 		goto out;
 	/* One line: 128 digits and an optional newline, nothing else. */

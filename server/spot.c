@@ -82,8 +82,9 @@ static int add_live_state(struct db *db, const struct spot *s, json_object *o)
 	struct db_stmt *st;
 	int r;
 
-	st = db_prepare(db, "SELECT locked, occupied, battery, online, last_event_at "
-			    "FROM spots WHERE id = $1");
+	st = db_prepare(db, "SELECT s.locked, s.occupied, s.battery, s.online, "
+			    "s.last_event_at, l.address FROM spots s "
+			    "LEFT JOIN locks l ON l.spot_id = s.id WHERE s.id = $1");
 	if (st == NULL)
 		return -1;
 	db_bind_int(st, 1, s->id);
@@ -94,6 +95,9 @@ static int add_live_state(struct db *db, const struct spot *s, json_object *o)
 		add_state(o, st, 2, "battery", false);
 		add_state(o, st, 3, "online", true);
 		add_state(o, st, 4, "last_event_at", false);
+		/* Where a phone finds the lock: a BLE address, or a sim socket path. */
+		json_object_object_add(o, "lock_address", db_col_null(st, 5) ? NULL :
+				       json_object_new_string(db_col_text(st, 5)));
 	}
 	db_finalize(st);
 	return r == DB_ROW ? 0 : -1;

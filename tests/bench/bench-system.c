@@ -22,7 +22,7 @@
 
 #include "../../lib/hex.h"
 #include "../../lib/p256.h"
-#include "../../lib/simlink.h"
+#include "../../lib/lockconn.h"
 #include "../../server/http.h"
 #include "../support/test-authority.h"
 #include "../support/test-proc.h"
@@ -434,7 +434,7 @@ void bench_system_provision(struct bench_system *s, struct apiclient *admin,
 	char path[BENCH_SYSTEM_PATH_MAX + 16];
 	json_object *r = NULL;
 	struct proto_msg m;
-	struct simlink l;
+	struct lockconn l;
 	size_t len;
 	uint32_t i, spot;
 	int n;
@@ -448,15 +448,15 @@ void bench_system_provision(struct bench_system *s, struct apiclient *admin,
 	for (i = 0; i < g->count; i++) {
 		spot = g->first + i;
 		snprintf(path, sizeof(path), "%s/%u.sock", g->dir, (unsigned)spot);
-		if (simlink_open(&l, path) != 0 ||
-		    simlink_hello(&l, PROTO_MTU_MAX, &m.u.info, BENCH_SYSTEM_WAIT_MS) != 0)
+		if (lockconn_open_sim(&l, path) != 0 ||
+		    lockconn_hello(&l, PROTO_MTU_MAX, &m.u.info, BENCH_SYSTEM_WAIT_MS) != 0)
 			bench_system_die("cannot reach lock %u at %s", (unsigned)spot, path);
 		len = test_frame_provision(g->site_id, spot, site_pub, frame, sizeof(frame));
-		n = simlink_request(&l, frame, len, reply, sizeof(reply), BENCH_SYSTEM_WAIT_MS);
+		n = lockconn_request(&l, frame, len, reply, sizeof(reply), BENCH_SYSTEM_WAIT_MS);
 		if (n <= 0 || proto_decode(reply, (size_t)n, &m) != 0 || m.type != PROTO_INFO ||
 		    !(m.u.info.flags & PROTO_INFO_PROVISIONED))
 			bench_system_die("lock %u refused PROVISION", (unsigned)spot);
-		simlink_close(&l);
+		lockconn_close(&l);
 	}
 }
 

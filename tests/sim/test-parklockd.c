@@ -27,7 +27,7 @@
 
 #include "../../lib/p256.h"
 #include "../../lib/signer.h"
-#include "../../lib/simlink.h"
+#include "../../lib/lockconn.h"
 #include "../support/test-authority.h"
 #include "../support/test-proc.h"
 
@@ -47,7 +47,7 @@ static uint8_t device_pub[PROTO_PUBKEY_LEN];
 static uint8_t replay_frame[PROTO_FRAME_MAX];
 static size_t replay_len;
 
-/* Events seen by simlink_request() callbacks, in order. */
+/* Events seen by lockconn_request() callbacks, in order. */
 static struct proto_event seen[64];
 static unsigned nseen;
 
@@ -143,25 +143,25 @@ static void on_event(void *arg, const struct proto_event *ev)
 		seen[nseen++] = *ev;
 }
 
-static void link_open(struct simlink *l)
+static void link_open(struct lockconn *l)
 {
-	assert_int_equal(simlink_open(l, sock101), 0);
+	assert_int_equal(lockconn_open_sim(l, sock101), 0);
 	l->on_event = on_event;
 	l->event_arg = NULL;
 }
 
 /* Sends a frame and decodes the reply into m (the frame bytes are kept in buf). */
-static void request(struct simlink *l, const uint8_t *frame, size_t len, uint8_t *buf,
+static void request(struct lockconn *l, const uint8_t *frame, size_t len, uint8_t *buf,
 		    struct proto_msg *m)
 {
-	int n = simlink_request(l, frame, len, buf, PROTO_FRAME_MAX, WAIT_MS);
+	int n = lockconn_request(l, frame, len, buf, PROTO_FRAME_MAX, WAIT_MS);
 
 	if (n <= 0)
 		fail_msg("no reply (%d)", n);
 	assert_int_equal(proto_decode(buf, (size_t)n, m), 0);
 }
 
-static void request_msg(struct simlink *l, const struct proto_msg *q, uint8_t *buf,
+static void request_msg(struct lockconn *l, const struct proto_msg *q, uint8_t *buf,
 			struct proto_msg *m)
 {
 	uint8_t frame[PROTO_FRAME_MAX];
@@ -171,7 +171,7 @@ static void request_msg(struct simlink *l, const struct proto_msg *q, uint8_t *b
 }
 
 /* Waits for an EVENT of `kind` on the link; other frames are skipped. */
-static void expect_event(struct simlink *l, uint8_t kind)
+static void expect_event(struct lockconn *l, uint8_t kind)
 {
 	uint8_t buf[PROTO_FRAME_MAX];
 	struct proto_msg m;
@@ -179,7 +179,7 @@ static void expect_event(struct simlink *l, uint8_t kind)
 	int n;
 
 	while (test_ms_now() < end) {
-		n = simlink_recv_frame(l, buf, sizeof(buf), 100);
+		n = lockconn_recv_frame(l, buf, sizeof(buf), 100);
 		assert_true(n >= 0);
 		if (n > 0 && proto_decode(buf, (size_t)n, &m) == 0 && m.type == PROTO_EVENT &&
 		    m.u.event.kind == kind)
@@ -188,7 +188,7 @@ static void expect_event(struct simlink *l, uint8_t kind)
 	fail_msg("no %s event", proto_event_name(kind));
 }
 
-static void get_challenge(struct simlink *l, uint8_t nonce[PROTO_NONCE_LEN])
+static void get_challenge(struct lockconn *l, uint8_t nonce[PROTO_NONCE_LEN])
 {
 	struct proto_msg q, m;
 	uint8_t buf[PROTO_FRAME_MAX];
@@ -209,7 +209,7 @@ static size_t operate_frame(const uint8_t nonce[PROTO_NONCE_LEN], uint8_t op, ui
 				  PROTO_FRAME_MAX);
 }
 
-static void mgmt_ok(struct simlink *l, uint8_t mtype, const union proto_mgmt_payload *p)
+static void mgmt_ok(struct lockconn *l, uint8_t mtype, const union proto_mgmt_payload *p)
 {
 	uint8_t frame[PROTO_FRAME_MAX], buf[PROTO_FRAME_MAX];
 	struct proto_msg m;
@@ -313,7 +313,7 @@ static void test_command_line(void **state)
 
 static void test_start_and_hello(void **state)
 {
-	struct simlink l;
+	struct lockconn l;
 	struct proto_info info;
 	uint8_t pub[PROTO_PUBKEY_LEN];
 	struct stat st;
@@ -326,14 +326,14 @@ static void test_start_and_hello(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(p256_load_public_hex(pub101, pub), 0);
 	link_open(&l);
-	assert_int_equal(simlink_hello(&l, 185, &info, WAIT_MS), 0);
+	assert_int_equal(lockconn_hello(&l, 185, &info, WAIT_MS), 0);
 	assert_int_equal(l.mtu, 185);
 	assert_true(info.flags & PROTO_INFO_PROVISIONED);
 	assert_int_equal(info.site_id, SITE_ID);
 	assert_int_equal(info.spot_id, SPOT);
 	assert_memory_equal(info.device_pub, pub, PROTO_PUBKEY_LEN);
 	memcpy(device_pub, pub, sizeof(pub));
-	simlink_close(&l);
+	lockconn_close(&l);
 	r = world("101 pubkey");
 	test_read_file(pub101, want, sizeof(want));
 	want[128] = '\0';
@@ -349,14 +349,14 @@ static void test_mgmt_and_unlock(void **state)
 	uint8_t nonce[PROTO_NONCE_LEN], buf[PROTO_FRAME_MAX];
 	union proto_mgmt_payload p;
 	struct proto_msg m;
-	struct simlink l;
+	struct lockconn l;
 	unsigned i, unlocked_at = 999;
 	int64_t t0;
 	const char *r;
 
 	(void)state;
 	link_open(&l);
-	assert_int_equal(simlink_hello(&l, 247, NULL, WAIT_MS), 0);
+	assert_int_equal(lockconn_hello(&l, 247, NULL, WAIT_MS), 0);
 	memset(&p, 0, sizeof(p));
 	p.time = 1700000000u;
 	mgmt_ok(&l, PROTO_MGMT_SET_TIME, &p);
@@ -384,17 +384,17 @@ static void test_mgmt_and_unlock(void **state)
 	r = world("101 state");
 	assert_false(json_bool(r, "locked"));
 	assert_int_equal(json_num(r, "unlock_count"), 1);
-	simlink_close(&l);
+	lockconn_close(&l);
 }
 
 static void test_world_events(void **state)
 {
-	struct simlink l;
+	struct lockconn l;
 	const char *r;
 
 	(void)state;
 	link_open(&l);
-	assert_int_equal(simlink_hello(&l, 185, NULL, WAIT_MS), 0);
+	assert_int_equal(lockconn_hello(&l, 185, NULL, WAIT_MS), 0);
 	r = world("101 car present");
 	assert_true(json_bool(r, "occupied"));
 	expect_event(&l, PROTO_EV_CAR_ARRIVED);
@@ -408,14 +408,14 @@ static void test_world_events(void **state)
 	assert_non_null(strstr(r, "\"barrier\":\"up\""));
 	/* The other lock heard none of it. */
 	assert_int_equal(json_num(world("102 state"), "events"), 2);
-	simlink_close(&l);
+	lockconn_close(&l);
 }
 
 static void test_replay_refused(void **state)
 {
 	uint8_t buf[PROTO_FRAME_MAX], nonce[PROTO_NONCE_LEN];
 	struct proto_msg m;
-	struct simlink l;
+	struct lockconn l;
 
 	(void)state;
 	link_open(&l);
@@ -428,10 +428,10 @@ static void test_replay_refused(void **state)
 	assert_int_equal(m.u.result.status, PROTO_E_DEVICE_SIG);
 	assert_true(json_bool(world("101 state"), "locked"));
 	assert_int_equal(json_num(world("101 state"), "unlock_count"), 1);
-	simlink_close(&l);
+	lockconn_close(&l);
 }
 
-static void expect_error_reply(struct simlink *l, const uint8_t *frame, size_t len,
+static void expect_error_reply(struct lockconn *l, const uint8_t *frame, size_t len,
 			       uint8_t code)
 {
 	uint8_t buf[PROTO_FRAME_MAX];
@@ -442,16 +442,16 @@ static void expect_error_reply(struct simlink *l, const uint8_t *frame, size_t l
 	assert_int_equal(m.u.error.code, code);
 }
 
-static void write_raw(struct simlink *l, const void *p, size_t len)
+static void write_raw(struct lockconn *l, const void *p, size_t len)
 {
-	assert_int_equal(send(l->fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
+	assert_int_equal(send(transport_sim_fd(l->t), p, len, MSG_NOSIGNAL), (ssize_t)len);
 }
 
-static void expect_dropped(struct simlink *l)
+static void expect_dropped(struct lockconn *l)
 {
 	uint8_t buf[PROTO_FRAME_MAX];
 
-	assert_int_equal(simlink_recv_frame(l, buf, sizeof(buf), WAIT_MS), -SIMLINK_E_CLOSED);
+	assert_int_equal(lockconn_recv_frame(l, buf, sizeof(buf), WAIT_MS), -LOCKCONN_E_CLOSED);
 }
 
 static void test_malformed(void **state)
@@ -463,7 +463,7 @@ static void test_malformed(void **state)
 	static const uint8_t orphan[] = { 0x00, 0x02, 0x01, 0x55 };
 	uint8_t buf[PROTO_FRAME_MAX];
 	struct proto_msg m;
-	struct simlink l, l2, l3;
+	struct lockconn l, l2, l3;
 	int n;
 
 	(void)state;
@@ -477,32 +477,32 @@ static void test_malformed(void **state)
 	n = (int)test_frame(&m, buf, sizeof(buf));
 	expect_error_reply(&l, buf, (size_t)n, PROTO_E_TYPE);
 	write_raw(&l, orphan, sizeof(orphan));
-	n = simlink_recv_frame(&l, buf, sizeof(buf), WAIT_MS);
+	n = lockconn_recv_frame(&l, buf, sizeof(buf), WAIT_MS);
 	assert_true(n > 0);
 	assert_int_equal(proto_decode(buf, (size_t)n, &m), 0);
 	assert_int_equal(m.type, PROTO_ERROR);
 	assert_int_equal(m.u.error.code, PROTO_E_FRAGMENT);
-	assert_int_equal(simlink_hello(&l, 100, NULL, WAIT_MS), 0); /* still answers */
+	assert_int_equal(lockconn_hello(&l, 100, NULL, WAIT_MS), 0); /* still answers */
 
 	write_raw(&l, "\x00\x00", 2);
 	expect_dropped(&l);
-	simlink_close(&l);
+	lockconn_close(&l);
 	link_open(&l);
 	write_raw(&l, "\x01\x2C", 2);
 	expect_dropped(&l);
-	simlink_close(&l);
+	lockconn_close(&l);
 
 	/* Two links at once; a third client is closed at once. */
 	link_open(&l);
 	link_open(&l2);
-	assert_int_equal(simlink_hello(&l, 185, NULL, WAIT_MS), 0);
-	assert_int_equal(simlink_hello(&l2, 185, NULL, WAIT_MS), 0);
+	assert_int_equal(lockconn_hello(&l, 185, NULL, WAIT_MS), 0);
+	assert_int_equal(lockconn_hello(&l2, 185, NULL, WAIT_MS), 0);
 	link_open(&l3);
 	expect_dropped(&l3);
-	simlink_close(&l3);
-	simlink_close(&l2);
-	assert_int_equal(simlink_hello(&l, 185, NULL, WAIT_MS), 0);
-	simlink_close(&l);
+	lockconn_close(&l3);
+	lockconn_close(&l2);
+	assert_int_equal(lockconn_hello(&l, 185, NULL, WAIT_MS), 0);
+	lockconn_close(&l);
 	assert_true(json_bool(world("101 state"), "locked"));
 	assert_false(json_bool(world("101 state"), "halted"));
 }
@@ -512,15 +512,15 @@ static int try_unlock(void)
 {
 	uint8_t nonce[PROTO_NONCE_LEN], frame[PROTO_FRAME_MAX], buf[PROTO_FRAME_MAX];
 	struct proto_msg m;
-	struct simlink l;
+	struct lockconn l;
 	size_t len;
 	int n;
 
 	link_open(&l);
 	get_challenge(&l, nonce);
 	len = operate_frame(nonce, PROTO_OP_UNLOCK, frame);
-	n = simlink_request(&l, frame, len, buf, sizeof(buf), WAIT_MS);
-	simlink_close(&l);
+	n = lockconn_request(&l, frame, len, buf, sizeof(buf), WAIT_MS);
+	lockconn_close(&l);
 	if (n < 0)
 		return 0;
 	assert_true(n > 0);
@@ -579,7 +579,7 @@ static void test_restart_keeps_flash(void **state)
 	uint8_t nonce[PROTO_CNONCE_LEN] = { 1, 2, 3 }, buf[PROTO_FRAME_MAX];
 	struct proto_info info;
 	struct proto_msg q, m;
-	struct simlink l;
+	struct lockconn l;
 	long count;
 
 	(void)state;
@@ -595,7 +595,7 @@ static void test_restart_keeps_flash(void **state)
 	start_daemon();
 	assert_int_equal(json_num(world("101 state"), "unlock_count"), count);
 	link_open(&l);
-	assert_int_equal(simlink_hello(&l, 185, &info, WAIT_MS), 0);
+	assert_int_equal(lockconn_hello(&l, 185, &info, WAIT_MS), 0);
 	assert_memory_equal(info.device_pub, device_pub, PROTO_PUBKEY_LEN);
 	assert_true(info.flags & PROTO_INFO_TIME_SET);
 	memset(&q, 0, sizeof(q));
@@ -607,7 +607,7 @@ static void test_restart_keeps_flash(void **state)
 	assert_int_equal(m.u.status.creds, 1);
 	assert_int_equal(m.u.status.total_unlocks, (uint32_t)count);
 	assert_true(m.u.status.lock_time >= 1700000000u);
-	simlink_close(&l);
+	lockconn_close(&l);
 	assert_int_equal(try_unlock(), 1);
 	assert_int_equal(stop_daemon(SIGINT), 0);
 }

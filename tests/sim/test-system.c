@@ -25,7 +25,7 @@
 #include "../../lib/hex.h"
 #include "../../lib/p256.h"
 #include "../../lib/signer.h"
-#include "../../lib/simlink.h"
+#include "../../lib/lockconn.h"
 #include "../../server/db.h"
 #include "../support/test-authority.h"
 #include "../support/test-proc.h"
@@ -355,24 +355,24 @@ static void provision(uint32_t spot, const uint8_t site_pub[64])
 {
 	uint8_t frame[PROTO_FRAME_MAX], reply[PROTO_FRAME_MAX];
 	char path[200];
-	struct simlink l;
+	struct lockconn l;
 	struct proto_msg m;
 	size_t len;
 	int n;
 
 	snprintf(path, sizeof(path), "%s/%u.sock", lockdir, spot);
-	assert_int_equal(simlink_open(&l, path), 0);
-	assert_int_equal(simlink_hello(&l, PROTO_MTU_MAX, &m.u.info, WAIT_MS), 0);
+	assert_int_equal(lockconn_open_sim(&l, path), 0);
+	assert_int_equal(lockconn_hello(&l, PROTO_MTU_MAX, &m.u.info, WAIT_MS), 0);
 	assert_int_equal(m.u.info.flags & PROTO_INFO_PROVISIONED, 0);
 	len = test_frame_provision(SITE_ID, spot, site_pub, frame, sizeof(frame));
-	n = simlink_request(&l, frame, len, reply, sizeof(reply), WAIT_MS);
+	n = lockconn_request(&l, frame, len, reply, sizeof(reply), WAIT_MS);
 	assert_true(n > 0);
 	assert_int_equal(proto_decode(reply, (size_t)n, &m), 0);
 	assert_int_equal(m.type, PROTO_INFO);
 	assert_true(m.u.info.flags & PROTO_INFO_PROVISIONED);
 	assert_int_equal(m.u.info.spot_id, spot);
 	assert_int_equal(m.u.info.site_id, SITE_ID);
-	simlink_close(&l);
+	lockconn_close(&l);
 }
 
 static void test_install(void **state)
@@ -569,18 +569,18 @@ static int unlock_with(EVP_PKEY *signer)
 	uint8_t sig[PROTO_SIG_LEN];
 	struct proto_msg m;
 	struct wire_writer w;
-	struct simlink l;
+	struct lockconn l;
 	char path[200];
 	size_t len;
 	int n, status;
 
 	snprintf(path, sizeof(path), "%s/%d.sock", lockdir, SPOT_DRIVER);
-	assert_int_equal(simlink_open(&l, path), 0);
-	assert_int_equal(simlink_hello(&l, PROTO_MTU_MAX, &m.u.info, WAIT_MS), 0);
+	assert_int_equal(lockconn_open_sim(&l, path), 0);
+	assert_int_equal(lockconn_hello(&l, PROTO_MTU_MAX, &m.u.info, WAIT_MS), 0);
 	memset(&m, 0, sizeof(m));
 	m.type = PROTO_CHALLENGE_REQ;
 	len = test_frame(&m, frame, sizeof(frame));
-	n = simlink_request(&l, frame, len, reply, sizeof(reply), WAIT_MS);
+	n = lockconn_request(&l, frame, len, reply, sizeof(reply), WAIT_MS);
 	assert_true(n > 0);
 	assert_int_equal(proto_decode(reply, (size_t)n, &m), 0);
 	assert_int_equal(m.type, PROTO_CHALLENGE);
@@ -597,12 +597,12 @@ static int unlock_with(EVP_PKEY *signer)
 	wire_put_bytes(&w, ekey, sizeof(ekey));
 	wire_put_bytes(&w, sig, sizeof(sig));
 	assert_false(w.error);
-	n = simlink_request(&l, frame, w.off, reply, sizeof(reply), WAIT_MS);
+	n = lockconn_request(&l, frame, w.off, reply, sizeof(reply), WAIT_MS);
 	assert_true(n > 0);
 	assert_int_equal(proto_decode(reply, (size_t)n, &m), 0);
 	assert_int_equal(m.type, PROTO_RESULT);
 	status = m.u.result.status;
-	simlink_close(&l);
+	lockconn_close(&l);
 	return status;
 }
 

@@ -1,5 +1,5 @@
 /*
- * test-simlink.c: unit tests of lib/simlink.c against a peer written here on the other
+ * test-lockconn.c: unit tests of lib/lockconn.c and lib/transport-sim.c against a peer written here on the other
  * end of a real UNIX socket: fragmentation at several MTUs both ways, a frame split
  * across a timeout, tag matching with events and late replies in between, timeouts, EOF,
  * and the peer's malformed length prefixes and fragments.
@@ -19,14 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../lib/simlink.h"
+#include "../../lib/lockconn.h"
 
 struct fixture {
 	char dir[64];
 	char path[96];
 	int listen_fd;
 	int peer; /* the lock's end */
-	struct simlink link;
+	struct lockconn link;
 	struct proto_event events[8];
 	unsigned nevents;
 };
@@ -43,7 +43,7 @@ static int setup(void **state)
 		return -1;
 	for (i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (uint8_t)(i * 13 + 5);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-simlink.XXXXXX");
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test-lockconn.XXXXXX");
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/lock.sock", f->dir);
@@ -54,7 +54,7 @@ static int setup(void **state)
 	if (f->listen_fd < 0 || bind(f->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    listen(f->listen_fd, 1) != 0)
 		return -1;
-	if (simlink_open(&f->link, f->path) != 0)
+	if (lockconn_open_sim(&f->link, f->path) != 0)
 		return -1;
 	f->peer = accept(f->listen_fd, NULL, NULL);
 	if (f->peer < 0)
@@ -67,7 +67,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	simlink_close(&f->link);
+	lockconn_close(&f->link);
 	if (f->peer >= 0)
 		close(f->peer);
 	close(f->listen_fd);
@@ -162,14 +162,15 @@ static int64_t ms_now(void)
 static void test_open_state(void **state)
 {
 	struct fixture *f = *state;
-	struct simlink other;
+	struct lockconn other;
 
-	assert_true(f->link.fd >= 0);
+	assert_true(transport_sim_fd(f->link.t) >= 0);
 	assert_int_equal(f->link.mtu, PROTO_MTU_MIN);
 	assert_int_equal(f->link.next_tag, 1);
-	assert_int_equal(simlink_open(&other, "/nonexistent/dir/lock.sock"), -SIMLINK_E_IO);
-	assert_int_equal(other.fd, -1);
-	simlink_close(&other); /* harmless on a closed link */
+	assert_int_equal(lockconn_open_sim(&other, "/nonexistent/dir/lock.sock"),
+			 -LOCKCONN_E_NOTFOUND);
+	assert_null(other.t);
+	lockconn_close(&other); /* harmless on a closed link */
 }
 
 static void test_send_fragments(void **state)
@@ -183,14 +184,14 @@ static void test_send_fragments(void **state)
 	for (i = 0; i < sizeof(mtus) / sizeof(mtus[0]); i++) {
 		f->link.mtu = mtus[i];
 		for (j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
-			assert_int_equal(simlink_send_frame(&f->link, pattern, lens[j]), 0);
+			assert_int_equal(lockconn_send_frame(&f->link, pattern, lens[j]), 0);
 			assert_int_equal(peer_recv_frame(f, &rx, mtus[i]), lens[j]);
 			assert_memory_equal(rx.buf, pattern, lens[j]);
 		}
 	}
-	assert_int_equal(simlink_send_frame(&f->link, pattern, 0), -SIMLINK_E_SPACE);
-	assert_int_equal(simlink_send_frame(&f->link, pattern, PROTO_FRAME_MAX + 1),
-			 -SIMLINK_E_SPACE);
+	assert_int_equal(lockconn_send_frame(&f->link, pattern, 0), -LOCKCONN_E_SPACE);
+	assert_int_equal(lockconn_send_frame(&f->link, pattern, PROTO_FRAME_MAX + 1),
+			 -LOCKCONN_E_SPACE);
 }
 
 static void test_recv_fragments(void **state)
@@ -204,7 +205,7 @@ static void test_recv_fragments(void **state)
 	for (i = 0; i < sizeof(mtus) / sizeof(mtus[0]); i++) {
 		for (j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
 			peer_send_frame(f, pattern, lens[j], mtus[i]);
-			assert_int_equal(simlink_recv_frame(&f->link, buf, sizeof(buf), 1000),
+			assert_int_equal(lockconn_recv_frame(&f->link, buf, sizeof(buf), 1000),
 					 (int)lens[j]);
 			assert_memory_equal(buf, pattern, lens[j]);
 		}
@@ -226,11 +227,11 @@ static void test_recv_across_timeout(void **state)
 		have += 2 + (size_t)n;
 	}
 	peer_write(f, wire, 1);
-	assert_int_equal(simlink_recv_frame(&f->link, buf, sizeof(buf), 30), 0);
+	assert_int_equal(lockconn_recv_frame(&f->link, buf, sizeof(buf), 30), 0);
 	peer_write(f, wire + 1, 80);
-	assert_int_equal(simlink_recv_frame(&f->link, buf, sizeof(buf), 30), 0);
+	assert_int_equal(lockconn_recv_frame(&f->link, buf, sizeof(buf), 30), 0);
 	peer_write(f, wire + 81, have - 81);
-	assert_int_equal(simlink_recv_frame(&f->link, buf, sizeof(buf), 1000), 300);
+	assert_int_equal(lockconn_recv_frame(&f->link, buf, sizeof(buf), 1000), 300);
 	assert_memory_equal(buf, pattern, 300);
 }
 
@@ -241,8 +242,8 @@ static void test_recv_too_big_for_buffer(void **state)
 
 	peer_send_frame(f, pattern, 65, 185);
 	peer_send_frame(f, pattern, 64, 185);
-	assert_int_equal(simlink_recv_frame(&f->link, buf, sizeof(buf), 1000), -SIMLINK_E_SPACE);
-	assert_int_equal(simlink_recv_frame(&f->link, buf, sizeof(buf), 1000), 64);
+	assert_int_equal(lockconn_recv_frame(&f->link, buf, sizeof(buf), 1000), -LOCKCONN_E_SPACE);
+	assert_int_equal(lockconn_recv_frame(&f->link, buf, sizeof(buf), 1000), 64);
 }
 
 static void make_reply(struct proto_msg *m, uint8_t tag)
@@ -284,7 +285,7 @@ static void test_request_tags_and_events(void **state)
 	peer_send_msg(f, &m);
 	make_reply(&m, 7);
 	peer_send_msg(f, &m);
-	n = simlink_request(&f->link, req, 3, reply, sizeof(reply), 1000);
+	n = lockconn_request(&f->link, req, 3, reply, sizeof(reply), 1000);
 	assert_true(n > 0);
 	assert_int_equal(proto_decode(reply, (size_t)n, &m), 0);
 	assert_int_equal(m.type, PROTO_RESULT);
@@ -314,9 +315,9 @@ static void test_request_tag_wraps(void **state)
 	peer_send_msg(f, &m);
 	make_reply(&m, 1);
 	peer_send_msg(f, &m);
-	assert_true(simlink_request(&f->link, req, 3, reply, sizeof(reply), 1000) > 0);
+	assert_true(lockconn_request(&f->link, req, 3, reply, sizeof(reply), 1000) > 0);
 	assert_int_equal(reply[2], 255);
-	assert_true(simlink_request(&f->link, req, 3, reply, sizeof(reply), 1000) > 0);
+	assert_true(lockconn_request(&f->link, req, 3, reply, sizeof(reply), 1000) > 0);
 	assert_int_equal(reply[2], 1); /* 0 is for notifications: never used */
 	peer_recv_frame(f, &rx, PROTO_MTU_MIN);
 	peer_recv_frame(f, &rx, PROTO_MTU_MIN);
@@ -331,12 +332,12 @@ static void test_request_timeout(void **state)
 
 	make_event(&m, 1, PROTO_EV_BOOT); /* an event is not an answer */
 	peer_send_msg(f, &m);
-	assert_int_equal(simlink_request(&f->link, req, 3, reply, sizeof(reply), 150), 0);
+	assert_int_equal(lockconn_request(&f->link, req, 3, reply, sizeof(reply), 150), 0);
 	assert_true(ms_now() - t0 >= 140);
 	assert_true(ms_now() - t0 < 2000);
-	assert_int_equal(simlink_recv_frame(&f->link, reply, sizeof(reply), 0), 0);
-	assert_int_equal(simlink_request(&f->link, req, 2, reply, sizeof(reply), 10),
-			 -SIMLINK_E_SPACE);
+	assert_int_equal(lockconn_recv_frame(&f->link, reply, sizeof(reply), 0), 0);
+	assert_int_equal(lockconn_request(&f->link, req, 2, reply, sizeof(reply), 10),
+			 -LOCKCONN_E_SPACE);
 }
 
 static void test_eof(void **state)
@@ -347,11 +348,11 @@ static void test_eof(void **state)
 	peer_write(f, "\x00\x05\xC0", 3); /* a fragment cut off by the close */
 	close(f->peer);
 	f->peer = -1;
-	assert_int_equal(simlink_recv_frame(&f->link, buf, sizeof(buf), 1000), -SIMLINK_E_CLOSED);
-	assert_int_equal(simlink_recv_frame(&f->link, buf, sizeof(buf), 1000), -SIMLINK_E_CLOSED);
-	simlink_close(&f->link);
-	assert_int_equal(simlink_recv_frame(&f->link, buf, sizeof(buf), 10), -SIMLINK_E_CLOSED);
-	assert_int_equal(simlink_send_frame(&f->link, buf, 3), -SIMLINK_E_CLOSED);
+	assert_int_equal(lockconn_recv_frame(&f->link, buf, sizeof(buf), 1000), -LOCKCONN_E_CLOSED);
+	assert_int_equal(lockconn_recv_frame(&f->link, buf, sizeof(buf), 1000), -LOCKCONN_E_CLOSED);
+	lockconn_close(&f->link);
+	assert_int_equal(lockconn_recv_frame(&f->link, buf, sizeof(buf), 10), -LOCKCONN_E_CLOSED);
+	assert_int_equal(lockconn_send_frame(&f->link, buf, 3), -LOCKCONN_E_CLOSED);
 }
 
 static void test_send_after_peer_closed(void **state)
@@ -363,8 +364,8 @@ static void test_send_after_peer_closed(void **state)
 	f->peer = -1;
 	/* The first writes may still land in the socket buffer; then the close shows. */
 	for (i = 0; i < 100 && r == 0; i++)
-		r = simlink_send_frame(&f->link, pattern, 1024);
-	assert_int_equal(r, -SIMLINK_E_CLOSED);
+		r = lockconn_send_frame(&f->link, pattern, 1024);
+	assert_int_equal(r, -LOCKCONN_E_CLOSED);
 }
 
 static void test_bad_prefix_zero(void **state)
@@ -373,7 +374,7 @@ static void test_bad_prefix_zero(void **state)
 	uint8_t buf[PROTO_FRAME_MAX];
 
 	peer_write(f, "\x00\x00", 2);
-	assert_int_equal(simlink_recv_frame(&f->link, buf, sizeof(buf), 1000), -SIMLINK_E_PROTO);
+	assert_int_equal(lockconn_recv_frame(&f->link, buf, sizeof(buf), 1000), -LOCKCONN_E_PROTO);
 }
 
 static void test_bad_prefix_long(void **state)
@@ -382,7 +383,7 @@ static void test_bad_prefix_long(void **state)
 	uint8_t buf[PROTO_FRAME_MAX];
 
 	peer_write(f, "\x00\xF5", 2); /* 245 > 244 */
-	assert_int_equal(simlink_recv_frame(&f->link, buf, sizeof(buf), 1000), -SIMLINK_E_PROTO);
+	assert_int_equal(lockconn_recv_frame(&f->link, buf, sizeof(buf), 1000), -LOCKCONN_E_PROTO);
 }
 
 static void test_bad_fragment(void **state)
@@ -391,7 +392,7 @@ static void test_bad_fragment(void **state)
 	uint8_t buf[PROTO_FRAME_MAX];
 
 	peer_write(f, "\x00\x02\x41\x00", 4); /* LAST without FIRST */
-	assert_int_equal(simlink_recv_frame(&f->link, buf, sizeof(buf), 1000), -SIMLINK_E_PROTO);
+	assert_int_equal(lockconn_recv_frame(&f->link, buf, sizeof(buf), 1000), -LOCKCONN_E_PROTO);
 }
 
 static void queue_info(struct fixture *f, uint8_t tag, uint16_t mtu)
@@ -419,7 +420,7 @@ static void test_hello(void **state)
 	size_t n;
 
 	queue_info(f, 1, 100);
-	assert_int_equal(simlink_hello(&f->link, 185, &info, 1000), 0);
+	assert_int_equal(lockconn_hello(&f->link, 185, &info, 1000), 0);
 	assert_int_equal(f->link.mtu, 100);
 	assert_int_equal(info.spot_id, 101);
 	assert_memory_equal(info.device_pub, pattern, PROTO_PUBKEY_LEN);
@@ -441,11 +442,11 @@ static void test_hello_refused_and_bad(void **state)
 	m.u.error.code = PROTO_E_VALUE;
 	m.u.error.req_type = PROTO_HELLO;
 	peer_send_msg(f, &m);
-	assert_int_equal(simlink_hello(&f->link, 185, NULL, 1000), -SIMLINK_E_REFUSED);
+	assert_int_equal(lockconn_hello(&f->link, 185, NULL, 1000), -LOCKCONN_E_REFUSED);
 	make_reply(&m, 2); /* a RESULT is no answer to HELLO */
 	peer_send_msg(f, &m);
-	assert_int_equal(simlink_hello(&f->link, 185, NULL, 1000), -SIMLINK_E_PROTO);
-	assert_int_equal(simlink_hello(&f->link, 185, NULL, 50), -SIMLINK_E_TIMEOUT);
+	assert_int_equal(lockconn_hello(&f->link, 185, NULL, 1000), -LOCKCONN_E_PROTO);
+	assert_int_equal(lockconn_hello(&f->link, 185, NULL, 50), -LOCKCONN_E_TIMEOUT);
 	assert_int_equal(f->link.mtu, PROTO_MTU_MIN); /* unchanged by any failure */
 	peer_recv_frame(f, &rx, PROTO_MTU_MIN);
 }
@@ -472,5 +473,5 @@ int main(void)
 	};
 #undef T
 
-	return cmocka_run_group_tests_name("simlink", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("lockconn", tests, NULL, NULL);
 }
