@@ -82,7 +82,8 @@ SERVER_KEYS_SRC := server/keywrap.c server/keycache.c server/site.c server/key.c
 	server/route-key.c server/route-gateway.c
 SERVER_EVENTS_SRC := server/event.c server/event-hub.c server/notify.c server/route-event.c
 SERVER_SPOT_SRC := server/navigation.c server/spot.c server/route-spot.c server/role.c \
-	server/route-role.c
+	server/route-role.c server/override.c server/route-override.c server/alarm.c \
+	server/route-alarm.c
 PARKD_MAIN := server/main.c
 GATEWAY_SRC := gateway/gwauth.c gateway/gwqueue.c gateway/locklink.c gateway/gateway.c
 PARKGW_MAIN := gateway/main.c
@@ -90,11 +91,14 @@ APICLIENT_SRC := lib/apiclient.c
 
 # ---- links to locks: the transport interface and its sim implementation (in LIBPARK),
 # and BlueZ over D-Bus (sd-bus from libsystemd), linked by the gateway and the phone.
-BLE_SRC := lib/transport.c
+BLE_SRC := lib/transport.c lib/transport-bluez.c
 # ---- the garage map as drawn by parkctl and parkconsole (terminal grid, SVG)
-MAP_SRC :=
+MAP_SRC := lib/sitemap.c lib/maptext.c phone/mapsvg.c phone/routespeech.c
 # ---- the phone: parkphoned (daemon) and parkctl (its command line)
-PHONE_SRC :=
+PHONE_SRC := phone/paths.c phone/keyring.c phone/operate.c phone/ctlproto.c phone/phoned.c \
+	phone/cmd.c phone/cmd-account.c phone/cmd-keys.c phone/cmd-lock.c phone/cmd-map.c \
+	phone/cmd-events.c phone/follow.c phone/ctlserver.c phone/ctl-account.c phone/ctl-keys.c \
+	phone/ctl-map.c phone/ctl-events.c
 PARKPHONED_MAIN := phone/parkphoned.c
 PARKCTL_MAIN := phone/parkctl.c
 # ---- the operator console parkconsole
@@ -103,24 +107,24 @@ PARKCONSOLE_MAIN := tui/main.c
 
 # ---- tests: one cmocka file per module; support code lives under tests/ only
 TEST_SUPPORT_SRC := tests/support/test-port.c tests/support/test-authority.c \
-	tests/support/test-lock.c
+	tests/support/test-lock.c tests/support/test-stack.c
 UNIT_TESTS := wire frag proto hex log store sim-hw evlog lock-unlock lock-share lock-mgmt lock-lockout \
 	lock-power lock-barrier p256 signer lockconn garage world reqsig cli
 SIM_TESTS := parklockd
 SERVER_TESTS_CORE := db config json-field http routes account hook server
 SERVER_TESTS_KEYS := ecies keywrap keycache site key gateway-auth delivery timerelay
 SERVER_TESTS_EVENTS := event notify
-SERVER_TESTS_SPOT := navigation spot role
+SERVER_TESTS_SPOT := navigation spot role override alarm
 GATEWAY_TESTS := apiclient gwqueue locklink parkgw
-SERVER_SIM_TESTS := parkd system api-input
-BLE_TESTS :=
-MAP_TESTS :=
-PHONE_TESTS :=
-PHONE_SIM_TESTS :=
+SERVER_SIM_TESTS := parkd system api-input override-system
+BLE_TESTS := transport-bluez
+MAP_TESTS := sitemap maptext mapsvg routespeech
+PHONE_TESTS := keyring ctlproto
+PHONE_SIM_TESTS := phone phone-ble
 TUI_TESTS :=
 TUI_SIM_TESTS :=
 # Programs only tests run (never installed): the BlueZ peer on a private bus.
-TEST_PROGRAMS :=
+TEST_PROGRAMS := fake-bluez
 FUZZ_TARGETS := frame mgmt
 
 to_obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -162,7 +166,7 @@ CLIENT_PKGS := libcurl json-c
 SERVER_CFLAGS := $(shell pkg-config --cflags $(SERVER_PKGS) 2>/dev/null)
 SERVER_LIBS := $(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null) -lpthread -lm
 CLIENT_CFLAGS := $(shell pkg-config --cflags $(CLIENT_PKGS) 2>/dev/null)
-CLIENT_LIBS := $(shell pkg-config --libs $(CLIENT_PKGS) 2>/dev/null) -lsqlite3 -lpthread
+CLIENT_LIBS := $(shell pkg-config --libs $(CLIENT_PKGS) 2>/dev/null) -lsqlite3 -lpthread -lm
 
 PROGRAMS := $(BIN)/parklockd $(if $(SERVER_CORE_SRC),$(BIN)/parkd) $(if $(GATEWAY_SRC),$(BIN)/parkgw) \
 	$(if $(PHONE_SRC),$(BIN)/parkphoned $(BIN)/parkctl) $(if $(TUI_SRC),$(BIN)/parkconsole)
@@ -328,10 +332,10 @@ _fuzz: $(FUZZ_BINS)
 
 # ---- benchmarks
 # bench-unlock runs the lock core under callgrind; the whole-system benchmarks start the
-# real programs, like the black-box tests, with the set-up they share (bench-system.c).
-BENCH_SYSTEM := issue events delivery
+# real programs, like the black-box tests, with the set-up they share (tests/support/test-stack.c).
+BENCH_SYSTEM := issue events delivery phone
 BENCH_SYSTEM_BINS := $(addprefix build/bench/bench-,$(BENCH_SYSTEM))
-BENCH_SUPPORT_OBJ := $(call to_obj,tests/bench/bench-system.c tests/bench/bench-stats.c)
+BENCH_SUPPORT_OBJ := $(call to_obj,tests/bench/bench-stats.c)
 BENCH_BINS := build/bench/bench-unlock $(BENCH_SYSTEM_BINS)
 
 build/bench/bench-unlock: $(OBJ)/tests/bench/bench-unlock.o $(TEST_LINK)
@@ -357,13 +361,19 @@ run: deps-run
 	$(Q)sh assets/demo/run.sh $(BIN)
 
 # ---- install
+# Daemons and servers have their man page in section 8, user programs in section 1.
 install: programs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
-		$(DESTDIR)$(PREFIX)/share/parking
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/parking \
+		$(DESTDIR)$(PREFIX)/lib/systemd/user
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 $(patsubst $(BIN)/%,docs/man/%.8,$(PROGRAMS)) \
+	install -m 0644 $(wildcard $(patsubst $(BIN)/%,docs/man/%.8,$(PROGRAMS))) \
 		$(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 $(wildcard $(patsubst $(BIN)/%,docs/man/%.1,$(PROGRAMS))) \
+		$(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 assets/demo/garage.conf $(DESTDIR)$(PREFIX)/share/parking/
+	sed 's|/usr/local|$(PREFIX)|' assets/systemd/parkphoned.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/user/parkphoned.service
 
 clean:
 	rm -rf build

@@ -320,6 +320,18 @@ static int64_t worker_backoff(struct gateway_worker *w, unsigned fails)
 	return backoff_ms(&w->rng, fails, GATEWAY_CONNECT_BASE_MS, GATEWAY_CONNECT_MAX_MS);
 }
 
+/* A transport of the worker's own: one link, one thread. NULL when it cannot be made. */
+static struct transport *worker_transport(const struct gateway *g)
+{
+	struct transport_config tc = {
+		g->cfg.transport[0] != '\0' ? g->cfg.transport : "sim",
+		g->cfg.bus[0] != '\0' ? g->cfg.bus : NULL,
+		g->cfg.adapter[0] != '\0' ? g->cfg.adapter : NULL,
+	};
+
+	return transport_new(&tc);
+}
+
 static void *worker_main(void *arg)
 {
 	struct gateway_worker *w = arg;
@@ -335,6 +347,13 @@ static void *worker_main(void *arg)
 		return NULL;
 	}
 	locklink_init(&w->link, w->lock.spot, w->lock.device_pub, w->lock.address);
+	w->link.transport = worker_transport(g);
+	if (w->link.transport == NULL) {
+		log_error(_("lock %u: the %s transport cannot be opened; the lock is not served"),
+			  (unsigned)w->lock.spot, g->cfg.transport);
+		free(m);
+		return NULL;
+	}
 	worker_log_start(w);
 	while (!stopped(g) && !atomic_load(&w->retired)) {
 		drain_fd(w->wake[0]);
@@ -386,6 +405,7 @@ static void *worker_main(void *arg)
 		(void)locklink_wait(&w->link, w->wake[0], (int)(until > now ? until - now : 0));
 	}
 	locklink_close(&w->link);
+	transport_free(w->link.transport);
 	free(m);
 	return NULL;
 }

@@ -18,6 +18,9 @@ struct gateway_config {
 	char ca_file[GATEWAY_PATH_MAX];  /* CA bundle that signed the server's certificate; "" */
 	int64_t id;                      /* this gateway's ID at the server, > 0 */
 	unsigned poll_wait_s;            /* long-poll wait, 1..60 */
+	char transport[16];              /* how locks are reached: "sim" ("" too) or "bluez" */
+	char bus[GATEWAY_PATH_MAX];      /* bluez: a D-Bus address; "": the system bus */
+	char adapter[32];                /* bluez: "": hci0 */
 };
 
 struct gateway;

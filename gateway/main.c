@@ -29,7 +29,6 @@
 #endif
 
 #define PARKGW_VERSION "0.1.0"
-#define MAIN_LINE_MAX 2048
 
 struct main_cfg {
 	struct gateway_config gw;
@@ -125,9 +124,34 @@ static int opt_poll_wait(struct main_cfg *c, const char *arg)
 	return 0;
 }
 
+static int opt_transport(struct main_cfg *c, const char *arg)
+{
+	if (strcmp(arg, "sim") != 0 && strcmp(arg, "bluez") != 0) {
+		fprintf(stderr, _("parkgw: transport takes bluez or sim\n"));
+		return -1;
+	}
+	strcpy(c->gw.transport, arg);
+	return 0;
+}
+
+static int opt_bus(struct main_cfg *c, const char *arg)
+{
+	return set_path("bus", c->gw.bus, arg);
+}
+
+static int opt_adapter(struct main_cfg *c, const char *arg)
+{
+	if (strlen(arg) >= sizeof(c->gw.adapter)) {
+		fprintf(stderr, _("parkgw: adapter takes a name such as hci0\n"));
+		return -1;
+	}
+	strcpy(c->gw.adapter, arg);
+	return 0;
+}
+
 enum main_opt {
 	OPT_HELP, OPT_VERSION, OPT_CONFIG, OPT_SERVER, OPT_DATA_DIR, OPT_CA, OPT_ID,
-	OPT_LOG_LEVEL, OPT_POLL_WAIT, OPT_PRINT_KEY, MAIN_OPTS
+	OPT_LOG_LEVEL, OPT_POLL_WAIT, OPT_PRINT_KEY, OPT_TRANSPORT, OPT_BUS, OPT_ADAPTER, MAIN_OPTS
 };
 
 /* The long name of a row that takes an argument is also its key in the config file. */
@@ -153,6 +177,12 @@ static const struct cli_option main_opts[MAIN_OPTS] = {
 	[OPT_PRINT_KEY] = { "print-key", 'k', NULL,
 			    N_("make the key pair if missing, print the public key for the site "
 			       "description, and exit") },
+	[OPT_TRANSPORT] = { "transport", 't', "KIND",
+			    N_("how locks are reached: bluez (BLE through BlueZ) or sim "
+			       "(parklockd's sockets; the default)") },
+	[OPT_BUS] = { "bus", 'b', "ADDRESS",
+		      N_("bluez: the D-Bus address (default: the system bus)") },
+	[OPT_ADAPTER] = { "adapter", 'A', "NAME", N_("bluez: the adapter (default hci0)") },
 };
 
 /* What each row of main_opts does (--help and --version are cli.c's). */
@@ -165,6 +195,9 @@ static const main_opt_fn main_sets[MAIN_OPTS] = {
 	[OPT_LOG_LEVEL] = opt_log_level,
 	[OPT_POLL_WAIT] = opt_poll_wait,
 	[OPT_PRINT_KEY] = opt_print_key,
+	[OPT_TRANSPORT] = opt_transport,
+	[OPT_BUS] = opt_bus,
+	[OPT_ADAPTER] = opt_adapter,
 };
 
 static const struct cli main_cli = {
@@ -181,70 +214,6 @@ static const struct cli main_cli = {
 	.help_width = 24,
 };
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
-/* Applies the config file's `key = value` lines. 0, or -1 after saying what is wrong. */
-static int load_config(struct main_cfg *c, const char *path)
-{
-	char line[MAIN_LINE_MAX], *key, *value, *eq;
-	unsigned lineno = 0;
-	FILE *f = fopen(path, "r");
-	size_t i;
-	int r = -1;
-
-	if (f == NULL) {
-		fprintf(stderr, _("parkgw: cannot read the config file %s: %s\n"), path,
-			strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			fprintf(stderr, _("parkgw: %s:%u: the line is longer than %d bytes\n"),
-				path, lineno, MAIN_LINE_MAX - 2);
-			goto out;
-		}
-		key = trim(line);
-		if (key[0] == '\0' || key[0] == '#')
-			continue;
-		eq = strchr(key, '=');
-		if (eq == NULL) {
-			fprintf(stderr, _("parkgw: %s:%u: expected 'key = value'\n"), path, lineno);
-			goto out;
-		}
-		*eq = '\0';
-		key = trim(key);
-		value = trim(eq + 1);
-		for (i = 0; i < MAIN_OPTS; i++)
-			if (main_opts[i].arg != NULL && i != OPT_CONFIG &&
-			    strcmp(main_opts[i].name, key) == 0)
-				break;
-		if (i == MAIN_OPTS) {
-			fprintf(stderr, _("parkgw: %s:%u: unknown key '%s'\n"), path, lineno, key);
-			goto out;
-		}
-		if (main_sets[i](c, value) != 0) {
-			fprintf(stderr, _("parkgw: %s:%u: bad value for '%s'\n"), path, lineno,
-				key);
-			goto out;
-		}
-	}
-	r = 0;
-out:
-	fclose(f);
-	return r;
-}
-
 /* A cli_apply_fn: ctx is the struct main_cfg, whose pass picks the options applied. */
 static int main_apply(void *ctx, int row, const char *arg)
 {
@@ -253,6 +222,12 @@ static int main_apply(void *ctx, int row, const char *arg)
 	if ((c->pass == 0) != (row == OPT_CONFIG))
 		return 0;
 	return main_sets[row](c, arg);
+}
+
+/* A cli_apply_fn for the config file's lines: every row it gives applies. */
+static int config_apply(void *ctx, int row, const char *arg)
+{
+	return main_sets[row](ctx, arg);
 }
 
 /*
@@ -267,7 +242,8 @@ static int parse_args(int argc, char **argv, struct main_cfg *c, struct cli_pars
 		first = cli_parse(p, &main_cli, argc, argv, main_apply, c);
 		if (first < 0)
 			return -1;
-		if (c->pass == 0 && c->config_file != NULL && load_config(c, c->config_file) != 0)
+		if (c->pass == 0 && c->config_file != NULL &&
+		    cli_config_file(&main_cli, c->config_file, OPT_CONFIG, config_apply, c) != 0)
 			return -1;
 	}
 	if (first < argc) {

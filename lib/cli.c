@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <libintl.h>
 #include <stdarg.h>
 #include <string.h>
@@ -121,4 +122,84 @@ int cli_usage_error(const struct cli *cli)
 {
 	fprintf(stderr, _("Try '%s --help' for more information.\n"), cli->prog);
 	return CLI_EXIT_USAGE;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* The row whose long name is `key` and that takes an argument, or -1. */
+static int config_row(const struct cli *cli, const char *key, int skip_row)
+{
+	size_t i;
+
+	for (i = 0; i < cli->noptions; i++)
+		if (cli->options[i].arg != NULL && (int)i != skip_row &&
+		    strcmp(cli->options[i].name, key) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* One line's `key = value`. 0, or -1 after saying what is wrong. */
+static int config_line(const struct cli *cli, const char *path, unsigned lineno, char *line,
+		       int skip_row, cli_apply_fn apply, void *ctx)
+{
+	char *key = trim(line), *value, *eq;
+	int row;
+
+	if (key[0] == '\0' || key[0] == '#')
+		return 0;
+	eq = strchr(key, '=');
+	if (eq == NULL) {
+		fprintf(stderr, _("%s: %s:%u: expected 'key = value'\n"), cli->prog, path, lineno);
+		return -1;
+	}
+	*eq = '\0';
+	key = trim(key);
+	value = trim(eq + 1);
+	row = config_row(cli, key, skip_row);
+	if (row < 0) {
+		fprintf(stderr, _("%s: %s:%u: unknown key '%s'\n"), cli->prog, path, lineno, key);
+		return -1;
+	}
+	if (apply(ctx, row, value) != 0) {
+		fprintf(stderr, _("%s: %s:%u: bad value for '%s'\n"), cli->prog, path, lineno, key);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_config_file(const struct cli *cli, const char *path, int skip_row, cli_apply_fn apply,
+		    void *ctx)
+{
+	char line[CLI_CONFIG_LINE_MAX];
+	unsigned lineno = 0;
+	FILE *f = fopen(path, "r");
+	int r = 0;
+
+	if (f == NULL) {
+		fprintf(stderr, _("%s: cannot read the config file %s: %s\n"), cli->prog, path,
+			strerror(errno));
+		return -1;
+	}
+	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			fprintf(stderr, _("%s: %s:%u: the line is longer than %d bytes\n"),
+				cli->prog, path, lineno, CLI_CONFIG_LINE_MAX - 2);
+			r = -1;
+			break;
+		}
+		r = config_line(cli, path, lineno, line, skip_row, apply, ctx);
+	}
+	fclose(f);
+	return r;
 }

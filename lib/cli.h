@@ -85,6 +85,17 @@ typedef int (*cli_apply_fn)(void *ctx, int row, const char *arg);
 int cli_parse(struct cli_parser *p, const struct cli *cli, int argc, char **argv,
 	      cli_apply_fn apply, void *ctx);
 
+#define CLI_CONFIG_LINE_MAX 2048 /* longest line of a config file, newline included */
+
+/*
+ * Applies a config file of `key = value` lines ('#' starts a comment line), where each
+ * key is the long name of a row that takes an argument (all but `skip_row`, e.g. the
+ * --config row itself, which may be -1), through apply(ctx, row, value). Returns 0, or
+ * -1 after printing "PROG: FILE:LINE: what is wrong" to stderr.
+ */
+int cli_config_file(const struct cli *cli, const char *path, int skip_row, cli_apply_fn apply,
+		    void *ctx);
+
 /* Prints --help to f: the synopsis, "Options:", a line per row, the epilogue. */
 void cli_help(const struct cli *cli, FILE *f);
 

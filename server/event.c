@@ -64,6 +64,7 @@ static const struct {
 	[PROTO_EV_LOCKOUT] = { EVENT_STATE_SAME, EVENT_STATE_SAME, false },
 	[PROTO_EV_MGMT] = { EVENT_STATE_SAME, EVENT_STATE_SAME, false },
 	[PROTO_EV_TIME_SET] = { EVENT_STATE_SAME, EVENT_STATE_SAME, false },
+	[PROTO_EV_OVERRIDE] = { EVENT_STATE_SAME, EVENT_STATE_SAME, false },
 };
 
 /* ---- parsing ---- */

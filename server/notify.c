@@ -46,6 +46,7 @@ static const struct {
 	const char *text;
 } notify_alarms[] = {
 	{ "offline", "the lock is out of reach of its gateways" },
+	{ "override", "an attendant moved the barrier remotely" },
 };
 
 bool notify_kind(uint8_t kind)

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/hex.h"
 #include "../lib/log.h"
+#include "../lib/signer.h"
 #include "../lockfw/proto/proto.h"
 #include "config.h"
 #include "delivery.h"
@@ -81,6 +83,69 @@ static int route_gateway_resume(const struct http_request *req, struct http_repl
 	return -1;
 }
 
+/* The site of `spot`, or 0. */
+static int64_t route_gateway_site_of(struct db *db, int64_t spot)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT site_id FROM spots WHERE id = $1");
+	int64_t site = 0;
+
+	if (st != NULL && db_bind_int(st, 1, spot) == 0 && db_step(st) == DB_ROW)
+		site = db_col_int(st, 0);
+	db_finalize(st);
+	return site;
+}
+
+/* Re-signs one message's SET_TIME frame with `now`, in place. 0, or -1 (left as it was). */
+static int route_gateway_fresh_time(struct server *srv, struct db *db, json_object *msg,
+				    uint32_t now)
+{
+	uint8_t frame[PROTO_FRAME_MAX];
+	char hex[2 * PROTO_FRAME_MAX + 1];
+	union proto_mgmt_payload p;
+	json_object *v, *spot;
+	struct proto_msg m;
+	EVP_PKEY *key = NULL;
+	int64_t site;
+	int n;
+
+	if (!json_object_object_get_ex(msg, "frame", &v) ||
+	    !json_object_object_get_ex(msg, "spot", &spot) ||
+	    (n = hex_decode(json_object_get_string(v), frame, sizeof(frame))) <= 0 ||
+	    proto_decode(frame, (size_t)n, &m) != 0 || m.type != PROTO_MGMT ||
+	    m.u.mgmt.mtype != PROTO_MGMT_SET_TIME ||
+	    proto_mgmt_decode_payload(m.u.mgmt.mtype, m.u.mgmt.payload, m.u.mgmt.plen, &p) != 0)
+		return -1;
+	if (p.time >= now)
+		return 0;
+	site = route_gateway_site_of(db, json_object_get_int64(spot));
+	if (site <= 0 || server_site_key(srv, db, site, &key) != 0)
+		return -1;
+	p.time = now;
+	n = signer_mgmt_frame(key, (uint32_t)site, 0, PROTO_MGMT_SET_TIME, m.u.mgmt.target_spot,
+			      m.u.mgmt.seq, &p, frame, sizeof(frame));
+	EVP_PKEY_free(key);
+	if (n <= 0 || hex_encode(frame, (size_t)n, hex, sizeof(hex)) < 0)
+		return -1;
+	json_object_object_add(msg, "frame", json_object_new_string(hex));
+	return 0;
+}
+
+/*
+ * A SET_TIME carries the server's clock when it leaves, not when it was queued: one that
+ * waited (for the lock's provisioning, a gateway that was down) would set the lock's
+ * clock behind by as long, and a key would outlive its end at that lock by as much.
+ * Each is signed again with the time now, under the same sequence.
+ */
+static void route_gateway_fresh_times(struct server *srv, struct db *db, json_object *list)
+{
+	uint32_t now = (uint32_t)server_now(srv);
+	size_t i, n = json_object_array_length(list);
+
+	for (i = 0; i < n; i++)
+		if (route_gateway_fresh_time(srv, db, json_object_array_get_idx(list, i), now) != 0)
+			log_warn("gateway: a SET_TIME could not be signed afresh; sent as queued");
+}
+
 /*
  * The long poll: the messages due for this gateway at once if there are any (each given
  * out at most once per redeliver_s, or all of them after the gateway's restart), else a
@@ -110,6 +175,8 @@ static void route_gateway_messages(struct server *srv, struct http_request *req,
 		list = delivery_give(db, req->gateway_id, server_now(srv),
 				     server_config(srv)->redeliver_s, resume != 0,
 				     DELIVERY_BATCH_MAX, &next_due);
+		if (list != NULL)
+			route_gateway_fresh_times(srv, db, list);
 		server_db_put(srv, db);
 		if (list == NULL) {
 			http_reply_error(rep, 500, "internal",

@@ -31,6 +31,10 @@ extern const struct http_route spot_routes[];
 extern const size_t spot_routes_count;
 extern const struct http_route role_routes[];
 extern const size_t role_routes_count;
+extern const struct http_route override_routes[];
+extern const size_t override_routes_count;
+extern const struct http_route alarm_routes[];
+extern const size_t alarm_routes_count;
 
 /* The number of routes of every module together. */
 size_t routes_count(void);

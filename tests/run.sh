@@ -12,6 +12,7 @@ fail=0
 failed=""
 PARKLOCKD=$build/bin/parklockd
 export PARKLOCKD
+export FAKE_BLUEZ=$build/tests/fake-bluez
 
 for t in "$@"; do
 	bin=$build/tests/test-$t

@@ -1,9 +1,10 @@
 /*
  * mgmt.h: management messages from the key server (through a gateway, or carried by a
  * phone): install a credential or an authorisation code, revoke keys, set the time, set
- * the lockout policy, re-provision. Each must carry a valid site signature and a newer
- * sequence number (the revocation list: a newer serial), and is answered with a
- * MGMT_ACK signed by the device key, whose result the server stores.
+ * the lockout policy, re-provision, move the barrier for an attendant. Each must carry a
+ * valid site signature and a newer sequence number (the revocation list: a newer
+ * serial), and is answered with a MGMT_ACK signed by the device key, whose result the
+ * server stores.
  */
 #ifndef PARK_MGMT_H
 #define PARK_MGMT_H

@@ -364,3 +364,35 @@ int operate_shared(struct lock *l, uint8_t conn, uint8_t tag,
 		r = finish(l, conn, tag, &rq, nonce, &g);
 	return conclude(l, conn, tag, &rq, nonce, r);
 }
+
+/*
+ * The override is logged before the motor starts, so that no movement it causes lacks
+ * its evidence; a power cut before mgmt.c stores the sequence makes the server resend,
+ * which logs and moves again, harmlessly.
+ */
+int operate_override(struct lock *l, uint32_t seq, const struct proto_remote_operate *req)
+{
+	struct limits lim = { PROTO_TIME_NONE_BEFORE, req->not_after, PROTO_UNLIMITED_USES };
+	struct lock_motion m = { 0 };
+	bool done;
+	int r;
+
+	if (l->motion.active)
+		return -PROTO_E_BUSY;
+	r = check_time(l, &lim);
+	if (r == 0)
+		r = position_check(l, req->op, &done);
+	if (r == 0)
+		r = lock_log(l, PROTO_EV_OVERRIDE, req->op, wire_load_u16(req->reason),
+			     req->user_id, seq);
+	if (r != 0 || done)
+		return r;
+	m.op = req->op;
+	m.conn = LOCK_NO_CONN;
+	m.how = PROTO_HOW_OVERRIDE;
+	m.user_id = req->user_id;
+	m.key_id = seq;
+	m.uses_left = PROTO_USES_LEFT_UNLIMITED;
+	barrier_start(l, &m);
+	return 0;
+}

@@ -43,6 +43,7 @@
 #define PAYLOAD_REVOKE_MIN 2
 #define PAYLOAD_SET_TIME 4
 #define PAYLOAD_SET_LOCKOUT (1 + 2 + 4)
+#define PAYLOAD_REMOTE_OPERATE (1 + 4 + 4 + PROTO_REASON_DIGEST_LEN)
 #define LOCKOUT_S_MAX 604800u /* one week */
 
 _Static_assert(WIRE_EKEY_TBS == PROTO_EKEY_TBS_LEN, "e-key signed part is 87 bytes");
@@ -51,6 +52,8 @@ _Static_assert(WIRE_SKEY_TBS == PROTO_SKEY_TBS_LEN, "shared key signed part is 9
 _Static_assert(PROTO_SKEY_LEN == 160, "shared key is 160 bytes");
 _Static_assert(WIRE_CRED == PROTO_CRED_LEN && PROTO_CRED_LEN == 83, "credential is 83 bytes");
 _Static_assert(WIRE_SHARE == PROTO_SHARE_LEN && PROTO_SHARE_LEN == 28, "share is 28 bytes");
+_Static_assert(PAYLOAD_REMOTE_OPERATE == PROTO_REMOTE_OPERATE_LEN &&
+	       PROTO_REMOTE_OPERATE_LEN == 17, "remote operate is 17 bytes");
 _Static_assert(WIRE_EVENT == PROTO_EVENT_LEN && PROTO_EVENT_LEN == 20, "event is 20 bytes");
 _Static_assert(WIRE_MGMT_HDR == PROTO_MGMT_HDR_LEN, "management envelope header is 11 bytes");
 _Static_assert(WIRE_STATUS_TBS == 34 && WIRE_ACK_TBS == 14, "signed parts of STATUS, ACK");
@@ -358,6 +361,31 @@ static void enc_reprovision(struct wire_writer *w, const union proto_mgmt_payloa
 	put_provision(w, &in->provision);
 }
 
+/* The attendant is named: 0 is "nobody" in events, so an override by nobody is refused. */
+static int dec_remote(struct wire_reader *r, union proto_mgmt_payload *out)
+{
+	struct proto_remote_operate o;
+
+	o.op = wire_get_u8(r);
+	o.user_id = wire_get_u32(r);
+	o.not_after = wire_get_u32(r);
+	wire_get_bytes(r, o.reason, PROTO_REASON_DIGEST_LEN);
+	if (!op_valid(o.op) || o.user_id == 0)
+		return -PROTO_E_VALUE;
+	out->remote = o;
+	return 0;
+}
+
+static void enc_remote(struct wire_writer *w, const union proto_mgmt_payload *in)
+{
+	const struct proto_remote_operate *o = &in->remote;
+
+	wire_put_u8(w, o->op);
+	wire_put_u32(w, o->user_id);
+	wire_put_u32(w, o->not_after);
+	wire_put_bytes(w, o->reason, PROTO_REASON_DIGEST_LEN);
+}
+
 static const struct mgmt_kind mgmt_kinds[] = {
 	{ PROTO_MGMT_INSTALL_CRED, PROTO_CRED_LEN, true, dec_cred, enc_cred },
 	{ PROTO_MGMT_INSTALL_SHARE, PROTO_SHARE_LEN, true, dec_share, enc_share },
@@ -365,6 +393,7 @@ static const struct mgmt_kind mgmt_kinds[] = {
 	{ PROTO_MGMT_SET_TIME, PAYLOAD_SET_TIME, true, dec_time, enc_time },
 	{ PROTO_MGMT_SET_LOCKOUT, PAYLOAD_SET_LOCKOUT, true, dec_lockout, enc_lockout },
 	{ PROTO_MGMT_REPROVISION, BODY_PROVISION, true, dec_reprovision, enc_reprovision },
+	{ PROTO_MGMT_REMOTE_OPERATE, PAYLOAD_REMOTE_OPERATE, true, dec_remote, enc_remote },
 };
 _Static_assert(sizeof(mgmt_kinds) / sizeof(mgmt_kinds[0]) == PROTO_MGMT_TYPE_MAX,
 	       "one row per management type");
@@ -923,6 +952,7 @@ static const char *const event_names[] = {
 	[PROTO_EV_LOCKOUT] = "lockout",
 	[PROTO_EV_MGMT] = "mgmt",
 	[PROTO_EV_TIME_SET] = "time_set",
+	[PROTO_EV_OVERRIDE] = "override",
 };
 _Static_assert(sizeof(event_names) / sizeof(event_names[0]) == PROTO_EV_KIND_MAX + 1,
 	       "a name for every event kind");

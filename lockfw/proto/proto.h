@@ -34,6 +34,8 @@
 #define PROTO_SKEY_LEN (PROTO_SKEY_TBS_LEN + PROTO_SIG_LEN)
 #define PROTO_CRED_LEN 83        /* credential payload of INSTALL_CRED */
 #define PROTO_SHARE_LEN 28       /* authorisation-code payload of INSTALL_SHARE */
+#define PROTO_REMOTE_OPERATE_LEN 17 /* payload of REMOTE_OPERATE */
+#define PROTO_REASON_DIGEST_LEN 8 /* first bytes of SHA-256 of an override's reason text */
 #define PROTO_MGMT_HDR_LEN 11    /* mtype, target spot, seq, payload length */
 #define PROTO_REVOKE_MAX 128     /* key IDs in one revocation list */
 #define PROTO_LOG_PAGE_MAX 32    /* events in one LOG reply */
@@ -136,13 +138,17 @@ enum proto_event_kind {
 	PROTO_EV_LOCKOUT = 9,     /* user_id: claimed user; arg16: lockout minutes */
 	PROTO_EV_MGMT = 10,       /* arg8: mgmt type; arg16: status; key_id: sequence */
 	PROTO_EV_TIME_SET = 11,   /* key_id: previous time */
+	PROTO_EV_OVERRIDE = 12,   /* arg8: op; arg16: reason digest bytes 0-1; user_id: the */
+				  /* attendant; key_id: the REMOTE_OPERATE's sequence */
 };
-#define PROTO_EV_KIND_MAX 11
+#define PROTO_EV_KIND_MAX 12
 
 enum proto_ev_how {
 	PROTO_HOW_KEY = 1,    /* a holder's own e-key */
 	PROTO_HOW_SHARED = 2, /* a shared key through an authorisation code */
 	PROTO_HOW_AUTO = 3,   /* the lock itself (car left) */
+	PROTO_HOW_OVERRIDE = 4, /* an attendant's REMOTE_OPERATE: user_id the attendant, */
+				/* key_id its management sequence */
 };
 
 /* INFO and STATUS flags. */
@@ -168,8 +174,9 @@ enum proto_mgmt_type {
 	PROTO_MGMT_SET_TIME = 4,
 	PROTO_MGMT_SET_LOCKOUT = 5,
 	PROTO_MGMT_REPROVISION = 6,
+	PROTO_MGMT_REMOTE_OPERATE = 7,
 };
-#define PROTO_MGMT_TYPE_MAX 6
+#define PROTO_MGMT_TYPE_MAX 7
 
 /* A target spot of 0 addresses every lock of the site (REVOKE only). */
 #define PROTO_TARGET_ALL 0u
@@ -343,6 +350,18 @@ struct proto_lockout {
 	uint32_t lockout_s;   /* 1..604800 */
 };
 
+/*
+ * An attendant's override: the site asks the lock to move its barrier as a key holder's
+ * OPERATE would, for a driver who is stuck. The lock keeps the evidence (who, which op,
+ * a digest of the reason); the server keeps the reason's text.
+ */
+struct proto_remote_operate {
+	uint8_t op;         /* proto_op */
+	uint32_t user_id;   /* the attendant, != 0 */
+	uint32_t not_after; /* lock time after which it is refused; PROTO_TIME_NONE_AFTER: never */
+	uint8_t reason[PROTO_REASON_DIGEST_LEN]; /* SHA-256(reason text)[0..8) */
+};
+
 union proto_mgmt_payload {
 	struct proto_cred cred;
 	struct proto_share share;
@@ -350,6 +369,7 @@ union proto_mgmt_payload {
 	uint32_t time;
 	struct proto_lockout lockout;
 	struct proto_provision provision;
+	struct proto_remote_operate remote;
 };
 
 struct proto_mgmt_ack {

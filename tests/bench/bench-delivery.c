@@ -19,7 +19,7 @@
 #include "../../lib/p256.h"
 #include "../../lockfw/proto/wire.h"
 #include "bench-stats.h"
-#include "bench-system.h"
+#include "../support/test-stack.h"
 
 #define DELIVERY_LOCKS 200
 #define DELIVERY_SITE 1
@@ -41,13 +41,13 @@ struct delivery_key {
 static struct {
 	struct delivery_key keys[DELIVERY_LOCKS];
 	atomic_int next;     /* the next key an issuer takes */
-	const struct bench_system *s;
+	const struct stack *s;
 	const char *token;
 } dl;
 
 static void *delivery_issuer_main(void *arg)
 {
-	struct apiclient *c = bench_system_client(dl.s, dl.token, NULL);
+	struct apiclient *c = stack_client(dl.s, dl.token, NULL);
 	struct apiclient_error e;
 	struct delivery_key *k;
 	json_object *reply;
@@ -57,9 +57,9 @@ static void *delivery_issuer_main(void *arg)
 	while ((i = atomic_fetch_add(&dl.next, 1)) < DELIVERY_LOCKS) {
 		k = &dl.keys[i];
 		reply = NULL;
-		k->sent_ms = bench_system_now_ms();
+		k->sent_ms = stack_now_ms();
 		k->status = apiclient_call(c, "POST", "/v1/ekeys", k->body, 0, 0, &reply, &e);
-		k->issued_ms = bench_system_now_ms();
+		k->issued_ms = stack_now_ms();
 		if (k->status == -APICLIENT_E_HTTP)
 			k->status = e.status;
 		json_object_put(reply);
@@ -77,13 +77,13 @@ static int delivery_poll(struct apiclient *c)
 	int64_t at;
 	int acked = 0;
 
-	if (bench_system_call(c, "GET", "/v1/keys", NULL, &reply) != 200)
+	if (stack_call(c, "GET", "/v1/keys", NULL, &reply) != 200)
 		return -1;
-	now = bench_system_now_ms();
+	now = stack_now_ms();
 	/* The reply is an array, or an object holding it. */
 	if (!json_object_is_type(reply, json_type_array) &&
 	    !json_object_object_get_ex(reply, "keys", &o))
-		bench_system_die("GET /v1/keys: no list in %s", json_object_to_json_string(reply));
+		stack_die("GET /v1/keys: no list in %s", json_object_to_json_string(reply));
 	o = json_object_is_type(reply, json_type_array) ? reply : o;
 	n = json_object_array_length(o);
 	for (i = 0; i < n; i++) {
@@ -118,18 +118,18 @@ static void delivery_bodies(struct apiclient *driver)
 	EVP_PKEY *device = p256_generate();
 	int i;
 
-	if (bench_system_call(driver, "POST", "/v1/reservation-key", NULL, &r) / 100 != 2 ||
-	    hex_decode(bench_system_str(r, "public_key"), res_pub, sizeof(res_pub)) != 64)
-		bench_system_die("the driver got no reservation key");
+	if (stack_call(driver, "POST", "/v1/reservation-key", NULL, &r) / 100 != 2 ||
+	    hex_decode(stack_str(r, "public_key"), res_pub, sizeof(res_pub)) != 64)
+		stack_die("the driver got no reservation key");
 	json_object_put(r);
 	if (device == NULL || p256_public_raw(device, dev_pub) != 0)
-		bench_system_die("no device key");
+		stack_die("no device key");
 	EVP_PKEY_free(device);
 	hex_encode(dev_pub, sizeof(dev_pub), pub_hex, sizeof(pub_hex));
 	for (i = 0; i < DELIVERY_LOCKS; i++) {
 		wire_store_u32(spot, (uint32_t)(DELIVERY_FIRST_SPOT + i));
 		if (ecies_encrypt(res_pub, spot, sizeof(spot), ct, sizeof(ct)) != (int)sizeof(ct))
-			bench_system_die("ECIES failed");
+			stack_die("ECIES failed");
 		hex_encode(ct, sizeof(ct), hex, sizeof(hex));
 		dl.keys[i].body = json_object_new_object();
 		json_object_object_add(dl.keys[i].body, "spot", json_object_new_string(hex));
@@ -140,8 +140,8 @@ static void delivery_bodies(struct apiclient *driver)
 
 int main(int argc, char **argv)
 {
-	static struct bench_system s;
-	struct bench_garage g;
+	static struct stack s;
+	struct stack_garage g;
 	struct bench_stats per, issue;
 	pthread_t issuers[DELIVERY_ISSUERS];
 	struct apiclient *admin, *driver;
@@ -153,38 +153,38 @@ int main(int argc, char **argv)
 	int i, acked = 0, nacked = 0;
 
 	(void)argc;
-	bench_system_init(&s, "bench-delivery", argv[0]);
-	bench_system_parkd(&s);
-	bench_system_login(&s, BENCH_SYSTEM_ADMIN_PHONE, token, sizeof(token));
-	admin = bench_system_client(&s, token, NULL);
+	stack_init(&s, "bench-delivery", argv[0]);
+	stack_parkd(&s);
+	stack_login(&s, STACK_ADMIN_PHONE, token, sizeof(token));
+	admin = stack_client(&s, token, NULL);
 	memset(&g, 0, sizeof(g));
 	g.site_id = DELIVERY_SITE;
 	g.first = DELIVERY_FIRST_SPOT;
 	g.count = DELIVERY_LOCKS;
-	bench_system_garages(&s, &g, 1);
-	bench_system_gateway_key(&s, 0, gw_pub);
-	bench_system_site(&s, admin, &g, 0, DELIVERY_GATEWAY, gw_pub);
-	bench_system_provision(&s, admin, &g);
-	bench_system_gateway(&s, 0, DELIVERY_GATEWAY);
-	online = bench_system_wait_online(admin, &g, NULL, DELIVERY_ONLINE_MS);
+	stack_garages(&s, &g, 1);
+	stack_gateway_key(&s, 0, gw_pub);
+	stack_site(&s, admin, &g, 0, DELIVERY_GATEWAY, gw_pub);
+	stack_provision(&s, admin, &g);
+	stack_gateway(&s, 0, DELIVERY_GATEWAY);
+	online = stack_wait_online(admin, &g, NULL, DELIVERY_ONLINE_MS);
 	if (online < DELIVERY_LOCKS)
-		bench_system_die("only %zu of %d locks came online through the gateway", online,
+		stack_die("only %zu of %d locks came online through the gateway", online,
 				 DELIVERY_LOCKS);
 
-	bench_system_register(&s, DELIVERY_DRIVER_PHONE);
-	bench_system_login(&s, DELIVERY_DRIVER_PHONE, driver_token, sizeof(driver_token));
-	driver = bench_system_client(&s, driver_token, NULL);
+	stack_register(&s, DELIVERY_DRIVER_PHONE);
+	stack_login(&s, DELIVERY_DRIVER_PHONE, driver_token, sizeof(driver_token));
+	driver = stack_client(&s, driver_token, NULL);
 	delivery_bodies(driver);
 	sleep(2); /* the gateway's start-up work (its locks' clocks, their logs) settles */
 
 	dl.s = &s;
 	dl.token = driver_token;
-	t0 = bench_system_now_ms();
+	t0 = stack_now_ms();
 	for (i = 0; i < DELIVERY_ISSUERS; i++)
 		if (pthread_create(&issuers[i], NULL, delivery_issuer_main, NULL) != 0)
-			bench_system_die("cannot start issuer %d", i);
+			stack_die("cannot start issuer %d", i);
 	end = t0 + DELIVERY_LIMIT_MS;
-	while (acked < DELIVERY_LOCKS && bench_system_now_ms() < end) {
+	while (acked < DELIVERY_LOCKS && stack_now_ms() < end) {
 		usleep(DELIVERY_POLL_MS * 1000);
 		acked = delivery_poll(driver);
 	}

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "bench-stats.h"
-#include "bench-system.h"
+#include "../support/test-stack.h"
 
 #define EVENTS_SITES 10
 #define EVENTS_PER_SITE 200
@@ -95,7 +95,7 @@ static long events_index(int64_t spot)
 static int events_on_line(void *arg, const char *event, const char *data)
 {
 	struct events_subscriber *sub = arg;
-	double now = bench_system_now_ms();
+	double now = stack_now_ms();
 	json_object *j, *v;
 	struct events_lock *l;
 	const char *kind;
@@ -143,7 +143,7 @@ static void *events_subscriber_main(void *arg)
 }
 
 /* Toggles the car over lock i: the pending entry first, so the event cannot beat it. */
-static void events_toggle(struct bench_garage *g, size_t i, bool counted)
+static void events_toggle(struct stack_garage *g, size_t i, bool counted)
 {
 	struct events_lock *l = &ev.locks[i];
 	struct events_pending *p;
@@ -162,11 +162,11 @@ static void events_toggle(struct bench_garage *g, size_t i, bool counted)
 	ev.counted_sent += counted;
 	snprintf(cmd, sizeof(cmd), "%u car %s", (unsigned)events_spot(i),
 		 l->car ? "present" : "absent");
-	p->sent_ms = bench_system_now_ms();
+	p->sent_ms = stack_now_ms();
 	pthread_mutex_unlock(&ev.mu);
-	if (bench_system_world(g, cmd, reply, sizeof(reply)) != 0 ||
+	if (stack_world(g, cmd, reply, sizeof(reply)) != 0 ||
 	    strstr(reply, "\"ok\":true") == NULL)
-		bench_system_die("world command '%s' failed: %s", cmd, reply);
+		stack_die("world command '%s' failed: %s", cmd, reply);
 }
 
 static uint64_t events_rng = 0x9e3779b97f4a7c15u;
@@ -181,14 +181,14 @@ static uint64_t events_random(void)
 
 static void events_sleep_until(double t_ms)
 {
-	double now = bench_system_now_ms();
+	double now = stack_now_ms();
 
 	if (t_ms > now)
 		usleep((useconds_t)((t_ms - now) * 1000.0));
 }
 
 /* Runs phase p on the locks online_idx[0..n) and fills in its figures. */
-static void events_phase_run(struct bench_garage *g, const size_t *online_idx, size_t n,
+static void events_phase_run(struct stack_garage *g, const size_t *online_idx, size_t n,
 			     struct events_phase *p)
 {
 	double t, t0, end, interval = 1000.0 / p->rate;
@@ -205,21 +205,21 @@ static void events_phase_run(struct bench_garage *g, const size_t *online_idx, s
 	ev.matched = ev.counted_sent = ev.counted_pending = 0;
 	pthread_mutex_unlock(&ev.mu);
 	/* Steady rate: command n is due at t0 + n * interval, whatever the last one took. */
-	t0 = bench_system_now_ms();
+	t0 = stack_now_ms();
 	for (t = t0; t < t0 + p->warmup_ms + p->measure_ms; t = t0 + commands * interval) {
 		events_sleep_until(t);
 		i = online_idx[events_random() % n];
 		events_toggle(&g[i / EVENTS_PER_SITE], i,
-			      bench_system_now_ms() >= t0 + p->warmup_ms);
+			      stack_now_ms() >= t0 + p->warmup_ms);
 		commands++;
 	}
-	end = bench_system_now_ms() + EVENTS_DRAIN_MS;
+	end = stack_now_ms() + EVENTS_DRAIN_MS;
 	do {
 		usleep(20000);
 		pthread_mutex_lock(&ev.mu);
 		left = ev.counted_pending;
 		pthread_mutex_unlock(&ev.mu);
-	} while (left > 0 && bench_system_now_ms() < end);
+	} while (left > 0 && stack_now_ms() < end);
 	pthread_mutex_lock(&ev.mu);
 	p->sent = ev.counted_sent;
 	p->matched = ev.matched;
@@ -232,8 +232,8 @@ static void events_phase_run(struct bench_garage *g, const size_t *online_idx, s
 
 int main(int argc, char **argv)
 {
-	static struct bench_system s;
-	static struct bench_garage g[EVENTS_SITES];
+	static struct stack s;
+	static struct stack_garage g[EVENTS_SITES];
 	static size_t online_idx[EVENTS_LOCKS];
 	struct events_subscriber sub;
 	struct apiclient *admin;
@@ -247,14 +247,14 @@ int main(int argc, char **argv)
 	int64_t admin_id;
 
 	(void)argc;
-	t_setup = bench_system_now_ms();
-	bench_system_init(&s, "bench-events", argv[0]);
-	bench_system_parkd(&s);
-	bench_system_login(&s, BENCH_SYSTEM_ADMIN_PHONE, token, sizeof(token));
-	admin = bench_system_client(&s, token, NULL);
-	if (bench_system_call(admin, "GET", "/v1/me", NULL, &r) != 200)
-		bench_system_die("GET /v1/me failed");
-	admin_id = bench_system_int(r, "user_id");
+	t_setup = stack_now_ms();
+	stack_init(&s, "bench-events", argv[0]);
+	stack_parkd(&s);
+	stack_login(&s, STACK_ADMIN_PHONE, token, sizeof(token));
+	admin = stack_client(&s, token, NULL);
+	if (stack_call(admin, "GET", "/v1/me", NULL, &r) != 200)
+		stack_die("GET /v1/me failed");
+	admin_id = stack_int(r, "user_id");
 	json_object_put(r);
 
 	for (k = 0; k < EVENTS_SITES; k++) {
@@ -262,43 +262,43 @@ int main(int argc, char **argv)
 		g[k].first = events_spot(k * EVENTS_PER_SITE);
 		g[k].count = EVENTS_PER_SITE;
 	}
-	bench_system_garages(&s, g, EVENTS_SITES);
+	stack_garages(&s, g, EVENTS_SITES);
 	for (k = 0; k < EVENTS_SITES; k++) {
-		bench_system_gateway_key(&s, (unsigned)k, gw_pub);
-		bench_system_site(&s, admin, &g[k], admin_id, (int64_t)k + 1, gw_pub);
-		bench_system_provision(&s, admin, &g[k]);
+		stack_gateway_key(&s, (unsigned)k, gw_pub);
+		stack_site(&s, admin, &g[k], admin_id, (int64_t)k + 1, gw_pub);
+		stack_provision(&s, admin, &g[k]);
 	}
 	/* Subscribed before the gateways start: their first reports show up as well. */
 	memset(&sub, 0, sizeof(sub));
-	sub.c = bench_system_client(&s, token, &sub.cancel);
+	sub.c = stack_client(&s, token, &sub.cancel);
 	if (pthread_create(&sub.thread, NULL, events_subscriber_main, &sub) != 0)
-		bench_system_die("cannot start the subscriber");
-	end = bench_system_now_ms() + 10000;
-	while (!atomic_load(&sub.ready) && bench_system_now_ms() < end)
+		stack_die("cannot start the subscriber");
+	end = stack_now_ms() + 10000;
+	while (!atomic_load(&sub.ready) && stack_now_ms() < end)
 		usleep(10000);
 	if (!atomic_load(&sub.ready))
-		bench_system_die("the event stream did not open");
+		stack_die("the event stream did not open");
 	for (k = 0; k < EVENTS_SITES; k++)
-		bench_system_gateway(&s, (unsigned)k, (int64_t)k + 1);
-	end = bench_system_now_ms() + EVENTS_ONLINE_MS;
+		stack_gateway(&s, (unsigned)k, (int64_t)k + 1);
+	end = stack_now_ms() + EVENTS_ONLINE_MS;
 	for (k = 0; k < EVENTS_SITES; k++) {
-		t = end - bench_system_now_ms();
-		bench_system_wait_online(admin, &g[k], online, t > 0 ? (long)t : 0);
+		t = end - stack_now_ms();
+		stack_wait_online(admin, &g[k], online, t > 0 ? (long)t : 0);
 		for (i = 0; i < EVENTS_PER_SITE; i++) {
 			if (online[i])
 				online_idx[nonline++] = k * EVENTS_PER_SITE + i;
 		}
 	}
 	if (nonline == 0)
-		bench_system_die("no lock came online through its gateway");
+		stack_die("no lock came online through its gateway");
 	/* Online is the gateway's word that it reaches the lock; the events the locks
 	 * logged at boot and provisioning may still be on their way: wait for quiet. */
-	end = bench_system_now_ms() + EVENTS_ONLINE_MS;
+	end = stack_now_ms() + EVENTS_ONLINE_MS;
 	for (;;) {
 		pthread_mutex_lock(&ev.mu);
 		t = ev.last_line_ms;
 		pthread_mutex_unlock(&ev.mu);
-		if (bench_system_now_ms() - t >= EVENTS_QUIET_MS || bench_system_now_ms() > end)
+		if (stack_now_ms() - t >= EVENTS_QUIET_MS || stack_now_ms() > end)
 			break;
 		usleep(50000);
 	}
@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 	backlog = ev.unmatched;
 	ev.unmatched = 0;
 	pthread_mutex_unlock(&ev.mu);
-	t_ready = bench_system_now_ms();
+	t_ready = stack_now_ms();
 	for (k = 0; k < EVENTS_PHASES; k++)
 		events_phase_run(g, online_idx, nonline, &events_phases[k]);
 	atomic_store(&sub.cancel, 1);

@@ -26,7 +26,7 @@
 #include "../../lib/signer.h"
 #include "../../server/keywrap.h"
 #include "bench-stats.h"
-#include "bench-system.h"
+#include "../support/test-stack.h"
 
 #define ISSUE_CLIENTS 64
 #define ISSUE_WARMUP_MS 1000     /* before the first round */
@@ -98,9 +98,9 @@ static void *issue_client_main(void *arg)
 		pthread_mutex_unlock(&ctl.mu);
 
 		reply = NULL;
-		t0 = bench_system_now_ms();
+		t0 = stack_now_ms();
 		r = apiclient_call(k->c, "POST", "/v1/ekeys", k->body, 0, 0, &reply, &e);
-		t1 = bench_system_now_ms();
+		t1 = stack_now_ms();
 		json_object_put(reply);
 
 		/* Throughput counts the answers inside a window, whenever they were asked. */
@@ -157,13 +157,13 @@ static int issue_crypto_once(const struct issue_crypto *in, uint32_t n, double *
 	struct proto_ekey k;
 	uint8_t plain[4], frame[256];
 	EVP_PKEY *res = NULL, *dev = NULL, *site = NULL;
-	double t = ms != NULL ? bench_system_now_ms() : 0, t1;
+	double t = ms != NULL ? stack_now_ms() : 0, t1;
 	int step = 0, r = -1;
 
 #define ISSUE_STEP()                                   \
 	do {                                           \
 		if (ms != NULL) {                      \
-			t1 = bench_system_now_ms();    \
+			t1 = stack_now_ms();    \
 			ms[step] = t1 - t;             \
 			t = t1;                        \
 		}                                      \
@@ -234,7 +234,7 @@ static void issue_crypto_init(struct issue_crypto *in)
 	    ecies_encrypt(in->res_pub, spot, sizeof(spot), in->ct, sizeof(in->ct)) !=
 		    (int)sizeof(in->ct) ||
 	    issue_crypto_once(in, 1, NULL) != 0)
-		bench_system_die("the crypto bound's keys could not be made");
+		stack_die("the crypto bound's keys could not be made");
 	EVP_PKEY_free(res);
 	EVP_PKEY_free(site);
 	EVP_PKEY_free(dev);
@@ -262,13 +262,13 @@ static double issue_bound_rate(const struct issue_crypto *in, int threads, long 
 	long ops = 0;
 	int i;
 
-	t0 = bench_system_now_ms();
+	t0 = stack_now_ms();
 	for (i = 0; i < threads; i++) {
 		memset(&b[i], 0, sizeof(b[i]));
 		b[i].in = in;
 		b[i].stop = &stop;
 		if (pthread_create(&b[i].thread, NULL, issue_bound_main, &b[i]) != 0)
-			bench_system_die("cannot start the crypto threads");
+			stack_die("cannot start the crypto threads");
 	}
 	usleep((useconds_t)ms * 1000);
 	atomic_store(&stop, 1);
@@ -276,16 +276,16 @@ static double issue_bound_rate(const struct issue_crypto *in, int threads, long 
 		pthread_join(b[i].thread, NULL);
 		ops += b[i].ops;
 		if (b[i].failed > 0)
-			bench_system_die("the crypto bound failed %ld times", b[i].failed);
+			stack_die("the crypto bound failed %ld times", b[i].failed);
 	}
-	t1 = bench_system_now_ms();
+	t1 = stack_now_ms();
 	return (double)ops * 1000.0 / (t1 - t0);
 }
 
 /* ---- set-up ---- */
 
 /* Driver i: registered, logged in, with its reservation key and its request body. */
-static void issue_client_init(struct bench_system *s, struct issue_client *k, int i)
+static void issue_client_init(struct stack *s, struct issue_client *k, int i)
 {
 	char phone[32], token[160], hex[2 * (4 + ECIES_OVERHEAD) + 1], pub_hex[129];
 	uint8_t res_pub[64], dev_pub[64], spot[4], ct[4 + ECIES_OVERHEAD];
@@ -293,17 +293,17 @@ static void issue_client_init(struct bench_system *s, struct issue_client *k, in
 	EVP_PKEY *device = p256_generate();
 
 	snprintf(phone, sizeof(phone), "+86139%08d", 1000 + i);
-	bench_system_register(s, phone);
-	bench_system_login(s, phone, token, sizeof(token));
-	k->c = bench_system_client(s, token, NULL);
-	if (bench_system_call(k->c, "POST", "/v1/reservation-key", NULL, &r) / 100 != 2 ||
-	    hex_decode(bench_system_str(r, "public_key"), res_pub, sizeof(res_pub)) != 64)
-		bench_system_die("driver %d got no reservation key", i);
+	stack_register(s, phone);
+	stack_login(s, phone, token, sizeof(token));
+	k->c = stack_client(s, token, NULL);
+	if (stack_call(k->c, "POST", "/v1/reservation-key", NULL, &r) / 100 != 2 ||
+	    hex_decode(stack_str(r, "public_key"), res_pub, sizeof(res_pub)) != 64)
+		stack_die("driver %d got no reservation key", i);
 	json_object_put(r);
 	wire_store_u32(spot, (uint32_t)(ISSUE_FIRST_SPOT + i));
 	if (device == NULL || p256_public_raw(device, dev_pub) != 0 ||
 	    ecies_encrypt(res_pub, spot, sizeof(spot), ct, sizeof(ct)) != (int)sizeof(ct))
-		bench_system_die("driver %d: crypto failed", i);
+		stack_die("driver %d: crypto failed", i);
 	EVP_PKEY_free(device);
 	hex_encode(ct, sizeof(ct), hex, sizeof(hex));
 	hex_encode(dev_pub, sizeof(dev_pub), pub_hex, sizeof(pub_hex));
@@ -313,9 +313,9 @@ static void issue_client_init(struct bench_system *s, struct issue_client *k, in
 }
 
 /* Site 1: a spot per driver, made-up lock keys (no lock runs), one gateway that is idle. */
-static void issue_site(struct bench_system *s, struct apiclient *admin)
+static void issue_site(struct stack *s, struct apiclient *admin)
 {
-	struct bench_garage g;
+	struct stack_garage g;
 	uint8_t gw_pub[64];
 	EVP_PKEY *key;
 	uint32_t i;
@@ -326,14 +326,14 @@ static void issue_site(struct bench_system *s, struct apiclient *admin)
 	g.count = ISSUE_CLIENTS;
 	g.pubs = calloc(g.count, sizeof(*g.pubs));
 	if (g.pubs == NULL)
-		bench_system_die("out of memory");
+		stack_die("out of memory");
 	for (i = 0; i <= g.count; i++) {
 		key = p256_generate();
 		if (key == NULL || p256_public_raw(key, i < g.count ? g.pubs[i] : gw_pub) != 0)
-			bench_system_die("no key");
+			stack_die("no key");
 		EVP_PKEY_free(key);
 	}
-	bench_system_site(s, admin, &g, 0, ISSUE_GATEWAY, gw_pub);
+	stack_site(s, admin, &g, 0, ISSUE_GATEWAY, gw_pub);
 	free(g.pubs);
 }
 
@@ -352,7 +352,7 @@ static double issue_median(double *v, size_t n)
 
 int main(int argc, char **argv)
 {
-	static struct bench_system s;
+	static struct stack s;
 	static struct issue_client k[ISSUE_CLIENTS];
 	static struct issue_crypto in;
 	static double steps[ISSUE_STEPS][ISSUE_OPS_SAMPLES];
@@ -365,10 +365,10 @@ int main(int argc, char **argv)
 	int i, j, round;
 
 	(void)argc;
-	bench_system_init(&s, "bench-issue", argv[0]);
-	bench_system_parkd(&s);
-	bench_system_login(&s, BENCH_SYSTEM_ADMIN_PHONE, token, sizeof(token));
-	admin = bench_system_client(&s, token, NULL);
+	stack_init(&s, "bench-issue", argv[0]);
+	stack_parkd(&s);
+	stack_login(&s, STACK_ADMIN_PHONE, token, sizeof(token));
+	admin = stack_client(&s, token, NULL);
 	issue_site(&s, admin);
 	for (i = 0; i < ISSUE_CLIENTS; i++)
 		issue_client_init(&s, &k[i], i);
@@ -381,23 +381,23 @@ int main(int argc, char **argv)
 	 */
 	for (i = 0; i < ISSUE_CLIENTS; i++)
 		if (pthread_create(&k[i].thread, NULL, issue_client_main, &k[i]) != 0)
-			bench_system_die("cannot start client %d", i);
+			stack_die("cannot start client %d", i);
 	usleep(ISSUE_WARMUP_MS * 1000);
 	for (round = 0; round < ISSUE_ROUNDS; round++) {
 		if (round > 0) {
 			issue_set_phase(ISSUE_RUN, round);
 			usleep(ISSUE_RAMP_MS * 1000);
 		}
-		c0 = bench_system_cpu_s(s.parkd_pid);
-		c1 = bench_system_cpu_s(getpid());
-		t0 = bench_system_now_ms();
+		c0 = stack_cpu_s(s.parkd_pid);
+		c1 = stack_cpu_s(getpid());
+		t0 = stack_now_ms();
 		issue_set_phase(ISSUE_MEASURE, round);
 		usleep(ISSUE_MEASURE_MS * 1000);
 		issue_set_phase(ISSUE_PAUSE, round);
-		t0 = bench_system_now_ms() - t0;
+		t0 = stack_now_ms() - t0;
 		window_ms += t0;
-		cpu_server += bench_system_cpu_s(s.parkd_pid) - c0;
-		cpu_client += bench_system_cpu_s(getpid()) - c1;
+		cpu_server += stack_cpu_s(s.parkd_pid) - c0;
+		cpu_client += stack_cpu_s(getpid()) - c1;
 		issue_drain();
 		for (round_ok = 0, i = 0; i < ISSUE_CLIENTS; i++)
 			round_ok += k[i].ok[round];
@@ -422,7 +422,7 @@ int main(int argc, char **argv)
 		double ms[ISSUE_STEPS];
 
 		if (issue_crypto_once(&in, (uint32_t)j + 1, ms) != 0)
-			bench_system_die("the crypto steps failed");
+			stack_die("the crypto steps failed");
 		for (i = 0; i < ISSUE_STEPS; i++)
 			steps[i][j] = ms[i];
 	}

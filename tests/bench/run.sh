@@ -125,4 +125,6 @@ system_bench "event path: lock event to event-stream subscriber, 2,000 simulated
 	build/bench/bench-events
 system_bench "credential delivery: 200 e-keys for 200 locks through one gateway" \
 	build/bench/bench-delivery
+system_bench "phone: warm and cold unlock through parkphoned (sim transport)" \
+	build/bench/bench-phone
 exit $status

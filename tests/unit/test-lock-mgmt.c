@@ -2,8 +2,10 @@
  * test-lock-mgmt.c: management messages through the whole lock core (PROTOCOL.md 5, 9,
  * 10): only a valid site signature and a newer sequence are believed, the target, the
  * revocation list and its own serial, time that never goes back, the lockout policy,
- * provisioning and reprovisioning, the credential table's limit, and device-signed
- * ACKs. Every refusal is also checked to have changed nothing.
+ * provisioning and reprovisioning, the credential table's limit, device-signed ACKs,
+ * and an attendant's override (REMOTE_OPERATE): the barrier moves by a key holder's
+ * rules, the lock logs who and why, and a power cut at any write leaves it consistent.
+ * Every refusal is also checked to have changed nothing.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +26,11 @@
 
 #define KEY_A 11
 #define KEY_B 12
+#define ATTENDANT 5005
+#define OPS_MAX 64
+
+static const uint8_t reason_digest[PROTO_REASON_DIGEST_LEN] = { 0x7d, 0x63, 0x90, 0xff,
+								0xf5, 0x56, 0x4f, 0x18 };
 
 /* ---- helpers ---- */
 
@@ -950,6 +957,472 @@ static void test_reinstall_keeps_use_count(void **state)
 	test_lock_free(&t);
 }
 
+/* ---- an attendant's override (REMOTE_OPERATE) ---- */
+
+static union proto_mgmt_payload remote_payload(uint8_t op, uint32_t not_after)
+{
+	union proto_mgmt_payload p;
+
+	memset(&p, 0, sizeof(p));
+	p.remote.op = op;
+	p.remote.user_id = ATTENDANT;
+	p.remote.not_after = not_after;
+	memcpy(p.remote.reason, reason_digest, sizeof(reason_digest));
+	return p;
+}
+
+/* Sends an override with the next sequence; returns the ACK's result (or ERROR's code). */
+static int remote(struct test_lock *t, uint8_t op, uint32_t not_after)
+{
+	union proto_mgmt_payload p = remote_payload(op, not_after);
+
+	return test_lock_mgmt(t, PROTO_MGMT_REMOTE_OPERATE, TEST_SPOT_ID, 0, &p);
+}
+
+/* The newest event of `kind` in the log; fails when there is none. */
+static struct proto_event last_event(struct test_lock *t, uint8_t kind)
+{
+	struct proto_event e;
+	uint8_t before[PROTO_HASH_LEN];
+	uint32_t seq;
+
+	for (seq = t->lock.log.head_seq; seq > 0; seq--)
+		if (evlog_read(&t->lock.log, seq, &e, before) == 0 && e.kind == kind)
+			return e;
+	fail_msg("no event of kind %u", kind);
+	return e;
+}
+
+/* Nothing moves, and nothing will: the barrier where it was and the motor off. */
+static void assert_still(struct test_lock *t, uint8_t barrier)
+{
+	assert_false(t->lock.motion.active);
+	assert_int_equal(t->lock.barrier, barrier);
+	test_lock_run(t, 1000);
+	assert_int_equal(t->lock.barrier, barrier);
+}
+
+static void test_remote_unlock_then_lock(void **state)
+{
+	struct test_lock t;
+	struct proto_event e;
+	uint32_t total, seq;
+
+	(void)state;
+	test_lock_init_ready(&t);
+	total = t.lock.cfg.total_unlocks;
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_UP);
+	assert_int_equal(remote(&t, PROTO_OP_UNLOCK, PROTO_TIME_NONE_AFTER), PROTO_OK);
+	seq = t.site.seq;
+	assert_int_equal(t.reply.u.ack.mtype, PROTO_MGMT_REMOTE_OPERATE);
+	assert_int_equal(t.reply.u.ack.seq, seq);
+	assert_int_equal(t.lock.cfg.mgmt_seq, seq);
+	/* The ACK comes as the motor starts; the end stop comes as the lock's event. */
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_LOWERING);
+	test_lock_run(&t, 10000);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_DOWN);
+	e = last_event(&t, PROTO_EV_OVERRIDE);
+	assert_int_equal(e.arg8, PROTO_OP_UNLOCK);
+	assert_int_equal(e.arg16, 0x7d63);
+	assert_int_equal(e.user_id, ATTENDANT);
+	assert_int_equal(e.key_id, seq);
+	assert_int_equal(e.time, lock_time(&t.lock));
+	e = last_event(&t, PROTO_EV_UNLOCKED);
+	assert_int_equal(e.arg8, PROTO_HOW_OVERRIDE);
+	assert_int_equal(e.user_id, ATTENDANT);
+	assert_int_equal(e.key_id, seq);
+	/* No key was used. */
+	assert_int_equal(t.lock.cfg.total_unlocks, total);
+
+	assert_int_equal(remote(&t, PROTO_OP_LOCK, TEST_NOW + 600), PROTO_OK);
+	test_lock_run(&t, 10000);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_UP);
+	e = last_event(&t, PROTO_EV_LOCKED);
+	assert_int_equal(e.arg8, PROTO_HOW_OVERRIDE);
+	assert_int_equal(e.key_id, t.site.seq);
+	assert_int_equal(last_event(&t, PROTO_EV_OVERRIDE).arg8, PROTO_OP_LOCK);
+	assert_int_equal(test_lock_count_events(&t, PROTO_EV_OVERRIDE), 2);
+	/* The log is evidence that survives a reboot. */
+	assert_int_equal(test_lock_reboot(&t), 0);
+	assert_int_equal(test_lock_count_events(&t, PROTO_EV_OVERRIDE), 2);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_UP);
+	test_lock_free(&t);
+}
+
+/* A barrier already where asked does not move; the override is still taken and logged. */
+static void test_remote_already_there(void **state)
+{
+	struct test_lock t;
+	unsigned locked;
+
+	(void)state;
+	test_lock_init_ready(&t);
+	locked = test_lock_count_events(&t, PROTO_EV_LOCKED);
+	assert_int_equal(remote(&t, PROTO_OP_LOCK, PROTO_TIME_NONE_AFTER), PROTO_OK);
+	assert_still(&t, PROTO_BARRIER_UP);
+	assert_int_equal(test_lock_count_events(&t, PROTO_EV_OVERRIDE), 1);
+	assert_int_equal(test_lock_count_events(&t, PROTO_EV_LOCKED), locked);
+	test_lock_free(&t);
+}
+
+/* A frame signed by another key, or with any signed byte changed, moves nothing. */
+static void test_remote_bad_signature_refused(void **state)
+{
+	struct test_lock t;
+	struct test_site other;
+	union proto_mgmt_payload p = remote_payload(PROTO_OP_UNLOCK, PROTO_TIME_NONE_AFTER);
+	uint8_t frame[PROTO_FRAME_MAX], bad[PROTO_FRAME_MAX];
+	struct snapshot s;
+	size_t n, i;
+
+	(void)state;
+	test_lock_init_ready(&t);
+	test_site_init(&other, TEST_SITE_ID);
+	n = test_site_mgmt(&other, PROTO_MGMT_REMOTE_OPERATE, TEST_SPOT_ID, 50, &p, frame,
+			   sizeof(frame));
+	snapshot_take(&t, &s);
+	assert_int_equal(send_frame(&t, frame, n), PROTO_ERROR);
+	assert_int_equal(t.reply.u.error.code, PROTO_E_SITE_SIG);
+	assert_still(&t, PROTO_BARRIER_UP);
+	snapshot_check(&t, &s, true);
+	/* The site's own frame, each byte flipped in turn (but the unsigned tag). */
+	n = test_site_mgmt(&t.site, PROTO_MGMT_REMOTE_OPERATE, TEST_SPOT_ID, t.site.seq + 1, &p,
+			   frame, sizeof(frame));
+	for (i = 0; i < n; i++) {
+		if (i == 2)
+			continue;
+		memcpy(bad, frame, n);
+		bad[i] ^= 0x01;
+		assert_int_equal(send_frame(&t, bad, n), PROTO_ERROR);
+		assert_still(&t, PROTO_BARRIER_UP);
+		snapshot_check(&t, &s, true);
+	}
+	snapshot_free(&s);
+	assert_int_equal(test_lock_count_events(&t, PROTO_EV_OVERRIDE), 0);
+	/* The unflipped frame is good. */
+	assert_int_equal(send_frame(&t, frame, n), PROTO_MGMT_ACK);
+	assert_int_equal(t.reply.u.ack.result, PROTO_OK);
+	test_lock_run(&t, 10000);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_DOWN);
+	test_site_free(&other);
+	test_lock_free(&t);
+}
+
+/* For another spot, or a sequence already used: a signed refusal, and nothing moves. */
+static void test_remote_other_spot_or_replay_refused(void **state)
+{
+	struct test_lock t;
+	union proto_mgmt_payload p = remote_payload(PROTO_OP_UNLOCK, PROTO_TIME_NONE_AFTER);
+	uint8_t frame[PROTO_FRAME_MAX];
+	struct snapshot s;
+	size_t n;
+
+	(void)state;
+	test_lock_init_ready(&t);
+	snapshot_take(&t, &s);
+	assert_int_equal(test_lock_mgmt(&t, PROTO_MGMT_REMOTE_OPERATE, TEST_SPOT_ID + 1, 0, &p),
+			 PROTO_E_TARGET);
+	assert_still(&t, PROTO_BARRIER_UP);
+	snapshot_check(&t, &s, true); /* not even a MGMT event */
+	assert_int_equal(test_lock_mgmt(&t, PROTO_MGMT_REMOTE_OPERATE, PROTO_TARGET_ALL, 0, &p),
+			 PROTO_E_TARGET);
+	snapshot_check(&t, &s, true);
+	snapshot_free(&s);
+
+	/* Applied once, then the same frame again: stale, and the barrier stays put. */
+	n = test_site_mgmt(&t.site, PROTO_MGMT_REMOTE_OPERATE, TEST_SPOT_ID, 0, &p, frame,
+			   sizeof(frame));
+	assert_int_equal(send_frame(&t, frame, n), PROTO_MGMT_ACK);
+	assert_int_equal(t.reply.u.ack.result, PROTO_OK);
+	test_lock_run(&t, 10000);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_DOWN);
+	p = remote_payload(PROTO_OP_LOCK, PROTO_TIME_NONE_AFTER);
+	assert_int_equal(test_lock_mgmt(&t, PROTO_MGMT_REMOTE_OPERATE, TEST_SPOT_ID, 0, &p),
+			 PROTO_OK);
+	test_lock_run(&t, 10000);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_UP);
+	snapshot_take(&t, &s);
+	assert_int_equal(send_frame(&t, frame, n), PROTO_MGMT_ACK);
+	assert_int_equal(t.reply.u.ack.result, PROTO_E_STALE);
+	assert_still(&t, PROTO_BARRIER_UP);
+	snapshot_check(&t, &s, true);
+	/* An older sequence than the newest applied is stale too. */
+	assert_int_equal(test_lock_mgmt(&t, PROTO_MGMT_REMOTE_OPERATE, TEST_SPOT_ID,
+					t.site.seq - 1, &p), PROTO_E_STALE);
+	snapshot_check(&t, &s, true);
+	snapshot_free(&s);
+	assert_int_equal(test_lock_count_events(&t, PROTO_EV_OVERRIDE), 2);
+	test_lock_free(&t);
+}
+
+/* The override never raises the barrier onto a car, and backs off from one that comes. */
+static void test_remote_raise_onto_car_refused(void **state)
+{
+	struct test_lock t;
+	struct snapshot s;
+
+	(void)state;
+	test_lock_init_ready(&t);
+	assert_int_equal(remote(&t, PROTO_OP_UNLOCK, PROTO_TIME_NONE_AFTER), PROTO_OK);
+	test_lock_run(&t, 10000);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_DOWN);
+	sim_hw_set_car(&t.tp.hw, true);
+	snapshot_take(&t, &s);
+	assert_int_equal(remote(&t, PROTO_OP_LOCK, PROTO_TIME_NONE_AFTER), PROTO_E_OCCUPIED);
+	assert_still(&t, PROTO_BARRIER_DOWN);
+	snapshot_check(&t, &s, false); /* a MGMT event with the refusal, nothing else */
+	snapshot_free(&s);
+	assert_int_equal(last_event(&t, PROTO_EV_MGMT).arg16, PROTO_E_OCCUPIED);
+	assert_int_equal(test_lock_count_events(&t, PROTO_EV_OVERRIDE), 1);
+
+	/* A car that rolls under the rising barrier stops it; it goes down again. */
+	sim_hw_set_car(&t.tp.hw, false);
+	lock_tick(&t.lock);
+	test_lock_run(&t, 10000);
+	assert_int_equal(remote(&t, PROTO_OP_UNLOCK, PROTO_TIME_NONE_AFTER), PROTO_OK);
+	test_lock_run(&t, 10000);
+	assert_int_equal(remote(&t, PROTO_OP_LOCK, PROTO_TIME_NONE_AFTER), PROTO_OK);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_RAISING);
+	test_port_advance(&t.tp, 60);
+	sim_hw_set_car(&t.tp.hw, true);
+	test_lock_run(&t, 10000);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_DOWN);
+	test_lock_free(&t);
+}
+
+static void test_remote_busy_while_moving(void **state)
+{
+	struct test_lock t;
+
+	(void)state;
+	test_lock_init_ready(&t);
+	assert_int_equal(remote(&t, PROTO_OP_UNLOCK, PROTO_TIME_NONE_AFTER), PROTO_OK);
+	assert_true(t.lock.motion.active);
+	assert_int_equal(remote(&t, PROTO_OP_LOCK, PROTO_TIME_NONE_AFTER), PROTO_E_BUSY);
+	assert_int_equal(t.lock.cfg.mgmt_seq, t.site.seq - 1); /* refused: not applied */
+	test_lock_run(&t, 10000);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_DOWN);
+	assert_int_equal(test_lock_count_events(&t, PROTO_EV_OVERRIDE), 1);
+	test_lock_free(&t);
+}
+
+/* A late override does nothing: past not_after, or not_after with no clock to judge it. */
+static void test_remote_expired_refused(void **state)
+{
+	struct test_lock t;
+	union proto_mgmt_payload p = remote_payload(PROTO_OP_UNLOCK, TEST_NOW - 1);
+	struct snapshot s;
+	size_t n;
+
+	(void)state;
+	test_lock_init_ready(&t);
+	snapshot_take(&t, &s);
+	assert_int_equal(remote(&t, PROTO_OP_UNLOCK, TEST_NOW - 1), PROTO_E_EXPIRED);
+	assert_still(&t, PROTO_BARRIER_UP);
+	snapshot_check(&t, &s, false);
+	snapshot_free(&s);
+	assert_int_equal(remote(&t, PROTO_OP_UNLOCK, lock_time(&t.lock)), PROTO_OK);
+	test_lock_run(&t, 10000);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_DOWN);
+	test_lock_free(&t);
+
+	/* A lock that was never given the time. */
+	test_lock_init(&t);
+	n = test_frame_provision(TEST_SITE_ID, TEST_SPOT_ID, t.site.pub, t.frame, sizeof(t.frame));
+	assert_int_equal(send_frame(&t, t.frame, n), PROTO_INFO);
+	assert_int_equal(test_lock_mgmt(&t, PROTO_MGMT_REMOTE_OPERATE, TEST_SPOT_ID, 0, &p),
+			 PROTO_E_TIME_UNSET);
+	assert_still(&t, PROTO_BARRIER_UP);
+	p.remote.not_after = PROTO_TIME_NONE_AFTER;
+	assert_int_equal(test_lock_mgmt(&t, PROTO_MGMT_REMOTE_OPERATE, TEST_SPOT_ID, 0, &p),
+			 PROTO_OK);
+	test_lock_run(&t, 10000);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_DOWN);
+	test_lock_free(&t);
+}
+
+/* An override retries a jammed barrier, and a jam it meets is logged as its own. */
+static void test_remote_jam_logged(void **state)
+{
+	struct test_lock t;
+	struct proto_event e;
+
+	(void)state;
+	test_lock_init_ready(&t);
+	sim_hw_set_jam(&t.tp.hw, true);
+	assert_int_equal(remote(&t, PROTO_OP_UNLOCK, PROTO_TIME_NONE_AFTER), PROTO_OK);
+	test_lock_run(&t, 10000);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_JAMMED);
+	e = last_event(&t, PROTO_EV_JAMMED);
+	assert_int_equal(e.arg8, PROTO_OP_UNLOCK);
+	assert_int_equal(e.user_id, ATTENDANT);
+	assert_int_equal(e.key_id, t.site.seq);
+	sim_hw_set_jam(&t.tp.hw, false);
+	assert_int_equal(remote(&t, PROTO_OP_UNLOCK, PROTO_TIME_NONE_AFTER), PROTO_OK);
+	test_lock_run(&t, 10000);
+	assert_int_equal(t.lock.barrier, PROTO_BARRIER_DOWN);
+	test_lock_free(&t);
+}
+
+/* ---- a power cut during an override ---- */
+
+/* The flash operations of one dry run: each one's length (0 for an erase). */
+struct cut_log {
+	unsigned count;
+	size_t len[OPS_MAX];
+};
+
+static struct cut_log *cut_recording;
+
+static int cut_rec_write(void *ctx, uint32_t addr, const uint8_t *buf, size_t len)
+{
+	struct test_port *tp = ctx;
+	uint64_t before = tp->hw.flash_writes;
+	int r = sim_hw_flash_write(&tp->hw, addr, buf, len);
+
+	if (cut_recording != NULL && tp->hw.flash_writes != before &&
+	    cut_recording->count < OPS_MAX)
+		cut_recording->len[cut_recording->count++] = len;
+	return r;
+}
+
+static int cut_rec_erase(void *ctx, uint32_t page)
+{
+	struct test_port *tp = ctx;
+	uint64_t before = tp->hw.flash_writes;
+	int r = sim_hw_flash_erase(&tp->hw, page);
+
+	if (cut_recording != NULL && tp->hw.flash_writes != before &&
+	    cut_recording->count < OPS_MAX)
+		cut_recording->len[cut_recording->count++] = 0;
+	return r;
+}
+
+/* The lock as prepared: flash, hardware and clock, and what it held then. */
+struct cut_rig {
+	struct test_lock t;
+	uint8_t *flash;
+	struct sim_hw hw;
+	uint64_t now_ms;
+	uint32_t seq;    /* mgmt_seq before the override */
+	uint32_t total;
+	uint8_t creds;
+	unsigned overrides;
+	uint8_t frame[PROTO_FRAME_MAX]; /* the override, sequence seq + 1 */
+	size_t frame_len;
+};
+
+static void cut_restore(struct cut_rig *r)
+{
+	struct test_port *tp = &r->t.tp;
+
+	memcpy(tp->flash, r->flash, FLASH_BYTES(&r->t));
+	tp->hw = r->hw;
+	tp->now_ms = r->now_ms;
+	assert_int_equal(test_lock_reboot(&r->t), 0);
+}
+
+/* Delivers the override and runs the motor; the ACK's result, or -1 for no ACK. */
+static int cut_op(struct cut_rig *r)
+{
+	int type;
+
+	test_lock_send(&r->t, 0, r->frame, r->frame_len);
+	type = test_lock_next(&r->t, 0, false);
+	test_lock_run(&r->t, 10000);
+	return type == PROTO_MGMT_ACK ? r->t.reply.u.ack.result : -1;
+}
+
+/*
+ * After the cut and a reboot: wholly applied (sequence stored, override logged) or not
+ * at all as far as the sequence goes; keys and counts untouched; the server's resend
+ * (it saw no ACK) is taken or found stale; the lock goes on working.
+ */
+static void cut_check(struct cut_rig *r, int result)
+{
+	struct test_lock *t = &r->t;
+	bool applied = t->lock.cfg.mgmt_seq == r->seq + 1;
+	unsigned overrides = test_lock_count_events(t, PROTO_EV_OVERRIDE);
+	int resend;
+
+	assert_true(applied || t->lock.cfg.mgmt_seq == r->seq);
+	assert_true(overrides == r->overrides || overrides == r->overrides + 1);
+	if (applied || result == PROTO_OK)
+		assert_int_equal(overrides, r->overrides + 1); /* the change before the sequence */
+	assert_int_equal(t->lock.creds.count, r->creds);
+	assert_int_equal(t->lock.cfg.total_unlocks, r->total);
+	assert_false(t->lock.halted);
+	resend = cut_op(r);
+	assert_int_equal(resend, applied ? PROTO_E_STALE : PROTO_OK);
+	if (!applied)
+		assert_int_equal(t->lock.barrier, PROTO_BARRIER_DOWN);
+	assert_int_equal(t->lock.cfg.mgmt_seq, r->seq + 1);
+	/* Whatever the barrier did, the next override brings it down and up again. */
+	assert_int_equal(remote(t, PROTO_OP_UNLOCK, PROTO_TIME_NONE_AFTER), PROTO_OK);
+	test_lock_run(t, 10000);
+	assert_int_equal(t->lock.barrier, PROTO_BARRIER_DOWN);
+	assert_int_equal(remote(t, PROTO_OP_LOCK, PROTO_TIME_NONE_AFTER), PROTO_OK);
+	test_lock_run(t, 10000);
+	assert_int_equal(t->lock.barrier, PROTO_BARRIER_UP);
+}
+
+static void test_remote_power_cut_at_every_write(void **state)
+{
+	struct cut_rig *r = calloc(1, sizeof(*r));
+	union proto_mgmt_payload p = remote_payload(PROTO_OP_UNLOCK, PROTO_TIME_NONE_AFTER);
+	struct test_user u;
+	struct cut_log log;
+	unsigned n, cuts = 0;
+	size_t k;
+
+	(void)state;
+	assert_non_null(r);
+	test_lock_init_ready(&r->t);
+	r->t.tp.port.flash_write = cut_rec_write;
+	r->t.tp.port.flash_erase = cut_rec_erase;
+	test_user_init(&u, 1001);
+	assert_int_equal(install(&r->t, &u, KEY_A, 3), PROTO_OK);
+	test_user_free(&u);
+	test_port_drain(&r->t.tp);
+	r->flash = malloc(FLASH_BYTES(&r->t));
+	assert_non_null(r->flash);
+	memcpy(r->flash, r->t.tp.flash, FLASH_BYTES(&r->t));
+	r->hw = r->t.tp.hw;
+	r->now_ms = r->t.tp.now_ms;
+	r->seq = r->t.lock.cfg.mgmt_seq;
+	r->total = r->t.lock.cfg.total_unlocks;
+	r->creds = r->t.lock.creds.count;
+	r->overrides = test_lock_count_events(&r->t, PROTO_EV_OVERRIDE);
+	r->frame_len = test_site_mgmt(&r->t.site, PROTO_MGMT_REMOTE_OPERATE, TEST_SPOT_ID,
+				      r->seq + 1, &p, r->frame, sizeof(r->frame));
+
+	/* A dry run counts the writes: the event, the sequence, the MGMT event, the end stop. */
+	cut_restore(r);
+	memset(&log, 0, sizeof(log));
+	cut_recording = &log;
+	assert_int_equal(cut_op(r), PROTO_OK);
+	cut_recording = NULL;
+	assert_true(log.count >= 4 && log.count < OPS_MAX);
+	for (n = 1; n <= log.count; n++) {
+		for (k = 0; k <= log.len[n - 1]; k++) {
+			int result;
+
+			cut_restore(r);
+			r->t.site.seq = r->seq + 1; /* the resend and the next ones follow it */
+			sim_hw_arm_cut(&r->t.tp.hw, n, k);
+			result = cut_op(r);
+			assert_false(r->t.tp.hw.powered);
+			assert_int_equal(test_lock_reboot(&r->t), 0);
+			cut_check(r, result);
+			cuts++;
+		}
+	}
+	assert_true(cuts >= log.count);
+	free(r->flash);
+	test_lock_free(&r->t);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -981,6 +1454,15 @@ int main(void)
 		cmocka_unit_test(test_every_ack_signed_by_device_key),
 		cmocka_unit_test(test_table_full_at_64),
 		cmocka_unit_test(test_reinstall_keeps_use_count),
+		cmocka_unit_test(test_remote_unlock_then_lock),
+		cmocka_unit_test(test_remote_already_there),
+		cmocka_unit_test(test_remote_bad_signature_refused),
+		cmocka_unit_test(test_remote_other_spot_or_replay_refused),
+		cmocka_unit_test(test_remote_raise_onto_car_refused),
+		cmocka_unit_test(test_remote_busy_while_moving),
+		cmocka_unit_test(test_remote_expired_refused),
+		cmocka_unit_test(test_remote_jam_logged),
+		cmocka_unit_test(test_remote_power_cut_at_every_write),
 	};
 
 	return cmocka_run_group_tests_name("lock-mgmt", tests, NULL, NULL);

@@ -369,6 +369,14 @@ static void build_reprovision(struct gen *g, union proto_mgmt_payload *u)
 	build_provision_body(g, &u->provision);
 }
 
+static void build_remote(struct gen *g, union proto_mgmt_payload *u)
+{
+	u->remote.op = g8v(g, PROTO_OP_LOCK);
+	u->remote.user_id = g32v(g, gen_next(g) | 1); /* never 0 */
+	u->remote.not_after = g32(g);
+	gbytes(g, u->remote.reason, PROTO_REASON_DIGEST_LEN);
+}
+
 /* A MGMT frame around a payload already in `pg`; m->u.mgmt.payload points into pg. */
 static void build_mgmt_with(struct gen *g, struct proto_msg *m, uint8_t mtype,
 			    const struct gen *pg)
@@ -486,6 +494,12 @@ static void cmp_payload(uint8_t mtype, const union proto_mgmt_payload *a,
 		break;
 	case PROTO_MGMT_REPROVISION:
 		cmp_provision(&a->provision, &b->provision);
+		break;
+	case PROTO_MGMT_REMOTE_OPERATE:
+		assert_int_equal(a->remote.op, b->remote.op);
+		assert_int_equal(a->remote.user_id, b->remote.user_id);
+		assert_int_equal(a->remote.not_after, b->remote.not_after);
+		assert_memory_equal(a->remote.reason, b->remote.reason, PROTO_REASON_DIGEST_LEN);
 		break;
 	default:
 		fail_msg("no payload comparison for mtype %u", mtype);
@@ -755,6 +769,7 @@ static const struct {
 	{ PROTO_MGMT_SET_TIME, build_time, 4 },
 	{ PROTO_MGMT_SET_LOCKOUT, build_lockout, 7 },
 	{ PROTO_MGMT_REPROVISION, build_reprovision, 72 },
+	{ PROTO_MGMT_REMOTE_OPERATE, build_remote, 17 },
 };
 #define NPAYLOADS (sizeof(payload_cases) / sizeof(payload_cases[0]))
 
@@ -1101,7 +1116,7 @@ static void expect_payload(uint8_t mtype, const uint8_t *p, size_t len, int err)
 
 static void test_mgmt_unknown_mtype(void **state)
 {
-	static const uint8_t bad[] = { 0, 7, 8, 0x10, 0x80, 0xFF };
+	static const uint8_t bad[] = { 0, 8, 9, 0x10, 0x80, 0xFF };
 	uint8_t payload[4] = { 0x65, 0x53, 0xF1, 0x00 };
 	uint8_t frame[PROTO_FRAME_MAX + 64];
 	size_t i, n;
@@ -1257,6 +1272,29 @@ static void test_reprovision_values(void **state)
 	expect_payload(PROTO_MGMT_REPROVISION, p, sizeof(p), -PROTO_E_VALUE);
 }
 
+/* An override moves the barrier one way or the other, for a named attendant. */
+static void test_remote_operate_values(void **state)
+{
+	uint8_t p[17];
+	unsigned op;
+
+	(void)state;
+	memset(p, 0x55, sizeof(p));
+	for (op = 0; op < 256; op++) {
+		p[0] = (uint8_t)op;
+		expect_payload(PROTO_MGMT_REMOTE_OPERATE, p, sizeof(p),
+			       op == PROTO_OP_UNLOCK || op == PROTO_OP_LOCK ? 0 : -PROTO_E_VALUE);
+	}
+	p[0] = PROTO_OP_UNLOCK;
+	wire_store_u32(p + 1, 0);
+	expect_payload(PROTO_MGMT_REMOTE_OPERATE, p, sizeof(p), -PROTO_E_VALUE);
+	wire_store_u32(p + 1, 1);
+	expect_payload(PROTO_MGMT_REMOTE_OPERATE, p, sizeof(p), 0);
+	wire_store_u32(p + 1, 0xFFFFFFFFu);
+	wire_store_u32(p + 5, 0); /* any not_after: the lock judges it */
+	expect_payload(PROTO_MGMT_REMOTE_OPERATE, p, sizeof(p), 0);
+}
+
 static void test_encode_small_buffer(void **state)
 {
 	size_t i, cap, k;
@@ -1360,7 +1398,7 @@ static void test_event_names(void **state)
 {
 	static const char *const want[] = {
 		"unknown", "boot", "unlocked", "locked", "car_arrived", "car_left", "forced",
-		"jammed", "low_battery", "lockout", "mgmt", "time_set",
+		"jammed", "low_battery", "lockout", "mgmt", "time_set", "override",
 	};
 	unsigned k;
 
@@ -1369,6 +1407,7 @@ static void test_event_names(void **state)
 	for (k = 0; k <= PROTO_EV_KIND_MAX; k++)
 		assert_string_equal(proto_event_name((uint8_t)k), want[k]);
 	assert_string_equal(proto_event_name(PROTO_EV_TIME_SET), "time_set");
+	assert_string_equal(proto_event_name(PROTO_EV_OVERRIDE), "override");
 	assert_string_equal(proto_event_name(PROTO_EV_KIND_MAX + 1), "unknown");
 	assert_string_equal(proto_event_name(255), "unknown");
 }
@@ -1804,6 +1843,44 @@ static void ex_mgmt_set_time(const struct proto_msg *m)
 	assert_memory_equal(m->u.mgmt.sig, dummy, sizeof(dummy));
 }
 
+static void ex_mgmt_remote_operate(const struct proto_msg *m)
+{
+	static const uint8_t reason[PROTO_REASON_DIGEST_LEN] = { 0x7d, 0x63, 0x90, 0xff,
+								 0xf5, 0x56, 0x4f, 0x18 };
+	union proto_mgmt_payload u;
+	uint8_t dummy[PROTO_SIG_LEN];
+
+	assert_int_equal(m->type, PROTO_MGMT);
+	assert_int_equal(m->tag, 6);
+	assert_int_equal(m->u.mgmt.mtype, PROTO_MGMT_REMOTE_OPERATE);
+	assert_int_equal(m->u.mgmt.target_spot, 42);
+	assert_int_equal(m->u.mgmt.seq, 8);
+	assert_int_equal(m->u.mgmt.plen, 17);
+	assert_int_equal(m->u.mgmt.signed_len, 28);
+	assert_int_equal(proto_mgmt_decode_payload(m->u.mgmt.mtype, m->u.mgmt.payload,
+						   m->u.mgmt.plen, &u), 0);
+	assert_int_equal(u.remote.op, PROTO_OP_UNLOCK);
+	assert_int_equal(u.remote.user_id, 1010);
+	assert_int_equal(u.remote.not_after, 1700000900u);
+	assert_memory_equal(u.remote.reason, reason, sizeof(reason));
+	memset(dummy, 0x22, sizeof(dummy));
+	assert_memory_equal(m->u.mgmt.sig, dummy, sizeof(dummy));
+}
+
+static void ex_event_override(const struct proto_msg *m)
+{
+	assert_int_equal(m->type, PROTO_EVENT);
+	assert_int_equal(m->tag, 0);
+	assert_int_equal(m->u.event.seq, 57);
+	assert_int_equal(m->u.event.time, 1700000012u);
+	assert_int_equal(m->u.event.kind, PROTO_EV_OVERRIDE);
+	assert_string_equal(proto_event_name(m->u.event.kind), "override");
+	assert_int_equal(m->u.event.arg8, PROTO_OP_UNLOCK);
+	assert_int_equal(m->u.event.arg16, 0x7d63);
+	assert_int_equal(m->u.event.user_id, 1010);
+	assert_int_equal(m->u.event.key_id, 8);
+}
+
 static const struct {
 	const char *name;
 	void (*check)(const struct proto_msg *m);
@@ -1815,6 +1892,8 @@ static const struct {
 	{ "error", ex_error },
 	{ "event", ex_event },
 	{ "mgmt-set-time", ex_mgmt_set_time },
+	{ "mgmt-remote-operate", ex_mgmt_remote_operate },
+	{ "event-override", ex_event_override },
 };
 #define NFRAME_EXAMPLES (sizeof(frame_examples) / sizeof(frame_examples[0]))
 
@@ -1931,8 +2010,9 @@ static void test_protocol_md_examples(void **state)
 		}
 		checked++;
 	}
-	assert_int_equal(checked, NFRAME_EXAMPLES + NFRAG_EXAMPLES + 1);
+	assert_int_equal(checked, NFRAME_EXAMPLES + NFRAG_EXAMPLES + 2);
 	assert_non_null(example_find("signed", "mgmt-set-time"));
+	assert_non_null(example_find("signed", "mgmt-remote-operate"));
 }
 
 int main(void)
@@ -1962,6 +2042,7 @@ int main(void)
 		cmocka_unit_test(test_lockout_values),
 		cmocka_unit_test(test_share_mode_values),
 		cmocka_unit_test(test_reprovision_values),
+		cmocka_unit_test(test_remote_operate_values),
 		cmocka_unit_test(test_encode_small_buffer),
 		cmocka_unit_test(test_encode_refuses_oversize_mgmt),
 		cmocka_unit_test(test_mgmt_encode_payload_refusals),

@@ -315,6 +315,12 @@ static void sample_payload(uint8_t mtype, union proto_mgmt_payload *p)
 		p->provision.spot_id = SPOT_ID;
 		fill(p->provision.site_pub, PROTO_PUBKEY_LEN, 9);
 		break;
+	case PROTO_MGMT_REMOTE_OPERATE:
+		p->remote.op = PROTO_OP_UNLOCK;
+		p->remote.user_id = 77;
+		p->remote.not_after = 1750000900;
+		fill(p->remote.reason, PROTO_REASON_DIGEST_LEN, 5);
+		break;
 	default:
 		fail();
 	}
