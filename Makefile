@@ -4,7 +4,8 @@
 #   make test       build and run all tests (unit, simulator black-box, core purity)
 #   make bench      benchmarks that print figures (callgrind instruction counts, sizes)
 #   make fuzz       every fuzz target for FUZZ_SECONDS (default 60) each
-#   make run        the main job: a demo garage of simulated locks
+#   make run        the main job: the demo garage, its drivers, and the console
+#   make run HEADLESS=1   the same without the console (for a server room or a script)
 #   make install    PREFIX (/usr/local) and DESTDIR honoured
 #   make SAN=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build (under build/san)
 #   make V=1 ...    show the commands
@@ -19,6 +20,7 @@ DESTDIR ?=
 FUZZ_SECONDS ?= 60
 SAN ?= 0
 V ?= 0
+HEADLESS ?= 0
 
 ifeq ($(SAN),1)
 BUILD := build/san
@@ -84,6 +86,8 @@ SERVER_EVENTS_SRC := server/event.c server/event-hub.c server/notify.c server/ro
 SERVER_SPOT_SRC := server/navigation.c server/spot.c server/route-spot.c server/role.c \
 	server/route-role.c server/override.c server/route-override.c server/alarm.c \
 	server/route-alarm.c
+# ---- sharing, revocation, owner control, one-time codes (issue "Sharing")
+SERVER_SHARE_SRC :=
 PARKD_MAIN := server/main.c
 GATEWAY_SRC := gateway/gwauth.c gateway/gwqueue.c gateway/locklink.c gateway/gateway.c
 PARKGW_MAIN := gateway/main.c
@@ -95,10 +99,10 @@ BLE_SRC := lib/transport.c lib/transport-bluez.c
 # ---- the garage map as drawn by parkctl and parkconsole (terminal grid, SVG)
 MAP_SRC := lib/sitemap.c lib/maptext.c phone/mapsvg.c phone/routespeech.c
 # ---- the phone: parkphoned (daemon) and parkctl (its command line)
-PHONE_SRC := phone/paths.c phone/keyring.c phone/operate.c phone/ctlproto.c phone/phoned.c \
+PHONE_SRC := phone/paths.c phone/keyring.c phone/revlist.c phone/operate.c phone/ctlproto.c phone/phoned.c \
 	phone/cmd.c phone/cmd-account.c phone/cmd-keys.c phone/cmd-lock.c phone/cmd-map.c \
 	phone/cmd-events.c phone/follow.c phone/ctlserver.c phone/ctl-account.c phone/ctl-keys.c \
-	phone/ctl-map.c phone/ctl-events.c
+	phone/ctl-map.c phone/ctl-events.c phone/cmd-share.c phone/ctl-share.c
 PARKPHONED_MAIN := phone/parkphoned.c
 PARKCTL_MAIN := phone/parkctl.c
 # ---- the operator console parkconsole
@@ -115,6 +119,7 @@ SERVER_TESTS_CORE := db config json-field http routes account hook server
 SERVER_TESTS_KEYS := ecies keywrap keycache site key gateway-auth delivery timerelay
 SERVER_TESTS_EVENTS := event notify
 SERVER_TESTS_SPOT := navigation spot role override alarm
+SERVER_TESTS_SHARE :=
 GATEWAY_TESTS := apiclient gwqueue locklink parkgw
 SERVER_SIM_TESTS := parkd system api-input override-system
 BLE_TESTS := transport-bluez
@@ -140,7 +145,8 @@ LIB_CORE := $(LIBDIR)/liblockcore.a
 LIB_PARK := $(LIBDIR)/libpark.a
 LIB_LOCKHOST := $(LIBDIR)/liblockhost.a
 
-SERVER_SRC = $(SERVER_CORE_SRC) $(SERVER_KEYS_SRC) $(SERVER_EVENTS_SRC) $(SERVER_SPOT_SRC)
+SERVER_SRC = $(SERVER_CORE_SRC) $(SERVER_KEYS_SRC) $(SERVER_EVENTS_SRC) $(SERVER_SPOT_SRC) \
+	$(SERVER_SHARE_SRC)
 SERVER_OBJ = $(call to_obj,$(SERVER_SRC)) $(if $(SERVER_CORE_SRC),$(OBJ)/gen/schema.o)
 GATEWAY_OBJ = $(call to_obj,$(GATEWAY_SRC))
 APICLIENT_OBJ = $(call to_obj,$(APICLIENT_SRC))
@@ -157,6 +163,9 @@ LIB_PHONE := $(LIBDIR)/libparkphone.a
 LIB_TUI := $(LIBDIR)/libparktui.a
 BLE_PKGS := libsystemd
 TUI_PKGS := ncursesw
+QR_PKGS := libqrencode
+QR_CFLAGS := $(shell pkg-config --cflags $(QR_PKGS) 2>/dev/null)
+QR_LIBS := $(shell pkg-config --libs $(QR_PKGS) 2>/dev/null)
 BLE_CFLAGS := $(shell pkg-config --cflags $(BLE_PKGS) 2>/dev/null)
 BLE_LIBS := $(shell pkg-config --libs $(BLE_PKGS) 2>/dev/null)
 TUI_CFLAGS := $(shell pkg-config --cflags $(TUI_PKGS) 2>/dev/null)
@@ -172,7 +181,7 @@ PROGRAMS := $(BIN)/parklockd $(if $(SERVER_CORE_SRC),$(BIN)/parkd) $(if $(GATEWA
 	$(if $(PHONE_SRC),$(BIN)/parkphoned $(BIN)/parkctl) $(if $(TUI_SRC),$(BIN)/parkconsole)
 TEST_PROGRAM_BINS = $(addprefix $(TESTBIN)/,$(TEST_PROGRAMS))
 ALL_UNIT_TESTS = $(UNIT_TESTS) $(SERVER_TESTS_CORE) $(SERVER_TESTS_KEYS) $(SERVER_TESTS_EVENTS) \
-	$(SERVER_TESTS_SPOT) \
+	$(SERVER_TESTS_SPOT) $(SERVER_TESTS_SHARE) \
 	$(GATEWAY_TESTS) $(BLE_TESTS) $(MAP_TESTS) $(PHONE_TESTS) $(TUI_TESTS)
 ALL_SIM_TESTS = $(SIM_TESTS) $(SERVER_SIM_TESTS) $(PHONE_SIM_TESTS) $(TUI_SIM_TESTS)
 UNIT_BINS = $(addprefix $(TESTBIN)/test-,$(ALL_UNIT_TESTS))
@@ -230,7 +239,7 @@ $(LIB_TUI): $(TUI_OBJ)
 $(BLE_OBJ): EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(BLE_CFLAGS)
 $(MAP_OBJ): EXTRA_CFLAGS := $(CLIENT_CFLAGS)
 $(PHONE_OBJ) $(call to_obj,$(PARKPHONED_MAIN) $(PARKCTL_MAIN)): EXTRA_CFLAGS := $(CRYPTO_CFLAGS) \
-	$(CLIENT_CFLAGS) $(BLE_CFLAGS) -DLOCALEDIR='"$(PREFIX)/share/locale"'
+	$(CLIENT_CFLAGS) $(BLE_CFLAGS) $(QR_CFLAGS) -DLOCALEDIR='"$(PREFIX)/share/locale"'
 $(TUI_OBJ) $(call to_obj,$(PARKCONSOLE_MAIN)): EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(CLIENT_CFLAGS) \
 	$(TUI_CFLAGS) -DLOCALEDIR='"$(PREFIX)/share/locale"'
 
@@ -264,7 +273,7 @@ $(BIN)/parkctl: $(call to_obj,$(PARKCTL_MAIN)) $(LIB_PHONE) $(if $(MAP_SRC),$(LI
 		$(LIB_APICLIENT) $(if $(BLE_SRC),$(LIB_BLE)) $(LIB_PARK) $(LIB_PROTO)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS) $(BLE_LIBS) $(CRYPTO_LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS) $(BLE_LIBS) $(QR_LIBS) $(CRYPTO_LIBS)
 
 $(BIN)/parkconsole: $(call to_obj,$(PARKCONSOLE_MAIN)) $(LIB_TUI) $(if $(MAP_SRC),$(LIB_MAP)) \
 		$(LIB_APICLIENT) $(LIB_PARK) $(LIB_PROTO)
@@ -285,7 +294,7 @@ TEST_LINK := $(TEST_SUPPORT_OBJ) $(LIB_SERVER) \
 	$(LIB_LOCKHOST) $(LIB_CORE) $(LIB_PARK) $(LIB_PROTO)
 TEST_LIBS = $(CMOCKA_LIBS) $(SERVER_LIBS) \
 	$(if $(GATEWAY_SRC)$(APICLIENT_SRC),$(CLIENT_LIBS)) $(if $(BLE_SRC),$(BLE_LIBS)) \
-	$(if $(TUI_SRC),$(TUI_LIBS)) $(CRYPTO_LIBS)
+	$(if $(TUI_SRC),$(TUI_LIBS)) $(QR_LIBS) $(CRYPTO_LIBS)
 $(OBJ)/tests/%.o: EXTRA_CFLAGS := $(CRYPTO_CFLAGS) $(CMOCKA_CFLAGS) $(SERVER_CFLAGS) \
 	$(CLIENT_CFLAGS) $(BLE_CFLAGS) $(TUI_CFLAGS) -Wno-missing-prototypes
 
@@ -356,9 +365,10 @@ _bench: $(BENCH_BINS)
 	$(Q)sh tests/bench/run.sh
 
 # ---- the main job
+# HEADLESS=1: the same garage without the console, until SIGINT or SIGTERM.
 run: deps-run
 	$(Q)$(MAKE) --no-print-directory programs
-	$(Q)sh assets/demo/run.sh $(BIN)
+	$(Q)HEADLESS=$(HEADLESS) sh assets/demo/run.sh $(BIN)
 
 # ---- install
 # Daemons and servers have their man page in section 8, user programs in section 1.

@@ -1,12 +1,9 @@
 /*
- * transport-bluez.c: the transport over BlueZ's D-Bus API (org.bluez Adapter1, Device1,
- * GattService1, GattCharacteristic1): finds a lock by its address or by the spot ID it
- * advertises, connects, writes fragments with WriteValue and takes the notifications from
- * PropertiesChanged signals of the reply characteristic. It does not pair, bond or
- * register agents (the protocol authenticates itself) and never touches adapter settings.
- * sd-bus (libsystemd) because it is small and well kept, speaks any bus address (the tests
- * run a private bus) and needs no main loop of its own: we poll its one descriptor.
- * phone/BLE.md describes the calls, signals, time-outs and error mapping.
+ * transport-bluez.c: the transport over BlueZ's D-Bus API: finds a lock by address or by
+ * the spot it advertises, connects, writes fragments (WriteValue), takes notifications
+ * (PropertiesChanged of Value). No pairing, agents or adapter settings: the protocol
+ * authenticates itself. sd-bus (libsystemd): small, well kept, speaks any bus address
+ * (tests run a private one) and needs no main loop of its own. See phone/BLE.md.
  */
 #include "transport.h"
 
@@ -98,7 +95,8 @@ struct bluez {
 	 * Serial of BlueZ's reply that told us the device's state after Connect. A sender's
 	 * serials grow, so a signal with a smaller one is older than that state (say, the end
 	 * of our previous link to the same device): link signals below it are ignored.
-	 * 0 while no state has been read.
+	 * 0 while no state has been read. (D-Bus serials are 32 bits: bluetoothd would have
+	 * to send 2^32 messages during one link for this to misjudge.)
 	 */
 	uint64_t since;
 	bool write_command;  /* the request characteristic takes write without response */
@@ -382,6 +380,7 @@ struct bluez_device {
 	bool has_connected, connected;
 	bool has_resolved, resolved;
 	bool has_rssi;   /* seen by the radio just now */
+	bool has_service_data;
 	bool advertises; /* ServiceData holds the lock service with a 4-byte value ... */
 	uint32_t spot;   /* ... which is this spot ID */
 };
@@ -434,6 +433,7 @@ static int bluez_device_prop(void *arg, const char *name, sd_bus_message *m)
 		d->has_rssi = true;
 		r = bluez_read_variant(m, 'n', &rssi);
 	} else if (strcmp(name, "ServiceData") == 0) {
+		d->has_service_data = true;
 		r = bluez_service_data(m, d);
 	} else {
 		return 0;
@@ -629,7 +629,7 @@ static void bluez_discovered(struct bluez *b, const char *path, const struct blu
 	} else if (b->find == BLUEZ_FIND_SPOT) {
 		if (d->advertises && d->spot == b->spot)
 			snprintf(b->found, sizeof(b->found), "%s", path);
-		else if (!d->advertises && d->has_rssi)
+		else if (!d->has_service_data && d->has_rssi)
 			bluez_pending_add(b, path);
 	}
 	if (b->found[0] != '\0')
@@ -929,7 +929,8 @@ static int bluez_poll(struct bluez *b, int wake_fd, int64_t deadline)
 	r = poll(p, (nfds_t)n, left);
 	if (r < 0)
 		return errno == EINTR ? 1 : -TRANSPORT_E_IO;
-
+	if (n == 2 && p[1].revents != 0)
+		return 2;
 	return r > 0 || bluez_left_ms(deadline) != 0 ? 1 : 0;
 }
 
@@ -1237,6 +1238,8 @@ static int bluez_link_up(struct bluez *b, int64_t deadline)
 	r = bluez_device_get(b, deadline);
 	if (r < 0)
 		return r;
+	if (!b->connected)
+		return -TRANSPORT_E_CLOSED; /* gone again already */
 	r = bluez_wait_until(b, bluez_resolved, deadline);
 	if (r < 0)
 		return r;

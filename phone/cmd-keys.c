@@ -183,6 +183,15 @@ bool key_delivered(json_object *key)
 	       strcmp(json_object_get_string(state), "acked") == 0;
 }
 
+/* Whether the server says a key of GET /v1/keys is revoked or handed on: gone for good. */
+static bool gone(json_object *o)
+{
+	json_object *v;
+
+	return (json_object_object_get_ex(o, "revoked", &v) && json_object_get_boolean(v)) ||
+	       (json_object_object_get_ex(o, "transferred", &v) && json_object_get_boolean(v));
+}
+
 /* Stores a key of GET /v1/keys when it is live and bound to this device. */
 static void sync_one(struct phoned *d, json_object *o)
 {
@@ -193,6 +202,11 @@ static void sync_one(struct phoned *d, json_object *o)
 	int n;
 
 	memset(&k, 0, sizeof(k));
+	if (gone(o)) {
+		if (json_object_object_get_ex(o, "key_id", &v))
+			phoned_keys_drop(d, (uint32_t)json_object_get_int64(v));
+		return;
+	}
 	if (!json_object_object_get_ex(o, "live", &v) || !json_object_get_boolean(v) ||
 	    !json_object_object_get_ex(o, "ekey", &v) ||
 	    (n = hex_decode(json_object_get_string(v), raw, sizeof(raw))) != PROTO_EKEY_LEN ||
@@ -239,6 +253,10 @@ json_object *cmd_keys(struct phoned *d, json_object *req, struct phoned_conn *co
 			sync_one(d, json_object_array_get_idx(list, i));
 	}
 	json_object_object_add(out, "synced", json_object_new_boolean(r != NULL));
+	if (r != NULL) {
+		share_sync_shares(d);
+		share_sync_revocations(d);
+	}
 	json_object_put(r);
 	json_object_put(err);
 	arr = json_object_new_array();

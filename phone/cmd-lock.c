@@ -4,6 +4,7 @@
  * the radio (operate.c). Works with no server: the lock verifies the key alone.
  */
 #include <libintl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -61,16 +62,17 @@ static int pick_key(struct phoned *d, uint32_t spot, uint8_t op, struct phone_ke
 	return 0;
 }
 
-/* The delivery state of key_id at the server: 1 acked, 0 not yet, -1 unknown. */
-static int delivery_of(struct phoned *d, uint32_t key_id)
+/* In GET path's list `member` (key_id / share_id `id_name`): 1 acked, 0 not yet, -1 unknown. */
+static int delivery_in(struct phoned *d, const char *path, const char *member,
+		       const char *id_name, uint32_t id)
 {
-	json_object *err = NULL, *r, *list, *k;
+	json_object *err = NULL, *r, *list, *k, *v;
 	size_t i, n;
 	int state = -1;
 
-	r = phoned_api_call(d, "GET", "/v1/keys", NULL, 0, &err);
+	r = phoned_api_call(d, "GET", path, NULL, 0, &err);
 	json_object_put(err);
-	if (r == NULL || !json_object_object_get_ex(r, "keys", &list) ||
+	if (r == NULL || !json_object_object_get_ex(r, member, &list) ||
 	    !json_object_is_type(list, json_type_array)) {
 		json_object_put(r);
 		return -1;
@@ -78,12 +80,19 @@ static int delivery_of(struct phoned *d, uint32_t key_id)
 	n = json_object_array_length(list);
 	for (i = 0; i < n && state < 0; i++) {
 		k = json_object_array_get_idx(list, i);
-		if (json_object_object_get_ex(k, "key_id", &err) &&
-		    (uint32_t)json_object_get_int64(err) == key_id)
+		if (json_object_object_get_ex(k, id_name, &v) &&
+		    (uint32_t)json_object_get_int64(v) == id)
 			state = key_delivered(k) ? 1 : 0;
 	}
 	json_object_put(r);
 	return state;
+}
+
+/* The delivery state of k's credential or authorisation code at the server. */
+static int delivery_of(struct phoned *d, const struct phone_key *k)
+{
+	return k->shared ? delivery_in(d, "/v1/shares", "shares", "share_id", k->ekey.key_id) :
+			   delivery_in(d, "/v1/keys", "keys", "key_id", k->ekey.key_id);
 }
 
 /*
@@ -98,7 +107,7 @@ static void await_delivery(struct phoned *d, struct phone_key *k)
 
 	if (k->delivered || !phoned_session_get(d, NULL))
 		return;
-	while ((state = delivery_of(d, k->ekey.key_id)) == 0 && waited < DELIVERY_WAIT_MS) {
+	while ((state = delivery_of(d, k)) == 0 && waited < DELIVERY_WAIT_MS) {
 		nanosleep(&nap, NULL);
 		waited += DELIVERY_POLL_MS;
 	}
@@ -118,24 +127,53 @@ static const char *failure_code(enum operate_kind kind)
 	}
 }
 
+/* The revocation list lock `spot` has not had from this phone yet, copied: 0 or -1. */
+static int list_due(struct phoned *d, const struct phone_key *k, struct revlist_site *out)
+{
+	const struct revlist_site *s;
+
+	pthread_mutex_lock(&d->lock);
+	s = revlist_due(d->revs, k->site_id, k->ekey.spot_id);
+	if (s != NULL)
+		*out = *s;
+	pthread_mutex_unlock(&d->lock);
+	return s != NULL ? 0 : -1;
+}
+
 static json_object *operate(struct phoned *d, json_object *req, uint8_t op)
 {
 	struct operate_outcome res;
+	struct operate_carry carry = { NULL, 0, false };
+	struct revlist_site *list = malloc(sizeof(*list));
 	struct phone_key k;
 	struct transport *t;
 	json_object *err = NULL, *out;
 	uint32_t spot;
 	int r;
 
-	if (cmd_spot(d, req, &spot, &err) != 0 || pick_key(d, spot, op, &k, &err) != 0)
+	if (list == NULL)
+		return ctl_error("internal", _("out of memory"));
+	if (cmd_spot(d, req, &spot, &err) != 0 || pick_key(d, spot, op, &k, &err) != 0) {
+		free(list);
 		return err;
+	}
 	await_delivery(d, &k);
+	if (list_due(d, &k, list) == 0) {
+		carry.frame = list->frame;
+		carry.len = list->len;
+	}
 	pthread_mutex_lock(&d->radio);
 	t = phoned_transport(d);
-	r = t != NULL ? phone_operate(t, NULL, &k, d->device, op, &res) : -1;
+	r = t != NULL ? phone_operate(t, NULL, &k, d->device, op, &carry, &res) : -1;
 	if (t != NULL && r != 0 && res.kind == OPERATE_UNREACHABLE)
 		phoned_transport_reset(d); /* a bus that went away: the next try starts afresh */
 	pthread_mutex_unlock(&d->radio);
+	if (carry.taken) {
+		pthread_mutex_lock(&d->lock);
+		revlist_given(d->revs, spot, list->serial);
+		pthread_mutex_unlock(&d->lock);
+	}
+	free(list);
 	if (t == NULL)
 		return ctl_error("lock_unreachable", _("the %s transport cannot be opened: see "
 						       "parkphoned's log"), d->cfg.transport);

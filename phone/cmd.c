@@ -27,6 +27,15 @@ const struct phoned_cmd phoned_cmds[] = {
 	{ "lock", cmd_lock, false },
 	{ "map", cmd_map, false },       /* offline: the cached map */
 	{ "events", cmd_events, false },
+	{ "share", cmd_share, true },
+	{ "shares", cmd_shares, true },
+	{ "revoke", cmd_revoke, true },
+	{ "approve", cmd_approve, true },
+	{ "deny", cmd_deny, true },
+	{ "freeze", cmd_freeze, true },
+	{ "unfreeze", cmd_unfreeze, true },
+	{ "policy", cmd_policy, true },
+	{ "otp", cmd_otp, true },
 	{ NULL, NULL, false },
 };
 

@@ -76,5 +76,22 @@ json_object *cmd_lock(struct phoned *d, json_object *req, struct phoned_conn *co
 json_object *cmd_map(struct phoned *d, json_object *req, struct phoned_conn *conn);
 json_object *cmd_events(struct phoned *d, json_object *req, struct phoned_conn *conn);
 json_object *cmd_status(struct phoned *d, json_object *req, struct phoned_conn *conn);
+json_object *cmd_share(struct phoned *d, json_object *req, struct phoned_conn *conn);
+json_object *cmd_shares(struct phoned *d, json_object *req, struct phoned_conn *conn);
+json_object *cmd_revoke(struct phoned *d, json_object *req, struct phoned_conn *conn);
+json_object *cmd_approve(struct phoned *d, json_object *req, struct phoned_conn *conn);
+json_object *cmd_deny(struct phoned *d, json_object *req, struct phoned_conn *conn);
+json_object *cmd_freeze(struct phoned *d, json_object *req, struct phoned_conn *conn);
+json_object *cmd_unfreeze(struct phoned *d, json_object *req, struct phoned_conn *conn);
+json_object *cmd_policy(struct phoned *d, json_object *req, struct phoned_conn *conn);
+json_object *cmd_otp(struct phoned *d, json_object *req, struct phoned_conn *conn);
+
+/*
+ * The sync of cmd-share.c: accepts the shares offered to this user (binding them to this
+ * phone), stores the active ones and drops the rest; and fetches each site's newest
+ * revocation list (dropping the keys it names). Quiet when the server does not answer.
+ */
+void share_sync_shares(struct phoned *d);
+void share_sync_revocations(struct phoned *d);
 
 #endif

@@ -48,6 +48,51 @@ int phone_key_set_raw(struct phone_key *k, const uint8_t *raw, size_t len,
 		return -1;
 	}
 	k->ekey = m.u.operate.ekey;
+	k->shared = false;
+	memset(k->raw, 0, sizeof(k->raw));
+	memcpy(k->raw, raw, len);
+	return 0;
+}
+
+int phone_key_set_shared(struct phone_key *k, const uint8_t *raw, size_t len,
+			 const uint8_t device_pub[PROTO_PUBKEY_LEN], char *err, size_t errlen)
+{
+	uint8_t frame[PROTO_FRAME_MAX], zero_sig[PROTO_SIG_LEN] = { 0 };
+	struct wire_writer w;
+	struct proto_msg m;
+
+	if (len != PROTO_SKEY_LEN) {
+		snprintf(err, errlen, _("a shared key is %d bytes, not %zu"), PROTO_SKEY_LEN, len);
+		return -1;
+	}
+	/* Decoded by the protocol's own codec, as the lock will see it in OPERATE_SHARED. */
+	wire_writer_init(&w, frame, sizeof(frame));
+	wire_put_u8(&w, PROTO_VERSION);
+	wire_put_u8(&w, PROTO_OPERATE_SHARED);
+	wire_put_u8(&w, 0);
+	wire_put_u8(&w, PROTO_OP_UNLOCK);
+	wire_put_u32(&w, wire_load_u32(raw + 12)); /* the shared key's recipient */
+	wire_put_bytes(&w, raw, len);
+	wire_put_bytes(&w, zero_sig, sizeof(zero_sig));
+	if (w.error || proto_decode(frame, w.off, &m) != 0 || m.type != PROTO_OPERATE_SHARED) {
+		snprintf(err, errlen, _("the shared key does not decode"));
+		return -1;
+	}
+	if (memcmp(m.u.operate_shared.skey.device_pub, device_pub, PROTO_PUBKEY_LEN) != 0) {
+		snprintf(err, errlen, _("the shared key %u is bound to another device"),
+			 (unsigned)m.u.operate_shared.skey.share_id);
+		return -1;
+	}
+	k->skey = m.u.operate_shared.skey;
+	k->shared = true;
+	memset(&k->ekey, 0, sizeof(k->ekey));
+	k->ekey.key_id = k->skey.share_id;
+	k->ekey.user_id = k->skey.recipient_id;
+	k->ekey.spot_id = k->skey.spot_id;
+	k->ekey.not_before = k->skey.not_before;
+	k->ekey.not_after = k->skey.not_after;
+	k->ekey.max_unlocks = k->skey.max_unlocks;
+	memcpy(k->ekey.device_pub, k->skey.device_pub, PROTO_PUBKEY_LEN);
 	memcpy(k->raw, raw, len);
 	return 0;
 }
@@ -84,6 +129,39 @@ static int u32_member(json_object *o, const char *name, uint32_t *out)
 	return 0;
 }
 
+/* The members every entry has besides its key. 0 or -1. */
+static int entry_common(json_object *e, struct phone_key *k)
+{
+	json_object *v;
+
+	if (u32_member(e, "site_id", &k->site_id) != 0 || u32_member(e, "used", &k->used) != 0 ||
+	    opt_string(e, "spot_name", k->spot_name, sizeof(k->spot_name)) != 0 ||
+	    opt_string(e, "address", k->address, sizeof(k->address)) != 0)
+		return -1;
+	if (json_object_object_get_ex(e, "delivered", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return -1;
+		k->delivered = json_object_get_boolean(v);
+	}
+	return 0;
+}
+
+static int entry_load_shared(json_object *e, struct phone_key *k,
+			     const uint8_t device_pub[PROTO_PUBKEY_LEN], char *err, size_t errlen)
+{
+	uint8_t raw[PROTO_SKEY_LEN];
+	json_object *v;
+	int n = -1;
+
+	if (json_object_object_get_ex(e, "skey", &v) && json_object_is_type(v, json_type_string))
+		n = hex_decode(json_object_get_string(v), raw, sizeof(raw));
+	if (n != PROTO_SKEY_LEN || entry_common(e, k) != 0) {
+		snprintf(err, errlen, _("a shared key's entry has a bad field"));
+		return -1;
+	}
+	return phone_key_set_shared(k, raw, (size_t)n, device_pub, err, errlen);
+}
+
 static int entry_load(json_object *e, struct phone_key *k,
 		      const uint8_t device_pub[PROTO_PUBKEY_LEN], char *err, size_t errlen)
 {
@@ -92,18 +170,17 @@ static int entry_load(json_object *e, struct phone_key *k,
 	int n;
 
 	memset(k, 0, sizeof(*k));
-	if (!json_object_is_type(e, json_type_object) ||
-	    !json_object_object_get_ex(e, "ekey", &v) || !json_object_is_type(v, json_type_string) ||
-	    u32_member(e, "site_id", &k->site_id) != 0 || u32_member(e, "used", &k->used) != 0 ||
-	    opt_string(e, "spot_name", k->spot_name, sizeof(k->spot_name)) != 0 ||
-	    opt_string(e, "address", k->address, sizeof(k->address)) != 0 ||
-	    (json_object_object_get_ex(e, "delivered", &v) &&
-	     !json_object_is_type(v, json_type_boolean))) {
+	if (!json_object_is_type(e, json_type_object)) {
+		snprintf(err, errlen, _("an entry is not an object"));
+		return -1;
+	}
+	if (json_object_object_get_ex(e, "skey", &v))
+		return entry_load_shared(e, k, device_pub, err, errlen);
+	if (!json_object_object_get_ex(e, "ekey", &v) || !json_object_is_type(v, json_type_string) ||
+	    entry_common(e, k) != 0) {
 		snprintf(err, errlen, _("an entry lacks ekey, site_id or used, or has a bad field"));
 		return -1;
 	}
-	k->delivered = json_object_object_get_ex(e, "delivered", &v) && json_object_get_boolean(v);
-	(void)json_object_object_get_ex(e, "ekey", &v);
 	n = hex_decode(json_object_get_string(v), raw, sizeof(raw));
 	if (n != PROTO_EKEY_LEN) {
 		snprintf(err, errlen, _("an entry's ekey is not %d bytes of hex"), PROTO_EKEY_LEN);
@@ -173,10 +250,10 @@ int keyring_load(struct keyring *kr, const char *path,
 static json_object *entry_json(const struct phone_key *k)
 {
 	json_object *e = json_object_new_object();
-	char hex[2 * PROTO_EKEY_LEN + 1];
+	char hex[2 * PROTO_SKEY_LEN + 1];
 
-	hex_encode(k->raw, sizeof(k->raw), hex, sizeof(hex));
-	json_object_object_add(e, "ekey", json_object_new_string(hex));
+	hex_encode(k->raw, k->shared ? PROTO_SKEY_LEN : PROTO_EKEY_LEN, hex, sizeof(hex));
+	json_object_object_add(e, k->shared ? "skey" : "ekey", json_object_new_string(hex));
 	json_object_object_add(e, "site_id", json_object_new_int64(k->site_id));
 	json_object_object_add(e, "used", json_object_new_int64(k->used));
 	json_object_object_add(e, "spot_name", json_object_new_string(k->spot_name));
@@ -200,6 +277,16 @@ int keyring_save(const struct keyring *kr, const char *path)
 	r = atomicfile_write(path, (const uint8_t *)text, strlen(text), 0600);
 	json_object_put(root);
 	return r;
+}
+
+int keyring_remove(struct keyring *kr, uint32_t key_id)
+{
+	struct phone_key *k = keyring_find(kr, key_id);
+
+	if (k == NULL)
+		return -1;
+	*k = kr->keys[--kr->count];
+	return 0;
 }
 
 struct phone_key *keyring_find(struct keyring *kr, uint32_t key_id)
@@ -317,6 +404,15 @@ json_object *phone_key_json(const struct phone_key *k, uint32_t now)
 	json_object_object_add(o, "used", json_object_new_int64(k->used));
 	json_object_object_add(o, "owner", json_object_new_boolean(
 				(k->ekey.flags & PROTO_CRED_OWNER) != 0));
+	json_object_object_add(o, "shared", json_object_new_boolean(k->shared));
+	if (k->shared) {
+		json_object_object_add(o, "sharer_id", json_object_new_int64(k->skey.sharer_id));
+		json_object_object_add(o, "parent_key_id",
+				       json_object_new_int64(k->skey.parent_key_id));
+		json_object_object_add(o, "mode", json_object_new_string(
+					       k->skey.mode == PROTO_SHARE_TRANSFER ? "transfer" :
+										    "co-share"));
+	}
 	json_object_object_add(o, "usable", json_object_new_boolean(why == KEY_OK));
 	phone_key_explain(k, why, text, sizeof(text));
 	json_object_object_add(o, "status", json_object_new_string(text));

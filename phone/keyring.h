@@ -1,9 +1,10 @@
 /*
- * keyring.h: the e-keys a phone holds, kept in one JSON file written atomically (a
- * crash leaves the old file or the new, never half), and the phone's own check of a
- * key's limits (claim 2) before any radio traffic. The e-key's signed bytes are the
- * truth: its limits, spot and device binding are decoded from them, never taken from
- * the file's other fields. Not thread-safe: phoned.c holds its lock around every call.
+ * keyring.h: the keys a phone holds, its own e-keys and the shared keys others gave it,
+ * kept in one JSON file written atomically (a crash leaves the old file or the new,
+ * never half), and the phone's own check of a key's limits (claim 2) before any radio
+ * traffic. The key's signed bytes are the truth: its limits, spot and device binding are
+ * decoded from them, never taken from the file's other fields. Not thread-safe:
+ * phoned.c holds its lock around every call.
  */
 #ifndef PARK_PHONE_KEYRING_H
 #define PARK_PHONE_KEYRING_H
@@ -22,8 +23,15 @@
 #define KEYRING_FILE_MAX (1u << 20) /* a bigger keys file is refused as corrupt */
 
 struct phone_key {
-	struct proto_ekey ekey;              /* decoded from raw */
-	uint8_t raw[PROTO_EKEY_LEN];         /* as the server issued it */
+	/*
+	 * Decoded from raw. For a shared key: key_id is the share ID, user_id the recipient,
+	 * and spot, limits and device key are the shared key's own, so that every check
+	 * reads one shape.
+	 */
+	struct proto_ekey ekey;
+	bool shared;                         /* raw is a shared key (skey), not an e-key */
+	struct proto_skey skey;              /* decoded from raw when shared */
+	uint8_t raw[PROTO_SKEY_LEN];         /* as the server issued it: e-key or skey */
 	uint32_t site_id;
 	uint32_t used;                       /* unlocks this phone made with it */
 	bool delivered;                      /* the server said the lock has its credential */
@@ -35,6 +43,16 @@ struct keyring {
 	size_t count;
 	struct phone_key keys[KEYRING_MAX];
 };
+
+/*
+ * Decodes raw[0..len) (a shared key's 160 bytes) into k->skey, k->ekey (the view above)
+ * and k->raw, and checks that it is bound to `device_pub`. As phone_key_set_raw().
+ */
+int phone_key_set_shared(struct phone_key *k, const uint8_t *raw, size_t len,
+			 const uint8_t device_pub[PROTO_PUBKEY_LEN], char *err, size_t errlen);
+
+/* Removes the key with this ID (an e-key's or a share's). 0, or -1 when there is none. */
+int keyring_remove(struct keyring *kr, uint32_t key_id);
 
 /* Why the phone will not use a key now. */
 enum key_refusal {

@@ -83,6 +83,53 @@ static int get_challenge(struct lockconn *c, uint8_t nonce[PROTO_NONCE_LEN],
 	return 0;
 }
 
+/*
+ * Hands the lock the revocation list the phone carries. Whether the lock applies it or
+ * already has a newer one (stale_sequence), it has the list now; any other answer is
+ * the lock's business and does not stop the unlock.
+ */
+static void carry_revocations(struct lockconn *c, struct operate_carry *carry)
+{
+	uint8_t reply[PROTO_FRAME_MAX];
+	struct proto_msg m;
+	int n;
+
+	if (carry == NULL || carry->frame == NULL || carry->len == 0)
+		return;
+	n = lockconn_request(c, carry->frame, carry->len, reply, sizeof(reply), OPERATE_REPLY_MS);
+	if (n <= 0 || proto_decode(reply, (size_t)n, &m) != 0)
+		return;
+	if (m.type == PROTO_MGMT_ACK)
+		carry->taken = m.u.ack.result == PROTO_OK || m.u.ack.result == PROTO_E_STALE;
+	else if (m.type == PROTO_ERROR)
+		carry->taken = m.u.error.code == PROTO_E_STALE;
+}
+
+/* The OPERATE or OPERATE_SHARED request for k, signed over the challenge. 0 or -1. */
+static int build_request(const struct phone_key *k, EVP_PKEY *device, uint8_t op,
+			 const uint8_t nonce[PROTO_NONCE_LEN], struct proto_msg *m)
+{
+	uint8_t *sig;
+
+	memset(m, 0, sizeof(*m));
+	if (k->shared) {
+		m->type = PROTO_OPERATE_SHARED;
+		m->u.operate_shared.op = op;
+		m->u.operate_shared.user_id = k->skey.recipient_id;
+		m->u.operate_shared.skey = k->skey;
+		sig = m->u.operate_shared.device_sig;
+	} else {
+		m->type = PROTO_OPERATE;
+		m->u.operate.op = op;
+		m->u.operate.user_id = k->ekey.user_id;
+		m->u.operate.ekey = k->ekey;
+		sig = m->u.operate.device_sig;
+	}
+	/* For a share, the key ID signed is the share's (PROTOCOL.md 10.3). */
+	return signer_operate(device, nonce, k->site_id, k->ekey.spot_id, op, k->ekey.user_id,
+			      k->ekey.key_id, sig);
+}
+
 static int send_operate(struct lockconn *c, const struct phone_key *k, EVP_PKEY *device,
 			uint8_t op, const uint8_t nonce[PROTO_NONCE_LEN],
 			struct operate_outcome *out)
@@ -91,13 +138,7 @@ static int send_operate(struct lockconn *c, const struct phone_key *k, EVP_PKEY 
 	struct proto_msg m;
 	int n;
 
-	memset(&m, 0, sizeof(m));
-	m.type = PROTO_OPERATE;
-	m.u.operate.op = op;
-	m.u.operate.user_id = k->ekey.user_id;
-	m.u.operate.ekey = k->ekey;
-	if (signer_operate(device, nonce, k->site_id, k->ekey.spot_id, op, k->ekey.user_id,
-			   k->ekey.key_id, m.u.operate.device_sig) != 0)
+	if (build_request(k, device, op, nonce, &m) != 0)
 		return fail(out, OPERATE_PROTO, _("cannot sign with the device key"));
 	n = proto_encode(&m, frame, sizeof(frame));
 	if (n <= 0)
@@ -123,7 +164,8 @@ static int send_operate(struct lockconn *c, const struct phone_key *k, EVP_PKEY 
 }
 
 int phone_operate(struct transport *t, const char *address, const struct phone_key *k,
-		  EVP_PKEY *device, uint8_t op, struct operate_outcome *out)
+		  EVP_PKEY *device, uint8_t op, struct operate_carry *carry,
+		  struct operate_outcome *out)
 {
 	uint8_t nonce[PROTO_NONCE_LEN];
 	struct lockconn c;
@@ -141,8 +183,10 @@ int phone_operate(struct transport *t, const char *address, const struct phone_k
 	}
 	out->connect_ms = now_ms() - t0;
 	r = say_hello(&c, k, out);
-	if (r == 0)
+	if (r == 0) {
+		carry_revocations(&c, carry);
 		r = get_challenge(&c, nonce, out);
+	}
 	if (r == 0)
 		r = send_operate(&c, k, device, op, nonce, out);
 	lockconn_close(&c);

@@ -1,14 +1,18 @@
 /*
- * operate.h: one unlock or lock of a lock with an e-key, over any transport: connect,
- * HELLO (the lock must say it is the key's spot and site), ask a challenge, answer it
- * with the device key (the signature covers nonce, site, spot, operation, user and key),
- * send OPERATE with the e-key's bytes as issued, and wait for the RESULT the lock sends
- * once the barrier reached its end stop. It does not check the key's limits: the caller
- * does, before any radio traffic; the lock checks them again itself.
+ * operate.h: one unlock or lock of a lock with an e-key or a shared key, over any
+ * transport: connect, HELLO (the lock must say it is the key's spot and site), hand over
+ * the site's newest revocation list when the caller carries one (so that a lock whose
+ * gateway is down learns it too), ask a challenge, answer it with the device key (the
+ * signature covers nonce, site, spot, operation, user and key or share), send OPERATE
+ * or OPERATE_SHARED with the key's bytes as issued, and wait for the RESULT the lock
+ * sends once the barrier reached its end stop. It does not check the key's limits: the
+ * caller does, before any radio traffic; the lock checks them again itself.
  */
 #ifndef PARK_PHONE_OPERATE_H
 #define PARK_PHONE_OPERATE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -28,6 +32,13 @@ enum operate_kind {
 	OPERATE_PROTO,         /* a malformed reply, or signing failed */
 };
 
+/* A site-signed REVOKE frame (PROTOCOL.md 5.3) the phone carries to the lock. */
+struct operate_carry {
+	const uint8_t *frame;  /* NULL: none */
+	size_t len;
+	bool taken;            /* out: the lock has it now (applied, or had a newer one) */
+};
+
 struct operate_outcome {
 	enum operate_kind kind;
 	int lock_code;        /* PROTO_OK or the lock's proto_code */
@@ -43,6 +54,7 @@ struct operate_outcome {
  * happened either way. t is disconnected again before it returns.
  */
 int phone_operate(struct transport *t, const char *address, const struct phone_key *k,
-		  EVP_PKEY *device, uint8_t op, struct operate_outcome *out);
+		  EVP_PKEY *device, uint8_t op, struct operate_carry *carry,
+		  struct operate_outcome *out);
 
 #endif

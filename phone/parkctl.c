@@ -24,6 +24,9 @@ static const struct parkctl_verb *const verbs[] = {
 	&parkctl_verb_logout, &parkctl_verb_whoami, &parkctl_verb_status,
 	&parkctl_verb_spots, &parkctl_verb_key, &parkctl_verb_keys, &parkctl_verb_unlock,
 	&parkctl_verb_lock, &parkctl_verb_map, &parkctl_verb_route, &parkctl_verb_events,
+	&parkctl_verb_share, &parkctl_verb_shares, &parkctl_verb_members, &parkctl_verb_revoke,
+	&parkctl_verb_freeze, &parkctl_verb_unfreeze, &parkctl_verb_approve, &parkctl_verb_deny,
+	&parkctl_verb_policy, &parkctl_verb_otp,
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -45,7 +48,8 @@ static const struct cli global_cli = {
 		       "The phone client's command line: accounts, keys, unlocking, maps and\n"
 		       "events, through the parkphoned daemon. 'parkctl VERB --help' tells more.\n"),
 	.epilogue = N_("\nVerbs: register verify login logout whoami status spots key keys "
-		       "unlock\n       lock map route events\n"
+		       "unlock\n       lock map route events share shares members revoke freeze "
+		       "unfreeze\n       approve deny policy otp\n"
 		       "\nExit status: 0 on success, 1 when it failed, 2 on a bad command line.\n"),
 	.options = global_opts,
 	.noptions = GOPTS,

@@ -64,6 +64,9 @@ int parkctl_password(const char *file, char *out, size_t cap);
 extern const struct parkctl_verb parkctl_verb_register, parkctl_verb_verify,
 	parkctl_verb_login, parkctl_verb_logout, parkctl_verb_whoami, parkctl_verb_spots,
 	parkctl_verb_key, parkctl_verb_keys, parkctl_verb_unlock, parkctl_verb_lock,
-	parkctl_verb_map, parkctl_verb_route, parkctl_verb_events, parkctl_verb_status;
+	parkctl_verb_map, parkctl_verb_route, parkctl_verb_events, parkctl_verb_status,
+	parkctl_verb_share, parkctl_verb_shares, parkctl_verb_members, parkctl_verb_revoke,
+	parkctl_verb_freeze, parkctl_verb_unfreeze, parkctl_verb_approve, parkctl_verb_deny,
+	parkctl_verb_policy, parkctl_verb_otp;
 
 #endif

@@ -109,6 +109,15 @@ static void load_keys(struct phoned *d)
 		log_error("%s; run 'parkctl keys' to fetch the keys again", err);
 }
 
+/* A corrupt file is dropped: the server gives the lists again at the next sync. */
+static void load_revocations(struct phoned *d)
+{
+	char err[512];
+
+	if (revlist_load(d->revs, d->revs_path, err, sizeof(err)) != 0)
+		log_error("%s; the lists come again from the server with 'parkctl keys'", err);
+}
+
 int phoned_open(struct phoned *d, const struct phoned_config *cfg, char *err, size_t errlen)
 {
 	char maps[PHONE_PATH_MAX];
@@ -119,7 +128,8 @@ int phoned_open(struct phoned *d, const struct phoned_config *cfg, char *err, si
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->radio, NULL);
 	d->keys = calloc(1, sizeof(*d->keys));
-	if (d->keys == NULL) {
+	d->revs = calloc(1, sizeof(*d->revs));
+	if (d->keys == NULL || d->revs == NULL) {
 		snprintf(err, errlen, _("out of memory"));
 		return -1;
 	}
@@ -133,12 +143,15 @@ int phoned_open(struct phoned *d, const struct phoned_config *cfg, char *err, si
 	if (load_device_key(d, err, errlen) != 0)
 		return -1;
 	if (phone_path_join(d->keys_path, sizeof(d->keys_path), cfg->paths.data_dir,
-			    "keys.json") != 0) {
+			    "keys.json") != 0 ||
+	    phone_path_join(d->revs_path, sizeof(d->revs_path), cfg->paths.data_dir,
+			    "revocations.json") != 0) {
 		snprintf(err, errlen, _("the data directory's path is too long"));
 		return -1;
 	}
 	load_session(d);
 	load_keys(d);
+	load_revocations(d);
 	return 0;
 }
 
@@ -153,6 +166,7 @@ void phoned_close(struct phoned *d)
 	transport_free(d->transport);
 	EVP_PKEY_free(d->device);
 	free(d->keys);
+	free(d->revs);
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->radio);
 }
@@ -340,6 +354,51 @@ static void keys_note(struct phoned *d, uint32_t key_id, uint32_t uses, bool del
 		if (keyring_save(d->keys, d->keys_path) != 0)
 			log_error("cannot write %s: %s", d->keys_path, strerror(errno));
 	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Drops every key of site_id that its list names. Call with d->lock held. */
+static void drop_revoked(struct phoned *d, uint32_t site_id)
+{
+	size_t i = 0;
+
+	while (i < d->keys->count) {
+		struct phone_key *k = &d->keys->keys[i];
+
+		if (k->site_id == site_id &&
+		    (revlist_names(d->revs, site_id, k->ekey.key_id) ||
+		     (k->shared && revlist_names(d->revs, site_id, k->skey.parent_key_id)))) {
+			log_info("key %u is revoked; dropped", (unsigned)k->ekey.key_id);
+			(void)keyring_remove(d->keys, k->ekey.key_id);
+			continue;
+		}
+		i++;
+	}
+}
+
+int phoned_revocations_put(struct phoned *d, uint32_t site_id, const uint8_t *frame,
+			   size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&d->lock);
+	r = revlist_put(d->revs, site_id, frame, len);
+	if (r == 1) {
+		if (revlist_save(d->revs, d->revs_path) != 0)
+			log_error("cannot write %s: %s", d->revs_path, strerror(errno));
+		drop_revoked(d, site_id);
+		if (keyring_save(d->keys, d->keys_path) != 0)
+			log_error("cannot write %s: %s", d->keys_path, strerror(errno));
+	}
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+void phoned_keys_drop(struct phoned *d, uint32_t key_id)
+{
+	pthread_mutex_lock(&d->lock);
+	if (keyring_remove(d->keys, key_id) == 0 && keyring_save(d->keys, d->keys_path) != 0)
+		log_error("cannot write %s: %s", d->keys_path, strerror(errno));
 	pthread_mutex_unlock(&d->lock);
 }
 

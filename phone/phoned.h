@@ -21,6 +21,7 @@
 #include "../lib/transport.h"
 #include "keyring.h"
 #include "paths.h"
+#include "revlist.h"
 
 #define PHONED_URL_MAX 512
 #define PHONED_TOKEN_MAX 128
@@ -55,6 +56,8 @@ struct phoned {
 	unsigned session_gen;          /* bumped at each login and logout */
 	struct keyring *keys;
 	char keys_path[PHONE_PATH_MAX];
+	struct revlist *revs;          /* the revocation lists the phone carries */
+	char revs_path[PHONE_PATH_MAX];
 	struct apiclient *pool[PHONED_API_POOL];
 	unsigned npool;
 	int subscribers[PHONED_SUBSCRIBERS_MAX];
@@ -112,6 +115,16 @@ void phoned_keys_delivered(struct phoned *d, uint32_t key_id);
 
 /* Counts one use of key_id and writes the keys file. */
 void phoned_keys_used(struct phoned *d, uint32_t key_id);
+
+/* Removes key_id (a key or a share) from the keyring and writes the keys file. */
+void phoned_keys_drop(struct phoned *d, uint32_t key_id);
+
+/*
+ * Keeps a site's revocation list (see revlist_put) and writes the file; every key it
+ * names is dropped from the keyring. Returns revlist_put()'s answer.
+ */
+int phoned_revocations_put(struct phoned *d, uint32_t site_id, const uint8_t *frame,
+			   size_t len);
 
 /* Remembers an event and sends it to every subscriber. */
 void phoned_publish(struct phoned *d, const char *kind, json_object *event);

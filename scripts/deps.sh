@@ -6,11 +6,11 @@
 # for what is missing. As a non-root user it prints the command to run instead and fails.
 set -eu
 
-pkgs_build="gcc make pkg-config libssl-dev libcmocka-dev libmicrohttpd-dev libjson-c-dev libsqlite3-dev libcurl4-openssl-dev libargon2-dev libsystemd-dev libncurses-dev gettext"
-pkgs_test="$pkgs_build dbus tmux libxml2-utils"
+pkgs_build="gcc make pkg-config libssl-dev libcmocka-dev libmicrohttpd-dev libjson-c-dev libsqlite3-dev libcurl4-openssl-dev libargon2-dev libsystemd-dev libncurses-dev gettext libqrencode-dev"
+pkgs_test="$pkgs_build dbus tmux libxml2-utils locales"
 pkgs_fuzz="clang libclang-rt-14-dev"
 pkgs_bench="valgrind binutils gcc-arm-none-eabi libnewlib-arm-none-eabi"
-pkgs_run="$pkgs_build openssl curl"
+pkgs_run="$pkgs_build openssl curl socat"
 
 want=""
 for group in "$@"; do

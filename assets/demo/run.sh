@@ -1,11 +1,15 @@
 #!/bin/sh
-# run.sh: `make run`: the demo garage as a whole system on this machine, until Ctrl-C:
-# the key server parkd (HTTPS with a local CA of its own, SQLite), 40 simulated locks in
-# parklockd (assets/demo/garage.conf) and two gateways parkgw, with the demo site
-# (assets/demo/site.json) imported and the locks provisioned as an installer would.
-# The operator console takes over the foreground when it exists.
+# run.sh: `make run`: the demo garage as a whole system on this machine: the key server
+# parkd (HTTPS with a local CA of its own, SQLite), 40 simulated locks in parklockd
+# (assets/demo/garage.conf) and two gateways parkgw, with the demo site
+# (assets/demo/site.json) imported and the locks provisioned as an installer would; a
+# demo attendant; four simulated drivers, each with a phone (parkphoned) and a car, who
+# get keys, unlock, park and leave (assets/demo/drivers.sh); then the operator console
+# parkconsole in the foreground, logged in as the attendant. Quitting the console stops
+# everything. With HEADLESS=1 there is no console: it prints the addresses and accounts
+# and runs until SIGINT or SIGTERM.
 #
-# Usage: sh assets/demo/run.sh BINDIR     (from the top of the source tree)
+# Usage: [HEADLESS=1] sh assets/demo/run.sh BINDIR     (from the top of the source tree)
 # Everything lives under run/; delete it to start again from factory-fresh locks.
 set -eu
 
@@ -14,16 +18,20 @@ port=${PARK_DEMO_PORT:-8443}
 url=https://127.0.0.1:$port
 admin_phone=+8613800000000
 admin_password=demo-admin-pass
+attendant_phone=+8613800000001
+attendant_password=demo-attendant-pass
+driver_password=demo-driver-pass
+headless=${HEADLESS:-0}
 pids=""
 
 say() { printf 'run.sh: %s\n' "$*"; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 
 [ -f assets/demo/garage.conf ] || die "run me from the top of the source tree"
-for p in parkd parkgw parklockd; do
+for p in parkd parkgw parklockd parkphoned parkctl; do
 	[ -x "$bindir/$p" ] || die "no $bindir/$p; build it with make first"
 done
-for c in openssl curl; do
+for c in openssl curl socat; do
 	command -v "$c" >/dev/null 2>&1 || die "$c is needed: apt-get install $c"
 done
 
@@ -54,7 +62,7 @@ wait_for() { # what, test command...
 	done
 }
 
-mkdir -p run/tls run/gw1 run/gw2
+mkdir -p run/tls run/gw1 run/gw2 run/phones
 chmod 700 run
 
 # A local CA that only this demo's clients trust, and a certificate for 127.0.0.1.
@@ -133,16 +141,58 @@ wait_for "parklockd" test -S run/locks/world.sock
 start parkgw1 "$bindir/parkgw" --server "$url" --ca run/tls/ca.pem --data-dir run/gw1 --id 1
 start parkgw2 "$bindir/parkgw" --server "$url" --ca run/tls/ca.pem --data-dir run/gw2 --id 2
 
+# 6. The demo accounts: an attendant of the site, and drivers.
+account() { # phone, password: logs in, or makes the account through its SMS code first
+	api POST /v1/sessions "{\"phone\":\"$1\",\"password\":\"$2\"}" >/dev/null 2>&1 && return 0
+	api POST /v1/accounts "{\"phone\":\"$1\"}" >/dev/null || die "no SMS code for $1"
+	code=$(sed -n "s/^$1 .*\([0-9]\{6\}\).*/\1/p" run/sms.log | tail -n 1)
+	api POST /v1/accounts/verify \
+		"{\"phone\":\"$1\",\"code\":\"$code\",\"password\":\"$2\"}" >/dev/null ||
+		die "could not make the account $1; see run/parkd.log"
+}
+account "$attendant_phone" "$attendant_password"
+api POST /v1/sites/1/roles "{\"phone\":\"$attendant_phone\",\"role\":\"attendant\"}" \
+	>/dev/null 2>&1 || true
+(umask 077 && printf '%s\n' "$attendant_password" >run/attendant.pass &&
+	printf '%s\n' "$driver_password" >run/phones/password)
+
+# 7. The simulated drivers: a phone each, and a car that comes and goes.
+driver() { # n, spots...
+	n=$1
+	shift
+	phone=+86138000001$n
+	account "$phone" "$driver_password"
+	start "phone$n" "$bindir/parkphoned" --server "$url" --ca-file run/tls/ca.pem \
+		--data-dir "$PWD/run/phones/d$n" --socket "run/phones/d$n.sock"
+	wait_for "parkphoned $n" test -S "run/phones/d$n.sock"
+	"$bindir/parkctl" --socket "run/phones/d$n.sock" login "$phone" \
+		--password-file run/phones/password >/dev/null || die "driver $n could not log in"
+	start "driver$n" sh assets/demo/drivers.sh "$bindir" "run/phones/d$n.sock" "$@"
+}
+driver 1 101 102 103 104 105
+driver 2 106 107 108 109 110
+driver 3 201 202 203 204 205
+driver 4 206 207 208 209 210
+
 cat <<EOF
 
 The demo garage is running (logs in run/*.log).
   key server     $url   (CA: run/tls/ca.pem)
   admin          $admin_phone / $admin_password
+  attendant      $attendant_phone / $attendant_password
+  drivers        +8613800000111..114 / $driver_password (phones: run/phones/dN.sock)
   SMS codes      run/sms.log        notifications  run/notify.log
   locks          run/locks/NNN.sock (spots 101-120 on B1, 201-220 on B2)
   world control  run/locks/world.sock, e.g.  echo '101 car present' | socat - UNIX-CONNECT:run/locks/world.sock
-  try            curl --cacert run/tls/ca.pem -H "Authorization: Bearer $token" $url/v1/spots/101/map
-
-Ctrl-C stops everything.
+  a phone        $bindir/parkctl --socket run/phones/d1.sock keys
 EOF
-wait
+
+if [ "$headless" = 1 ] || [ ! -x "$bindir/parkconsole" ]; then
+	echo "Stop everything with Ctrl-C (SIGINT) or SIGTERM."
+	wait
+	exit 0
+fi
+# The console in the foreground; quitting it stops everything (the EXIT trap).
+"$bindir/parkconsole" --server "$url" --ca-file run/tls/ca.pem --phone "$attendant_phone" \
+	--password-file run/attendant.pass --localedir "$(dirname "$bindir")/locale" ||
+	say "the console ended with an error; see above"

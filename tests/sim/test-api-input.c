@@ -47,6 +47,7 @@
 #define SPOT_FREE 101                   /* anyone; the driver holds a key for it */
 #define SPOT_OWNED 102                  /* the owner's */
 #define SPOT_CLOSED 103                 /* only users its owner authorised */
+#define SPOT_LANELESS 104               /* its node has no lane; the alarm rows force it */
 #define SITE1_SPOTS 4
 #define SITE3_SPOT 301
 #define KILL_DRIVERS 8
@@ -64,7 +65,8 @@ static char dir[64], conf[160], logpath[160], smspath[160], dbpath[160];
 static pid_t pk_pid = -1;
 static unsigned port;
 
-enum { U_ADMIN, U_OWNER, U_DRIVER, U_OTHER, U_FRESH, U_FIXED };
+/* U_ATTENDANT: an attendant of site 1; U_ATTENDANT2: of site 2 only. */
+enum { U_ADMIN, U_OWNER, U_DRIVER, U_OTHER, U_FRESH, U_ATTENDANT, U_ATTENDANT2, U_FIXED };
 #define USERS (U_FIXED + KILL_DRIVERS)
 
 struct user {
@@ -92,6 +94,7 @@ static char device_hex[129];            /* a driver's phone */
 static uint8_t site1_pub[64], site2_pub[64];
 static int64_t msg101, msg101_seq;      /* the INSTALL_CRED of the driver's key for 101 */
 static int64_t staff_role;              /* a site-1 role row the DELETE route may withdraw */
+static int64_t forced_alarm, forced_seq; /* an open alarm of 104 and the event that raised it */
 static char logged_out[65];             /* a token whose session was ended by logout */
 
 /* ---- credentials ---- */
@@ -622,6 +625,7 @@ static struct sub subs[] = {
 	{ "DEV301", "" },
 	{ "OTHERPHONE", "" },
 	{ "ROLE", "" },         /* staff_role */
+	{ "ALARM", "" },        /* forced_alarm */
 	{ "OWNERROLE", "" },    /* the owner role row of spot 102 (not a staff role) */
 };
 #define SUBS (sizeof(subs) / sizeof(subs[0]))
@@ -908,6 +912,21 @@ static void reservation_key(int u)
 	resp_free(&r);
 }
 
+/* The admin grants `phone` the staff role `role` at `site`; the role row's ID. */
+static int64_t grant(int64_t site, const char *phone, const char *role)
+{
+	char body[128], target[64];
+	struct resp r;
+	int64_t id;
+
+	snprintf(body, sizeof(body), "{\"phone\":\"%s\",\"role\":\"%s\"}", phone, role);
+	snprintf(target, sizeof(target), "/v1/sites/%lld/roles", (long long)site);
+	api_ok("POST", target, AS_USER(U_ADMIN), body, 201, &r);
+	id = jint(r.json, "id");
+	resp_free(&r);
+	return id;
+}
+
 /* hex of ECIES(pub, msg) into out. */
 static void encrypt_hex(const uint8_t pub[64], const uint8_t *msg, size_t len, char *out,
 			size_t cap)
@@ -1079,7 +1098,8 @@ static int group_teardown(void **state)
 /*
  * The server, an admin, an owner, a driver holding a key for 101 whose credential is
  * queued for gateway 1, another driver with a reservation key and no key, a user with
- * neither; site 1 (101..104, gateway 1) and site 2 (the kill test's 48 spots, gateway 2).
+ * neither, an attendant of each site; site 1 (101..104, gateway 1) and site 2 (the kill
+ * test's 48 spots, gateway 2).
  */
 static void test_install(void **state)
 {
@@ -1104,6 +1124,8 @@ static void test_install(void **state)
 	user_make(U_DRIVER, "+8613800000102");
 	user_make(U_OTHER, "+8613800000103");
 	user_make(U_FRESH, "+8613800000104");
+	user_make(U_ATTENDANT, "+8613800000105");
+	user_make(U_ATTENDANT2, "+8613800000106");
 	sub_set("OTHERPHONE", users[U_OTHER].phone);
 
 	for (i = 1; i < GWS; i++) {
@@ -1151,6 +1173,8 @@ static void test_install(void **state)
 	json_object_put(d);
 	site_pub(SITE1, site1_pub);
 	site_pub(SITE2, site2_pub);
+	grant(SITE1, users[U_ATTENDANT].phone, "attendant");
+	grant(SITE2, users[U_ATTENDANT2].phone, "attendant");
 
 	reservation_key(U_DRIVER);
 	reservation_key(U_OTHER);
@@ -2429,25 +2453,12 @@ static void own_grant(void)
 	       "an owner makes himself an attendant");
 }
 
-static int64_t grant(const char *phone, const char *role)
-{
-	char body[128];
-	struct resp r;
-	int64_t id;
-
-	snprintf(body, sizeof(body), "{\"phone\":\"%s\",\"role\":\"%s\"}", phone, role);
-	api_ok("POST", "/v1/sites/1/roles", AS_USER(U_ADMIN), body, 201, &r);
-	id = jint(r.json, "id");
-	resp_free(&r);
-	return id;
-}
-
 static void good_grant(void)
 {
-	int64_t id = grant(users[U_OTHER].phone, "attendant");
+	int64_t id = grant(SITE1, users[U_OTHER].phone, "attendant");
 
 	assert_true(id > 0);
-	assert_int_equal(grant(users[U_OTHER].phone, "attendant"), id);
+	assert_int_equal(grant(SITE1, users[U_OTHER].phone, "attendant"), id);
 }
 
 /* The DELETE route needs a staff role row to aim at. */
@@ -2456,7 +2467,7 @@ static void prepare_revoke(void)
 	char text[32];
 
 	if (staff_role == 0)
-		staff_role = grant(users[U_FRESH].phone, "attendant");
+		staff_role = grant(SITE1, users[U_FRESH].phone, "attendant");
 	snprintf(text, sizeof(text), "%lld", (long long)staff_role);
 	sub_set("ROLE", text);
 }
@@ -2487,6 +2498,240 @@ static void good_revoke(void)
 	api("DELETE", target, AS_USER(U_ADMIN), NULL, 0, &r);
 	expect_error(&r, 404, "not_found", "a role withdrawn twice");
 	staff_role = 0;
+}
+
+/* ---- the attendants' console: overrides and alarms ---- */
+
+#define TEXT10 "Barrier 10"
+#define TEXT50 TEXT10 TEXT10 TEXT10 TEXT10 TEXT10
+#define TEXT200 TEXT50 TEXT50 TEXT50 TEXT50 /* the longest reason or note */
+#define ACCENTS10 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+#define ACCENTS50 ACCENTS10 ACCENTS10 ACCENTS10 ACCENTS10 ACCENTS10
+#define ACCENTS200 ACCENTS50 ACCENTS50 ACCENTS50 ACCENTS50 /* 200 characters, 400 bytes */
+#define REASON "Driver stuck: ticket machine down"
+#define OV(op, reason) "{\"op\":" op ",\"reason\":" reason "}"
+_Static_assert(sizeof(TEXT200) == 200 + 1 && sizeof(ACCENTS200) == 400 + 1, "200 characters");
+
+/* Sent by site 1's attendant for 102. */
+static const struct input_case override_bodies[] = {
+	{ "{}", 400, "missing_field" },
+	{ "{\"reason\":\"x\"}", 400, "missing_field" },
+	{ OV("null", "\"x\""), 400, "missing_field" },
+	{ "{\"op\":\"unlock\"}", 400, "missing_field" },
+	{ OV("\"unlock\"", "null"), 400, "missing_field" },
+	{ OV("\"open\"", "\"x\""), 400, "bad_field" },
+	{ OV("\"UNLOCK\"", "\"x\""), 400, "bad_field" },
+	{ OV("\"unlock \"", "\"x\""), 400, "bad_field" },
+	{ OV("\"\"", "\"x\""), 400, "bad_field" },
+	{ OV("\"unlock-and-leave-it-down\"", "\"x\""), 400, "bad_field" },
+	{ OV("1", "\"x\""), 400, "bad_field" },
+	{ OV("true", "\"x\""), 400, "bad_field" },
+	{ OV("[\"unlock\"]", "\"x\""), 400, "bad_field" },
+	{ OV("\"unlock\"", "\"\""), 400, "bad_field" },
+	{ OV("\"unlock\"", "\"   \""), 400, "bad_field" },
+	{ OV("\"unlock\"", "\"\\u3000\\u00a0\\u200b\\ufeff\""), 400, "bad_field" },
+	{ OV("\"unlock\"", "\"two\\nlines\""), 400, "bad_field" },
+	{ OV("\"unlock\"", "\"cr\\rhere\""), 400, "bad_field" },
+	{ OV("\"unlock\"", "\"tab\\there\""), 400, "bad_field" },
+	{ OV("\"unlock\"", "\"nul\\u0000byte\""), 400, "bad_field" },
+	{ OV("\"unlock\"", "\"\\u001b[2J\""), 400, "bad_field" },
+	{ OV("\"unlock\"", "\"del\\u007f\""), 400, "bad_field" },
+	{ OV("\"unlock\"", "\"c1\\u0085\""), 400, "bad_field" },
+	{ OV("\"unlock\"", "\"" TEXT200 "x\""), 400, "bad_field" },
+	{ OV("\"unlock\"", "\"" ACCENTS200 "x\""), 400, "bad_field" },
+	{ OV("\"unlock\"", "42"), 400, "bad_field" },
+	{ OV("\"unlock\"", "[\"x\"]"), 400, "bad_field" },
+	{ OV("\"unlock\"", "{}"), 400, "bad_field" },
+};
+
+static void own_override(void)
+{
+	const char *body = OV("\"unlock\"", "\"" REASON "\"");
+	int64_t seq;
+
+	refuse("POST", "/v1/spots/102/override", AS_USER(U_DRIVER), body, 403, "forbidden",
+	       "a driver");
+	refuse("POST", "/v1/spots/102/override", AS_USER(U_OWNER), body, 403, "forbidden",
+	       "the spot's owner");
+	refuse("POST", "/v1/spots/102/override", AS_USER(U_ATTENDANT2), body, 403, "forbidden",
+	       "another site's attendant");
+	refuse("POST", "/v1/spots/2001/override", AS_USER(U_ATTENDANT), body, 403, "forbidden",
+	       "an attendant overrides a spot of another site");
+	/* Who may not override learns nothing of the rules for the body. */
+	refuse("POST", "/v1/spots/102/override", AS_USER(U_DRIVER), "{}", 403, "forbidden",
+	       "a driver with an empty body");
+	/*
+	 * A lock whose management sequences are spent takes no override: the 409 that the
+	 * API can reach, since an imported spot always has a lock.
+	 */
+	seq = sdb_int("SELECT mgmt_seq FROM locks WHERE spot_id = 102");
+	sdb_write("UPDATE locks SET mgmt_seq = ?1 WHERE spot_id = 102", NULL, 0, 4294967295LL);
+	baseline();
+	refuse("POST", "/v1/spots/102/override", AS_USER(U_ATTENDANT), body, 409, "conflict",
+	       "a lock whose sequences are spent");
+	sdb_write("UPDATE locks SET mgmt_seq = ?1 WHERE spot_id = 102", NULL, 0, seq);
+	baseline();
+}
+
+static void good_override(void)
+{
+	uint8_t digest[32], raw[8];
+	json_object *m;
+	struct resp r;
+	int64_t id, seq;
+
+	api_ok("POST", "/v1/spots/102/override", AS_USER(U_ATTENDANT),
+	       OV("\"unlock\"", "\"" REASON "\""), 202, &r);
+	assert_int_equal(jint(r.json, "spot"), SPOT_OWNED);
+	assert_string_equal(jstr(r.json, "op"), "unlock");
+	assert_int_equal(hex_decode(jstr(r.json, "reason_digest"), raw, sizeof(raw)), 8);
+	assert_int_equal(p256_sha256((const uint8_t *)REASON, strlen(REASON), digest), 0);
+	assert_memory_equal(raw, digest, sizeof(raw));
+	id = jint(r.json, "message_id");
+	seq = jint(r.json, "seq");
+	resp_free(&r);
+	/* Queued for the lock's gateway under the sequence the reply gave. */
+	m = message_find(gateway_messages(1, &r), SPOT_OWNED, PROTO_MGMT_REMOTE_OPERATE);
+	assert_non_null(m);
+	assert_int_equal(jint(m, "id"), id);
+	assert_int_equal(jint(m, "seq"), seq);
+	resp_free(&r);
+	/* The server's administrator raises it again, with the longest reason. */
+	api_ok("POST", "/v1/spots/102/override", AS_USER(U_ADMIN),
+	       OV("\"lock\"", "\"" ACCENTS200 "\""), 202, &r);
+	assert_string_equal(jstr(r.json, "op"), "lock");
+	assert_int_equal(jint(r.json, "seq"), seq + 1);
+	resp_free(&r);
+}
+
+/* The ID of the listed alarm of `kind` at `spot` of site 1, as user u sees it; 0: none. */
+static int64_t alarm_listed(int u, int64_t spot, const char *kind, int64_t *event_seq)
+{
+	json_object *list, *a;
+	struct resp r;
+	int64_t id = 0;
+	size_t i;
+
+	api_ok("GET", "/v1/sites/1/alarms", AS_USER(u), NULL, 200, &r);
+	assert_int_equal(jint(r.json, "site"), SITE1);
+	list = jget(r.json, "alarms");
+	for (i = 0; i < json_object_array_length(list) && id == 0; i++) {
+		a = json_object_array_get_idx(list, i);
+		if (jint(a, "spot") != spot || strcmp(jstr(a, "kind"), kind) != 0)
+			continue;
+		id = jint(a, "id");
+		if (event_seq != NULL)
+			*event_seq = jint(a, "event_seq");
+	}
+	resp_free(&r);
+	return id;
+}
+
+/*
+ * The alarm routes need an open alarm: the lock of 104 reports its barrier forced down,
+ * each time under a new sequence, so each call raises a new occurrence, and a list
+ * numbers it.
+ */
+static void prepare_alarm(void)
+{
+	char body[256], text[32];
+	int64_t seq = 0;
+	struct resp r;
+
+	snprintf(body, sizeof(body), EV("{\"spot\":%d,\"seq\":%lld,\"time\":1800000000,"
+					"\"kind\":\"forced\"}"), SPOT_LANELESS,
+		 (long long)++forced_seq);
+	api_ok("POST", "/v1/gateway/events", AS_GW(1), body, 200, &r);
+	assert_int_equal(jint(r.json, "accepted"), 1);
+	resp_free(&r);
+	forced_alarm = alarm_listed(U_ADMIN, SPOT_LANELESS, "forced", &seq);
+	assert_true(forced_alarm > 0);
+	assert_int_equal(seq, forced_seq);
+	snprintf(text, sizeof(text), "%lld", (long long)forced_alarm);
+	sub_set("ALARM", text);
+}
+
+static void own_alarm_list(void)
+{
+	refuse("GET", "/v1/sites/1/alarms", AS_USER(U_DRIVER), NULL, 403, "forbidden",
+	       "a driver");
+	refuse("GET", "/v1/sites/1/alarms", AS_USER(U_OWNER), NULL, 403, "forbidden",
+	       "a spot owner");
+	refuse("GET", "/v1/sites/1/alarms", AS_USER(U_ATTENDANT2), NULL, 403, "forbidden",
+	       "another site's attendant");
+	refuse("GET", "/v1/sites/2/alarms", AS_USER(U_ATTENDANT), NULL, 403, "forbidden",
+	       "an attendant looks at another site");
+}
+
+static void good_alarm_list(void)
+{
+	int64_t seq = 0;
+
+	assert_int_equal(alarm_listed(U_ATTENDANT, SPOT_LANELESS, "forced", &seq), forced_alarm);
+	assert_int_equal(seq, forced_seq);
+	/* Listed again, the alarm keeps its number and nothing is written. */
+	baseline();
+	assert_int_equal(alarm_listed(U_ADMIN, SPOT_LANELESS, "forced", NULL), forced_alarm);
+	unchanged("the alarms listed again");
+}
+
+/* Sent by site 1's attendant for the alarm of 104. */
+static const struct input_case alarm_ack_bodies[] = {
+	{ "{\"note\":7}", 400, "bad_field" },
+	{ "{\"note\":true}", 400, "bad_field" },
+	{ "{\"note\":[\"seen\"]}", 400, "bad_field" },
+	{ "{\"note\":{}}", 400, "bad_field" },
+	{ "{\"note\":\"two\\nlines\"}", 400, "bad_field" },
+	{ "{\"note\":\"tab\\there\"}", 400, "bad_field" },
+	{ "{\"note\":\"nul\\u0000byte\"}", 400, "bad_field" },
+	{ "{\"note\":\"\\u001b[2J\"}", 400, "bad_field" },
+	{ "{\"note\":\"c1\\u0085\"}", 400, "bad_field" },
+	{ "{\"note\":\"" TEXT200 "x\"}", 400, "bad_field" },
+	{ "{\"note\":\"" ACCENTS200 "x\"}", 400, "bad_field" },
+};
+
+static void own_alarm_ack(void)
+{
+	static char target[256];
+	const char *body = "{\"note\":\"Barrier checked\"}";
+
+	expand("/v1/sites/1/alarms/@ALARM@/ack", target, sizeof(target));
+	refuse("POST", target, AS_USER(U_DRIVER), body, 403, "forbidden", "a driver");
+	refuse("POST", target, AS_USER(U_OWNER), body, 403, "forbidden", "a spot owner");
+	refuse("POST", target, AS_USER(U_ATTENDANT2), body, 403, "forbidden",
+	       "another site's attendant");
+	refuse("POST", target, AS_USER(U_DRIVER), "{\"note\":7}", 403, "forbidden",
+	       "a driver with a bad note");
+	expand("/v1/sites/2/alarms/@ALARM@/ack", target, sizeof(target));
+	refuse("POST", target, AS_USER(U_ATTENDANT2), body, 404, "not_found",
+	       "an alarm of another site, by that site's attendant");
+	expand("/v1/sites/1/alarms/0@ALARM@/ack", target, sizeof(target));
+	refuse("POST", target, AS_USER(U_ATTENDANT), body, 404, "not_found",
+	       "the alarm ID with a leading zero");
+}
+
+static void good_alarm_ack(void)
+{
+	char target[96];
+	struct resp r;
+
+	snprintf(target, sizeof(target), "/v1/sites/1/alarms/%lld/ack", (long long)forced_alarm);
+	api_ok("POST", target, AS_USER(U_ATTENDANT), "{\"note\":\"Barrier checked\"}", 200, &r);
+	assert_int_equal(jint(r.json, "id"), forced_alarm);
+	assert_int_equal(jint(r.json, "spot"), SPOT_LANELESS);
+	assert_string_equal(jstr(r.json, "kind"), "forced");
+	assert_int_equal(jint(r.json, "acked_by"), users[U_ATTENDANT].id);
+	assert_string_equal(jstr(r.json, "note"), "Barrier checked");
+	resp_free(&r);
+	/* Acknowledged again, by another: the first acknowledgement stands, nothing changes. */
+	baseline();
+	api_ok("POST", target, AS_USER(U_ADMIN), "{}", 200, &r);
+	assert_int_equal(jint(r.json, "acked_by"), users[U_ATTENDANT].id);
+	assert_string_equal(jstr(r.json, "note"), "Barrier checked");
+	resp_free(&r);
+	unchanged("an alarm acknowledged twice");
+	/* Not listed again until it comes again. */
+	assert_int_equal(alarm_listed(U_ATTENDANT, SPOT_LANELESS, "forced", NULL), 0);
 }
 
 /* ---- the table: one row per route of `parkd --routes` ---- */
@@ -2553,6 +2798,14 @@ static const struct route_case route_cases[] = {
 	{ "DELETE", "/v1/sites/{id}/roles/{role}", AUTH_USER, false, U_ADMIN,
 	  "/v1/sites/1/roles/@ROLE@", NULL, NONE, NONE, prepare_revoke, own_revoke,
 	  good_revoke },
+	{ "POST", "/v1/spots/{id}/override", AUTH_USER, true, U_ATTENDANT,
+	  "/v1/spots/102/override", OV("\"unlock\"", "\"" REASON "\""), IN(override_bodies),
+	  NONE, NULL, own_override, good_override },
+	{ "GET", "/v1/sites/{id}/alarms", AUTH_USER, false, U_ATTENDANT, "/v1/sites/1/alarms",
+	  NULL, NONE, NONE, prepare_alarm, own_alarm_list, good_alarm_list },
+	{ "POST", "/v1/sites/{id}/alarms/{alarm}/ack", AUTH_USER, true, U_ATTENDANT,
+	  "/v1/sites/1/alarms/@ALARM@/ack", "{\"note\":\"Barrier checked\"}",
+	  IN(alarm_ack_bodies), NONE, prepare_alarm, own_alarm_ack, good_alarm_ack },
 };
 #define ROUTE_CASES (sizeof(route_cases) / sizeof(route_cases[0]))
 

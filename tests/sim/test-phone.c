@@ -354,7 +354,7 @@ static void test_expired_key_refused_by_phone_and_lock(void **state)
 	assert_true(lock_time(SPOT_EXPIRING) > (long)k.ekey.not_after);
 	t = transport_sim_new();
 	assert_non_null(t);
-	assert_int_equal(phone_operate(t, NULL, &k, device, PROTO_OP_UNLOCK, &res), -1);
+	assert_int_equal(phone_operate(t, NULL, &k, device, PROTO_OP_UNLOCK, NULL, &res), -1);
 	assert_int_equal(res.kind, OPERATE_REFUSED);
 	assert_string_equal(proto_status_name(res.lock_code), proto_status_name(PROTO_E_EXPIRED));
 	assert_true(spot_locked(SPOT_EXPIRING));

@@ -1,13 +1,10 @@
 /*
- * fake-bluez-main.c: fake-bluez, a TEST PEER standing in for bluetoothd. It lives under
- * tests/ and is never linked into a shipped program. It owns org.bluez on a private bus,
- * answers the parts of BlueZ's D-Bus API that lib/transport-bluez.c uses (ObjectManager,
- * Adapter1, Device1, GattService1, GattCharacteristic1) as BlueZ documents them, and
- * carries every GATT write and notification as one fragment over parklockd's sim
- * transport. Devices appear after StartDiscovery; a device's GATT objects appear on
- * Connect and go on disconnect, as BlueZ does for a device it has not bonded with.
- * Not BlueZ: the test-control interface org.parking.FakeBluez1 at /org/parking/fakebluez,
- * which emits signals BlueZ would never send (see fake_test_vtable).
+ * fake-bluez-main.c: a TEST PEER playing bluetoothd, for tests only: never linked into a
+ * shipped program. Owns org.bluez on a private bus, answers the BlueZ API the transport
+ * uses as BlueZ documents it, and carries each GATT write and notification as one sim
+ * transport fragment to parklockd. Devices appear on StartDiscovery; GATT objects appear
+ * on Connect, go on disconnect (BlueZ without a GATT cache). Not BlueZ: the test-control
+ * interface org.parking.FakeBluez1, which emits what BlueZ never would.
  */
 #include <errno.h>
 #include <signal.h>
@@ -1165,6 +1162,21 @@ static int fake_apply(void *ctx, int row, const char *arg)
 
 /* ---- start-up ---- */
 
+/* The object paths BlueZ would give the lock: its device, service and characteristics. */
+static void fake_lock_paths(struct fake_lock *lk)
+{
+	char mac[18], dev[FAKE_PATH_MAX], svc[FAKE_PATH_MAX];
+
+	memcpy(mac, lk->mac, sizeof(mac));
+	snprintf(dev, sizeof(dev), FAKE_ADAPTER "/dev_%.2s_%.2s_%.2s_%.2s_%.2s_%.2s", mac,
+		 mac + 3, mac + 6, mac + 9, mac + 12, mac + 15);
+	snprintf(svc, sizeof(svc), "%.64s/service0010", dev);
+	memcpy(lk->dev_path, dev, sizeof(dev));
+	memcpy(lk->svc_path, svc, sizeof(svc));
+	snprintf(lk->req.path, sizeof(lk->req.path), "%.80s/char0011", svc);
+	snprintf(lk->rep.path, sizeof(lk->rep.path), "%.80s/char0013", svc);
+}
+
 static int fake_start(struct fake *f, const char *address)
 {
 	struct fake_lock *lk;
@@ -1199,11 +1211,7 @@ static int fake_start(struct fake *f, const char *address)
 		lk->fd = -1;
 		lk->rssi = -60;
 		snprintf(lk->name, sizeof(lk->name), "parking-lock-%lu", (unsigned long)lk->spot);
-		snprintf(lk->dev_path, sizeof(lk->dev_path), FAKE_ADAPTER "/dev_%.2s_%.2s_%.2s_%.2s_%.2s_%.2s",
-			 lk->mac, lk->mac + 3, lk->mac + 6, lk->mac + 9, lk->mac + 12, lk->mac + 15);
-		snprintf(lk->svc_path, sizeof(lk->svc_path), "%s/service0010", lk->dev_path);
-		snprintf(lk->req.path, sizeof(lk->req.path), "%s/char0011", lk->svc_path);
-		snprintf(lk->rep.path, sizeof(lk->rep.path), "%s/char0013", lk->svc_path);
+		fake_lock_paths(lk);
 		lk->req.lock = lk;
 		lk->rep.lock = lk;
 		lk->rep.reply = true;

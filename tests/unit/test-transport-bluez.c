@@ -22,6 +22,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "../../lib/lockconn.h"
 #include "../../lib/p256.h"
 #include "../../lib/transport.h"
 #include "../../lockfw/proto/frag.h"
@@ -624,6 +625,43 @@ static void test_challenge(void **state)
 	transport_free(t);
 }
 
+/* The stack the gateway and the phone use: lockconn over this transport. */
+static void test_lockconn(void **state)
+{
+	uint8_t frame[PROTO_FRAME_MAX], buf[PROTO_FRAME_MAX];
+	struct transport *t = open_transport();
+	struct proto_info info;
+	struct proto_msg q, m;
+	struct lockconn c;
+	size_t len;
+	int n;
+
+	(void)state;
+	assert_int_equal(lockconn_open(&c, t, MAC_NONE, 0, 300), -LOCKCONN_E_NOTFOUND);
+	assert_int_equal(lockconn_open(&c, t, "", 102, WAIT_MS), 0);
+	assert_int_equal(lockconn_hello(&c, 247, &info, WAIT_MS), 0);
+	assert_int_equal(c.mtu, 185);
+	assert_int_equal(info.spot_id, 102);
+	memset(&q, 0, sizeof(q));
+	q.type = PROTO_CHALLENGE_REQ;
+	len = test_frame(&q, frame, sizeof(frame));
+	n = lockconn_request(&c, frame, len, buf, sizeof(buf), WAIT_MS);
+	assert_true(n > 0);
+	assert_int_equal(proto_decode(buf, (size_t)n, &m), 0);
+	assert_int_equal(m.type, PROTO_CHALLENGE);
+	world("102 car present");
+	assert_int_equal(lockconn_wait(&c, -1, WAIT_MS), TRANSPORT_WAIT_READY);
+	n = lockconn_recv_frame(&c, buf, sizeof(buf), WAIT_MS);
+	assert_true(n > 0);
+	assert_int_equal(proto_decode(buf, (size_t)n, &m), 0);
+	assert_int_equal(m.type, PROTO_EVENT);
+	assert_int_equal(m.u.event.kind, PROTO_EV_CAR_ARRIVED);
+	world("102 car absent");
+	lockconn_close(&c);
+	assert_int_equal(t->ops->recv(t, buf, sizeof(buf), 10), -TRANSPORT_E_CLOSED);
+	transport_free(t);
+}
+
 static void test_bad_send_and_small_buffer(void **state)
 {
 	uint8_t frag[FRAG_PAYLOAD_MAX + 1], got[FRAG_PAYLOAD_MAX];
@@ -1022,6 +1060,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_connect_by_spot),
 		cmocka_unit_test(test_not_found),
 		cmocka_unit_test(test_challenge),
+		cmocka_unit_test(test_lockconn),
 		cmocka_unit_test(test_bad_send_and_small_buffer),
 		cmocka_unit_test(test_mtu_23),
 		cmocka_unit_test(test_events_and_wait),
