@@ -106,7 +106,9 @@ PHONE_SRC := phone/paths.c phone/keyring.c phone/revlist.c phone/operate.c phone
 PARKPHONED_MAIN := phone/parkphoned.c
 PARKCTL_MAIN := phone/parkctl.c
 # ---- the operator console parkconsole
-TUI_SRC :=
+TUI_SRC := tui/text.c tui/eventlist.c tui/alarms.c tui/model.c tui/live.c tui/session.c \
+	tui/prompt.c tui/ui.c tui/frame.c tui/console.c tui/screen-login.c tui/screen-map.c \
+	tui/screen-spot.c tui/screen-events.c tui/screen-alarms.c tui/screen-help.c
 PARKCONSOLE_MAIN := tui/main.c
 
 # ---- tests: one cmocka file per module; support code lives under tests/ only
@@ -124,10 +126,10 @@ GATEWAY_TESTS := apiclient gwqueue locklink parkgw
 SERVER_SIM_TESTS := parkd system api-input override-system
 BLE_TESTS := transport-bluez
 MAP_TESTS := sitemap maptext mapsvg routespeech
-PHONE_TESTS := keyring ctlproto
+PHONE_TESTS := keyring ctlproto revlist
 PHONE_SIM_TESTS := phone phone-ble
-TUI_TESTS :=
-TUI_SIM_TESTS :=
+TUI_TESTS := tui-model tui-eventlist tui-alarms tui-text tui-prompt tui-session
+TUI_SIM_TESTS := console
 # Programs only tests run (never installed): the BlueZ peer on a private bus.
 TEST_PROGRAMS := fake-bluez
 FUZZ_TARGETS := frame mgmt
@@ -384,6 +386,44 @@ install: programs
 	install -m 0644 assets/demo/garage.conf $(DESTDIR)$(PREFIX)/share/parking/
 	sed 's|/usr/local|$(PREFIX)|' assets/systemd/parkphoned.service \
 		>$(DESTDIR)$(PREFIX)/lib/systemd/user/parkphoned.service
+
+# ---- messages (parkconsole's block): the gettext catalogues of text domain "parking".
+# po/LANG.po is compiled with msgfmt into $(BUILD)/locale/LANG/LC_MESSAGES/parking.mo,
+# with the programs and before the tests (which point parkconsole --localedir at it),
+# and installed under $(PREFIX)/share/locale with parkconsole's man page (section 1).
+# `make update-po` extracts po/parking.pot from the files of po/POTFILES and merges it
+# into each po/LANG.po (run it after changing messages; it needs xgettext).
+PO_LANGS := zh_CN
+MO_FILES := $(foreach l,$(PO_LANGS),$(BUILD)/locale/$(l)/LC_MESSAGES/parking.mo)
+
+$(BUILD)/locale/%/LC_MESSAGES/parking.mo: po/%.po
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  MSGFMT  $@")
+	$(Q)msgfmt --check -o $@.tmp $< && mv $@.tmp $@
+
+programs: $(MO_FILES)
+tests: $(MO_FILES)
+$(addprefix $(TESTBIN)/test-,$(TUI_SIM_TESTS)): | $(MO_FILES)
+
+# The console's benchmark (not in BENCH_BINS: run it as build/bench/bench-console).
+build/bench/bench-console: $(OBJ)/tests/bench/bench-console.o $(BENCH_SUPPORT_OBJ) $(TEST_LINK)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(TEST_LIBS)
+
+.PHONY: update-po install-messages
+update-po:
+	xgettext --from-code=UTF-8 --language=C --keyword=_ --keyword=N_ \
+		--add-comments=TRANSLATORS --package-name=parking -o po/parking.pot -f po/POTFILES
+	for l in $(PO_LANGS); do msgmerge --quiet --update --backup=none po/$$l.po \
+		po/parking.pot || exit 1; done
+
+install: install-messages
+install-messages: $(MO_FILES)
+	for l in $(PO_LANGS); do \
+		install -d $(DESTDIR)$(PREFIX)/share/locale/$$l/LC_MESSAGES && \
+		install -m 0644 $(BUILD)/locale/$$l/LC_MESSAGES/parking.mo \
+			$(DESTDIR)$(PREFIX)/share/locale/$$l/LC_MESSAGES/ || exit 1; done
 
 clean:
 	rm -rf build

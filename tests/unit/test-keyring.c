@@ -288,6 +288,78 @@ static void test_for_spot_and_put(void **state)
 	assert_int_equal(f->kr->count, KEYRING_MAX);
 }
 
+/* A shared key's 160 bytes: share 50 of key 7 at spot 101 for recipient 43, to pub. */
+static void make_skey(struct fixture *f, const uint8_t pub[64], uint8_t raw[PROTO_SKEY_LEN])
+{
+	uint8_t tbs[4 + PROTO_SKEY_TBS_LEN];
+	struct proto_skey k;
+	struct wire_writer w;
+
+	memset(&k, 0, sizeof(k));
+	k.share_id = 50;
+	k.parent_key_id = 7;
+	k.sharer_id = 42;
+	k.recipient_id = 43;
+	k.spot_id = 101;
+	k.not_before = 100;
+	k.not_after = 300;
+	k.max_unlocks = 2;
+	k.mode = PROTO_SHARE_TRANSFER;
+	memcpy(k.device_pub, pub, 64);
+	assert_int_equal(signer_skey(f->reservation, &k), 0);
+	wire_writer_init(&w, tbs, sizeof(tbs));
+	proto_tbs_skey(&w, &k);
+	assert_false(w.error);
+	assert_int_equal(w.off, sizeof(tbs));
+	memcpy(raw, tbs + 4, PROTO_SKEY_TBS_LEN);
+	memcpy(raw + PROTO_SKEY_TBS_LEN, k.sig, PROTO_SIG_LEN);
+}
+
+static void test_shared_key(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t raw[PROTO_SKEY_LEN], other[64];
+	struct phone_key k;
+	char err[200];
+
+	make_skey(f, f->pub, raw);
+	memset(&k, 0, sizeof(k));
+	assert_int_equal(phone_key_set_shared(&k, raw, sizeof(raw), f->pub, err, sizeof(err)), 0);
+	assert_true(k.shared);
+	/* One shape for every check: the share's ID, recipient, spot and limits. */
+	assert_int_equal(k.ekey.key_id, 50);
+	assert_int_equal(k.ekey.user_id, 43);
+	assert_int_equal(k.ekey.spot_id, 101);
+	assert_int_equal(k.skey.parent_key_id, 7);
+	assert_int_equal(k.skey.mode, PROTO_SHARE_TRANSFER);
+	assert_int_equal(phone_key_check(&k, 200), KEY_OK);
+	assert_int_equal(phone_key_check(&k, 301), KEY_EXPIRED);
+	k.used = 2;
+	assert_int_equal(phone_key_check(&k, 200), KEY_USED_UP);
+	/* Round trip through the file as a shared key. */
+	k.used = 1;
+	k.site_id = 1;
+	assert_int_equal(keyring_put(f->kr, &k), 0);
+	assert_int_equal(keyring_save(f->kr, f->path), 0);
+	assert_int_equal(keyring_load(f->kr, f->path, f->pub, err, sizeof(err)), 0);
+	assert_int_equal(f->kr->count, 1);
+	assert_true(f->kr->keys[0].shared);
+	assert_memory_equal(f->kr->keys[0].raw, raw, sizeof(raw));
+	assert_int_equal(f->kr->keys[0].used, 1);
+	/* For another device: refused, k unchanged; a cut key: refused. */
+	memcpy(other, f->pub, sizeof(other));
+	other[0] ^= 0x80;
+	assert_int_equal(phone_key_set_shared(&k, raw, sizeof(raw), other, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "another device"));
+	assert_int_equal(phone_key_set_shared(&k, raw, sizeof(raw) - 1, f->pub, err, sizeof(err)),
+			 -1);
+	assert_int_equal(k.ekey.key_id, 50);
+	/* Removing it. */
+	assert_int_equal(keyring_remove(f->kr, 50), 0);
+	assert_int_equal(keyring_remove(f->kr, 50), -1);
+	assert_int_equal(f->kr->count, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +370,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_another_devices_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_for_spot_and_put, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_key, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("keyring", tests, NULL, NULL);
