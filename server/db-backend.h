@@ -49,6 +49,11 @@ struct db_backend {
 	const void *(*col_blob)(struct db_stmt *st, int i, size_t *len);
 	bool (*col_null)(struct db_stmt *st, int i);
 	int64_t (*changes)(struct db *db);
+
+	/* Optional (NULL: nothing to do). The connection leaves journal upkeep to ... */
+	int (*defer_checkpoints)(struct db *db);
+	/* ... a call of this on another connection, which never blocks writers. */
+	int (*checkpoint)(struct db *db);
 };
 
 extern const struct db_backend db_sqlite_backend;

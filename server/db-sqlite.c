@@ -380,6 +380,21 @@ static int64_t sqlite_changes(struct db *db)
 	return sqlite3_changes64(sqlite_of(db)->h);
 }
 
+static int sqlite_defer_checkpoints(struct db *db)
+{
+	return sqlite_run((struct sqlite_db *)db, "PRAGMA wal_autocheckpoint=0") == 0 ? 0 :
+										-DB_E_IO;
+}
+
+/* PASSIVE: folds in what no reader still needs, and never waits for a writer. */
+static int sqlite_checkpoint(struct db *db)
+{
+	struct sqlite_db *d = (struct sqlite_db *)db;
+	int rc = sqlite3_wal_checkpoint_v2(d->h, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -DB_E_IO;
+}
+
 const struct db_backend db_sqlite_backend = {
 	.scheme = "sqlite:",
 	.open = sqlite_open,
@@ -401,4 +416,6 @@ const struct db_backend db_sqlite_backend = {
 	.col_blob = sqlite_col_blob,
 	.col_null = sqlite_col_null,
 	.changes = sqlite_changes,
+	.defer_checkpoints = sqlite_defer_checkpoints,
+	.checkpoint = sqlite_checkpoint,
 };

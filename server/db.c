@@ -115,6 +115,16 @@ bool db_col_null(struct db_stmt *st, int i)
 	return st->be->col_null(st, i);
 }
 
+int db_defer_checkpoints(struct db *db)
+{
+	return db->be->defer_checkpoints != NULL ? db->be->defer_checkpoints(db) : 0;
+}
+
+int db_checkpoint(struct db *db)
+{
+	return db->be->checkpoint != NULL ? db->be->checkpoint(db) : 0;
+}
+
 int64_t db_changes(struct db *db)
 {
 	return db->be->changes(db);

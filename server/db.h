@@ -73,6 +73,16 @@ bool db_col_null(struct db_stmt *st, int i);
 int64_t db_changes(struct db *db);
 
 /*
+ * Journal upkeep off the commit path: after db_defer_checkpoints(), this connection's
+ * commits never stop to fold the write-ahead log into the database (SQLite's automatic
+ * checkpoint, a multi-millisecond stall every thousand pages); db_checkpoint(), called
+ * on a connection of its own, does it without blocking writers. Backends that need no
+ * upkeep do nothing. Both return 0 or -DB_E_IO.
+ */
+int db_defer_checkpoints(struct db *db);
+int db_checkpoint(struct db *db);
+
+/*
  * Convenience: prepare, bind the parameters described by `fmt` (one char each: 'i'
  * int64_t, 's' const char *, 'b' const void * then size_t), run to completion. Returns
  * 0 or -DB_E_*; a unique violation is -DB_E_CONSTRAINT.

@@ -97,6 +97,9 @@ struct server {
 	bool batch_started;              /* batch_thread runs: join it at close */
 	bool batch_stop;
 	pthread_t batch_thread;
+	pthread_t ckpt_thread;           /* folds the journal in, off the commit path */
+	bool ckpt_started;
+	atomic_bool ckpt_stop;
 
 	uint8_t master_key[SERVER_MASTER_KEY_LEN];
 
@@ -317,6 +320,48 @@ static void server_queue_leave(struct server_queue *q)
 
 /* ---- the database pool ---- */
 
+#define SERVER_CKPT_MS 250     /* the checkpointer's period */
+#define SERVER_CKPT_NAP_MS 50  /* how soon it sees a stop */
+
+/* Every connection of the server leaves journal upkeep to the checkpointer below. */
+static struct db *server_db_open(const char *url, const char **err)
+{
+	struct db *db = db_open(url, err);
+
+	if (db != NULL && db_defer_checkpoints(db) != 0)
+		log_warn("database: the journal is folded in at commits: %s", db_errmsg(db));
+	return db;
+}
+
+/*
+ * The checkpointer: folds the write-ahead log into the database every
+ * SERVER_CKPT_MS on a connection of its own, so that no commit (and no reply
+ * waiting for one) stalls for it.
+ */
+static void *server_ckpt_main(void *arg)
+{
+	struct server *srv = arg;
+	struct timespec nap = { 0, SERVER_CKPT_NAP_MS * 1000000L };
+	const char *err = NULL;
+	struct db *db = NULL;
+	unsigned ticks = 0;
+
+	while (!atomic_load(&srv->ckpt_stop)) {
+		nanosleep(&nap, NULL);
+		if (++ticks * SERVER_CKPT_NAP_MS < SERVER_CKPT_MS)
+			continue;
+		ticks = 0;
+		if (db == NULL && (db = db_open(srv->cfg->db_url, &err)) == NULL) {
+			log_error("checkpointer: %s", err);
+			continue;
+		}
+		if (db_checkpoint(db) != 0)
+			log_warn("checkpointer: %s", db_errmsg(db));
+	}
+	db_close(db);
+	return NULL;
+}
+
 struct db *server_db_get(struct server *srv)
 {
 	const char *err = NULL;
@@ -333,7 +378,7 @@ struct db *server_db_get(struct server *srv)
 	srv->pool_open++;
 	pthread_mutex_unlock(&srv->pool_lock);
 
-	db = db_open(srv->cfg->db_url, &err);
+	db = server_db_open(srv->cfg->db_url, &err);
 	if (db == NULL) {
 		log_error("database: %s", err);
 		pthread_mutex_lock(&srv->pool_lock);
@@ -454,7 +499,7 @@ static void *server_batch_main(void *arg)
 		c->next = NULL;
 		pthread_mutex_unlock(&srv->batch_lock);
 
-		if (db == NULL && (db = db_open(srv->cfg->db_url, &err)) == NULL)
+		if (db == NULL && (db = server_db_open(srv->cfg->db_url, &err)) == NULL)
 			log_error("database: %s", err);
 		server_batch_run(srv, db, first);
 
@@ -772,7 +817,7 @@ int server_open(const struct config *cfg, struct server **out)
 		}
 		srv->sms_sender = &srv->sms_hook;
 	}
-	db = db_open(cfg->db_url, &err);
+	db = server_db_open(cfg->db_url, &err);
 	if (db == NULL) {
 		log_error("database %s: %s", cfg->db_url, err);
 		goto fail;
@@ -784,6 +829,11 @@ int server_open(const struct config *cfg, struct server **out)
 	}
 	srv->pool_idle[srv->pool_nidle++] = db;
 	srv->pool_open = 1;
+	if (pthread_create(&srv->ckpt_thread, NULL, server_ckpt_main, srv) != 0) {
+		log_error("cannot start the journal checkpointer");
+		goto fail;
+	}
+	srv->ckpt_started = true;
 	*out = srv;
 	return 0;
 fail:
@@ -810,6 +860,9 @@ void server_close(struct server *srv)
 
 	if (srv == NULL)
 		return;
+	atomic_store(&srv->ckpt_stop, true);
+	if (srv->ckpt_started)
+		pthread_join(srv->ckpt_thread, NULL);
 	pthread_mutex_lock(&srv->batch_lock);
 	srv->batch_stop = true;
 	pthread_cond_signal(&srv->batch_cond);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -251,6 +252,56 @@ static void test_commit_durable_rollback_gone(void **state)
 	db_close(db);
 }
 
+/* Bytes of the SQLite write-ahead log beside the database. */
+static long wal_size(void)
+{
+	char wal[sizeof(path) + 8];
+	struct stat st;
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	return stat(wal, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* Commits `n` transactions of one 4 KiB row each. */
+static void write_pages(struct db *db, int n)
+{
+	static uint8_t blob[4096];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(db_begin(db), 0);
+		assert_int_equal(db_exec(db, "INSERT INTO t (n, b) VALUES ($1, $2)", "ib",
+					 (int64_t)i, (const void *)blob, sizeof(blob)), 0);
+		assert_int_equal(db_commit(db), 0);
+	}
+}
+
+/*
+ * A connection that defers checkpoints never folds the log in at its commits (the log
+ * grows well past SQLite's automatic 1,000 pages); a checkpoint from another connection then
+ * lets the log start over, and every row is there from a fresh connection.
+ */
+static void test_checkpoint_off_the_commit_path(void **state)
+{
+	struct db *db = open_table(), *ckpt = open_db(), *fresh;
+	long grown;
+
+	(void)state;
+	assert_int_equal(db_defer_checkpoints(db), 0);
+	write_pages(db, 1200);
+	grown = wal_size();
+	assert_true(grown > 1500L * 4096);
+	assert_int_equal(db_checkpoint(ckpt), 0);
+	write_pages(db, 10); /* reuses the log from its start: it does not grow */
+	assert_int_equal(wal_size(), grown);
+	fresh = open_db();
+	assert_int_equal(query_int(fresh, "SELECT COUNT(*) FROM t"), 1210);
+	db_close(fresh);
+	assert_int_equal(db_exec(db, "DROP TABLE t", NULL), 0);
+	db_close(ckpt);
+	db_close(db);
+}
+
 /*
  * A finalized statement is kept prepared for the next db_prepare() of the same SQL: it
  * comes back without its old bindings, from its first row, on a fresh snapshot; two of
@@ -362,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_constraint),
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_commit_durable_rollback_gone),
+		cmocka_unit_test(test_checkpoint_off_the_commit_path),
 		cmocka_unit_test(test_statements_reused),
 		cmocka_unit_test(test_migrations),
 	};
