@@ -344,10 +344,11 @@ _fuzz: $(FUZZ_BINS)
 # ---- benchmarks
 # bench-unlock runs the lock core under callgrind; the whole-system benchmarks start the
 # real programs, like the black-box tests, with the set-up they share (tests/support/test-stack.c).
-BENCH_SYSTEM := issue events delivery phone
+# bench-console draws the console's map without a server (its rule is in parkconsole's block).
+BENCH_SYSTEM := issue events delivery phone console-storm
 BENCH_SYSTEM_BINS := $(addprefix build/bench/bench-,$(BENCH_SYSTEM))
 BENCH_SUPPORT_OBJ := $(call to_obj,tests/bench/bench-stats.c)
-BENCH_BINS := build/bench/bench-unlock $(BENCH_SYSTEM_BINS)
+BENCH_BINS := build/bench/bench-unlock $(BENCH_SYSTEM_BINS) build/bench/bench-console
 
 build/bench/bench-unlock: $(OBJ)/tests/bench/bench-unlock.o $(TEST_LINK)
 	@mkdir -p $(@D)
@@ -405,7 +406,8 @@ programs: $(MO_FILES)
 tests: $(MO_FILES)
 $(addprefix $(TESTBIN)/test-,$(TUI_SIM_TESTS)): | $(MO_FILES)
 
-# The console's benchmark (not in BENCH_BINS: run it as build/bench/bench-console).
+# The console's frame benchmark (in BENCH_BINS; its event storm is bench-console-storm,
+# a whole-system benchmark of the bench section).
 build/bench/bench-console: $(OBJ)/tests/bench/bench-console.o $(BENCH_SUPPORT_OBJ) $(TEST_LINK)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LINK    $@")

@@ -218,7 +218,7 @@ ID_VERB(run_deny, "deny", _("Share %s is refused.\n"))
 /* ---- policy ---- */
 
 struct policy_state {
-	const char *otp, *region, *add, *remove, *approval, *renters;
+	const char *otp, *region, *add, *remove, *approval, *renters, *key_valid, *key_uses;
 };
 
 static const struct cli_option policy_opts[] = {
@@ -228,15 +228,22 @@ static const struct cli_option policy_opts[] = {
 	{ "remove", 'd', "USER", N_("withdraw user ID USER's authorisation") },
 	{ "approval", 'p', "yes|no", N_("whether shares of the spot need your approval") },
 	{ "renters-share", 's', "yes|no", N_("whether renters may share their keys") },
+	{ "key-valid", 'v', "SECONDS", N_("how long a renter's key is valid (0: no end)") },
+	{ "key-uses", 'n', "N", N_("how many unlocks a renter's key allows (0: no bound)") },
 };
 
 static int policy_option(void *state, int row, const char *arg)
 {
 	struct policy_state *s = state;
 	const char **slot[] = { &s->otp, &s->region, &s->add, &s->remove, &s->approval,
-				&s->renters };
+				&s->renters, &s->key_valid, &s->key_uses };
 
-	if (row >= 4 && strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
+	if (row >= 6 && (arg[0] == '\0' || strspn(arg, "0123456789") != strlen(arg) ||
+			 strlen(arg) > 9)) {
+		fprintf(stderr, _("parkctl: --%s takes a whole number\n"), policy_opts[row].name);
+		return -1;
+	}
+	if (row >= 4 && row < 6 && strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
 		fprintf(stderr, _("parkctl: --%s takes yes or no\n"), policy_opts[row].name);
 		return -1;
 	}
@@ -276,6 +283,12 @@ static int run_policy(struct parkctl *pc, void *state, char **args, unsigned nar
 	if (s->renters != NULL)
 		json_object_object_add(req, "renters_may_share",
 				       json_object_new_boolean(strcmp(s->renters, "yes") == 0));
+	if (s->key_valid != NULL)
+		json_object_object_add(req, "key_valid_s",
+				       json_object_new_int64(strtoll(s->key_valid, NULL, 10)));
+	if (s->key_uses != NULL)
+		json_object_object_add(req, "key_max_unlocks",
+				       json_object_new_int64(strtoll(s->key_uses, NULL, 10)));
 	r = parkctl_call(pc, req);
 	if (r == NULL || pc->json)
 		return finish(pc, r);
@@ -378,7 +391,7 @@ const struct parkctl_verb parkctl_verb_deny = {
 const struct parkctl_verb parkctl_verb_policy = {
 	"policy", "SPOT [anyone|region|authorised]",
 	N_("Show or set who may use your spot, and its sharing rules"), 1, 2,
-	policy_opts, 6, policy_option, sizeof(struct policy_state), run_policy,
+	policy_opts, 8, policy_option, sizeof(struct policy_state), run_policy,
 };
 const struct parkctl_verb parkctl_verb_otp = {
 	"otp", "enrol|confirm CODE|status", N_("Enrol an authenticator for one-time codes"), 1, 2,

@@ -9,7 +9,7 @@ set -eu
 pkgs_build="gcc make pkg-config libssl-dev libcmocka-dev libmicrohttpd-dev libjson-c-dev libsqlite3-dev libcurl4-openssl-dev libargon2-dev libsystemd-dev libncurses-dev gettext libqrencode-dev"
 pkgs_test="$pkgs_build dbus tmux libxml2-utils locales"
 pkgs_fuzz="clang libclang-rt-14-dev"
-pkgs_bench="valgrind binutils gcc-arm-none-eabi libnewlib-arm-none-eabi"
+pkgs_bench="valgrind binutils gcc-arm-none-eabi libnewlib-arm-none-eabi tmux"
 pkgs_run="$pkgs_build openssl curl socat"
 
 want=""

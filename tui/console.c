@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "eventlist.h"
 #include "frame.h"
 #include "i18n.h"
 #include "text.h"
@@ -581,7 +582,44 @@ static void console_live(struct console *c)
 		else if (m->kind == LIVE_LINK)
 			console_link(c, m);
 	}
-	live_msg_free(list);
+	if (c->trace == NULL) {
+		live_msg_free(list);
+		return;
+	}
+	/* Traced once the frame that shows them is drawn (console_trace_drawn). */
+	if (c->traced == NULL) {
+		c->traced = list;
+		return;
+	}
+	for (m = c->traced; m->next != NULL; m = m->next)
+		;
+	m->next = list;
+}
+
+/*
+ * --trace: one line per event applied since the last frame, now that the frame showing
+ * it is drawn: wall-clock ms (with microseconds), spot, kind, the lock's sequence. Only
+ * what the stream said of the event; never the session or the user.
+ */
+static void console_trace_drawn(struct console *c)
+{
+	static const char kind_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
+	struct eventlist_entry e;
+	struct timespec ts;
+	struct live_msg *m;
+
+	if (c->traced == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (m = c->traced; m != NULL; m = m->next)
+		if (m->kind == LIVE_EVENT && eventlist_parse(m->json, &e) == 0)
+			fprintf(c->trace, "%lld.%06ld %" PRId64 " %s %" PRId64 "\n",
+				(long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+				(long)(ts.tv_nsec % 1000000), e.spot,
+				strspn(e.kind, kind_chars) == strlen(e.kind) ? e.kind : "?", e.seq);
+	(void)fflush(c->trace);
+	live_msg_free(c->traced);
+	c->traced = NULL;
 }
 
 /* ---- the loop ---- */
@@ -625,6 +663,7 @@ static void console_loop(struct console *c, int sigfd)
 
 	while (!c->quit) {
 		frame_draw(c);
+		console_trace_drawn(c);
 		n = 0;
 		p[n].fd = STDIN_FILENO;
 		p[n++].events = POLLIN;
@@ -710,6 +749,11 @@ int console_run(const struct console_config *cfg)
 				  "--server a http:// or https:// URL?\n"));
 		goto out;
 	}
+	if (cfg->trace[0] != '\0' && (c->trace = fopen(cfg->trace, "ae")) == NULL) {
+		fprintf(stderr, _("parkconsole: cannot open the trace file %s: %s\n"), cfg->trace,
+			strerror(errno));
+		goto out;
+	}
 	if (ui_start(cfg->mono, &c->colour) != 0) {
 		fprintf(stderr, _("parkconsole: cannot use this terminal (TERM=%s); run it in a "
 				  "terminal such as xterm or tmux.\n"), getenv("TERM") != NULL ?
@@ -730,6 +774,9 @@ out:
 	prompt_close(&c->prompt);
 	prompt_close(&c->login.phone);
 	prompt_close(&c->login.password);
+	live_msg_free(c->traced);
+	if (c->trace != NULL)
+		fclose(c->trace);
 	if (sigfd >= 0)
 		close(sigfd);
 	free(c);

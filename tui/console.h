@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <json-c/json.h>
 
@@ -38,6 +39,7 @@ struct console_config {
 	long idle_logout_s;                   /* 0: never */
 	bool mono;                            /* no colours even where the terminal has them */
 	bool ascii;                           /* ASCII map symbols even in a UTF-8 locale */
+	char trace[CONSOLE_PATH_LEN];         /* --trace FILE (a diagnostic), or "" */
 };
 
 enum screen_id {
@@ -119,6 +121,8 @@ struct console {
 	char exit_phone[CONSOLE_PHONE_LEN];
 	struct maptext_grid grid;       /* the map screen's layout, sized to the screen */
 	bool grid_ok;
+	FILE *trace;                    /* --trace: open for appending, or NULL */
+	struct live_msg *traced;        /* --trace: taken from the link, not yet drawn */
 };
 
 /*

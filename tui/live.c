@@ -1,9 +1,11 @@
 /*
- * live.c: the live link's thread (see live.h). Two API clients, both used only by the
- * thread: one holds the event stream open, the other reads the map and the alarms while
- * the stream waits. The map is read when the stream's "ready" event has arrived, so
- * that no event falls between the map and the stream; events later than the map apply
- * on top of it.
+ * live.c: the live link's threads (see live.h). The stream thread holds the event stream
+ * open with one API client and reads the map with another while the stream waits. The
+ * map is read when the stream's "ready" event has arrived, so that no event falls
+ * between the map and the stream; events later than the map apply on top of it. The
+ * alarms list is read by a thread of its own, at most every LIVE_ALARMS_MS, when an
+ * event may have changed it: in an event storm the stream never waits for it, and the
+ * last read follows the last event.
  */
 #include "live.h"
 
@@ -28,6 +30,7 @@
 #define LIVE_CONNECT_MS 3000
 #define LIVE_CALL_MS 10000
 #define LIVE_ATTEMPTS_CAP 16 /* backoff attempts counted, at most: the delay is capped anyway */
+#define LIVE_ALARMS_MS 500   /* the alarms list is read at most this often */
 
 struct live {
 	pthread_t thread;
@@ -37,7 +40,12 @@ struct live {
 	pthread_mutex_t mu;      /* guards the queue */
 	struct live_msg *head, *tail;
 	size_t queued;
-	struct apiclient *stream, *sync; /* the thread's own */
+	struct apiclient *stream, *sync; /* the stream thread's own */
+	struct apiclient *alarms;        /* the alarm thread's own */
+	pthread_t alarm_thread;
+	bool alarm_started;
+	pthread_cond_t alarm_cond;       /* under mu: alarms_due, or cancel */
+	bool alarms_due;
 	bool up;                 /* this connection got its map */
 	bool whole_site;
 	char site_path[LIVE_PATH_LEN], alarms_path[LIVE_PATH_LEN], events_path[LIVE_PATH_LEN];
@@ -155,20 +163,50 @@ static int live_get(struct live *l, const char *path, json_object **out,
 	return r < 0 ? r : 0;
 }
 
-/* Reads the alarms and queues them; a missing route queues NULL (no alarms list). */
+/* Asks the alarm thread for a read of the alarms list (they may have changed). */
 static void live_alarms(struct live *l)
+{
+	if (!l->whole_site)
+		return; /* owners see their spots' state; the alarms are the staff's */
+	pthread_mutex_lock(&l->mu);
+	l->alarms_due = true;
+	pthread_cond_signal(&l->alarm_cond);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* Reads the alarms and queues them; a missing route queues NULL (no alarms list). */
+static void live_read_alarms(struct live *l)
 {
 	struct apiclient_error err;
 	json_object *o = NULL;
-	int r;
+	int r = apiclient_call(l->alarms, "GET", l->alarms_path, NULL, 0, LIVE_CALL_MS, &o, &err);
 
-	if (!l->whole_site)
-		return; /* owners see their spots' state; the alarms are the staff's */
-	r = live_get(l, l->alarms_path, &o, &err);
-	if (r == 0)
+	if (r >= 0 && o != NULL)
 		live_post_json(l, LIVE_ALARMS, o);
 	else if (r == -APICLIENT_E_HTTP && err.status == 404)
 		live_post_json(l, LIVE_ALARMS, NULL);
+	else
+		json_object_put(o);
+}
+
+/* The alarm thread: one read per request, at most every LIVE_ALARMS_MS. */
+static void *live_alarm_main(void *arg)
+{
+	struct live *l = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&l->mu);
+		while (!l->alarms_due && !atomic_load(&l->cancel))
+			pthread_cond_wait(&l->alarm_cond, &l->mu);
+		l->alarms_due = false;
+		pthread_mutex_unlock(&l->mu);
+		if (atomic_load(&l->cancel))
+			break;
+		live_read_alarms(l);
+		if (apiclient_sleep(l->alarms, LIVE_ALARMS_MS) != 0)
+			break;
+	}
+	return NULL;
 }
 
 /* The stream is ready: read the map. 0 to follow the stream, or 1 to end it. */
@@ -293,6 +331,8 @@ static void live_free(struct live *l)
 {
 	apiclient_free(l->stream);
 	apiclient_free(l->sync);
+	apiclient_free(l->alarms);
+	pthread_cond_destroy(&l->alarm_cond);
 	live_msg_free(l->head);
 	if (l->pipe_rd >= 0)
 		close(l->pipe_rd);
@@ -300,6 +340,18 @@ static void live_free(struct live *l)
 		close(l->pipe_wr);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
+}
+
+/* Ends the alarm thread (cancel is raised or raised here) and waits for it. */
+static void live_stop_alarms(struct live *l)
+{
+	atomic_store(&l->cancel, 1);
+	pthread_mutex_lock(&l->mu);
+	pthread_cond_signal(&l->alarm_cond);
+	pthread_mutex_unlock(&l->mu);
+	if (l->alarm_started)
+		pthread_join(l->alarm_thread, NULL);
+	l->alarm_started = false;
 }
 
 int live_start(const struct live_opts *o, struct live **out)
@@ -312,6 +364,7 @@ int live_start(const struct live_opts *o, struct live **out)
 		return -1;
 	l->pipe_rd = l->pipe_wr = -1;
 	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->alarm_cond, NULL);
 	l->whole_site = o->whole_site;
 	snprintf(l->site_path, sizeof(l->site_path), "/v1/sites/%" PRId64, o->site_id);
 	snprintf(l->alarms_path, sizeof(l->alarms_path), "/v1/sites/%" PRId64 "/alarms",
@@ -324,15 +377,20 @@ int live_start(const struct live_opts *o, struct live **out)
 		snprintf(l->events_path, sizeof(l->events_path), "/v1/events");
 	l->stream = live_client(o, &l->cancel);
 	l->sync = live_client(o, &l->cancel);
-	if (l->stream == NULL || l->sync == NULL || live_pipe(l) != 0) {
+	l->alarms = live_client(o, &l->cancel);
+	if (l->stream == NULL || l->sync == NULL || l->alarms == NULL || live_pipe(l) != 0) {
 		live_free(l);
 		return -1;
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	r = pthread_create(&l->thread, NULL, live_main, l);
+	r = pthread_create(&l->alarm_thread, NULL, live_alarm_main, l);
+	l->alarm_started = r == 0;
+	if (r == 0)
+		r = pthread_create(&l->thread, NULL, live_main, l);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
+		live_stop_alarms(l);
 		live_free(l);
 		return -1;
 	}
@@ -346,5 +404,6 @@ void live_stop(struct live *l)
 		return;
 	atomic_store(&l->cancel, 1);
 	pthread_join(l->thread, NULL);
+	live_stop_alarms(l);
 	live_free(l);
 }

@@ -87,6 +87,11 @@ static int opt_localedir(struct console_config *c, const char *arg)
 	return main_copy("localedir", c->localedir, sizeof(c->localedir), arg);
 }
 
+static int opt_trace(struct console_config *c, const char *arg)
+{
+	return main_copy("trace", c->trace, sizeof(c->trace), arg);
+}
+
 /* A whole number lo..hi into *out; 0, or -1 after saying so. */
 static int main_number(const char *opt, const char *arg, long long lo, long long hi,
 		       long long *out)
@@ -148,7 +153,7 @@ static int opt_ascii(struct console_config *c, const char *arg)
 
 enum main_opt {
 	OPT_HELP, OPT_VERSION, OPT_SERVER, OPT_CA_FILE, OPT_PHONE, OPT_PASSWORD_FILE, OPT_SITE,
-	OPT_KIOSK, OPT_IDLE_LOGOUT, OPT_MONO, OPT_ASCII, OPT_LOCALEDIR, MAIN_OPTS
+	OPT_KIOSK, OPT_IDLE_LOGOUT, OPT_MONO, OPT_ASCII, OPT_LOCALEDIR, OPT_TRACE, MAIN_OPTS
 };
 
 static const struct cli_option main_opts[MAIN_OPTS] = {
@@ -175,6 +180,8 @@ static const struct cli_option main_opts[MAIN_OPTS] = {
 	[OPT_ASCII] = { "ascii", 'A', NULL, N_("ASCII map symbols instead of Unicode ones") },
 	[OPT_LOCALEDIR] = { "localedir", 'L', "DIR", N_("the message catalogues' directory "
 							"(default: where make install put them)") },
+	[OPT_TRACE] = { "trace", 'T', "FILE", N_("diagnostic: append a line to FILE for each "
+						 "live event once it is on the screen") },
 };
 
 static const main_opt_fn main_sets[MAIN_OPTS] = {
@@ -188,6 +195,7 @@ static const main_opt_fn main_sets[MAIN_OPTS] = {
 	[OPT_MONO] = opt_mono,
 	[OPT_ASCII] = opt_ascii,
 	[OPT_LOCALEDIR] = opt_localedir,
+	[OPT_TRACE] = opt_trace,
 };
 
 static const struct cli main_cli = {

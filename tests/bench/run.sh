@@ -8,9 +8,13 @@
 #     the static RAM of one `struct lock`;
 #  3. the whole system over loopback, the real parkd, parkgw and parklockd in temporary
 #     directories: e-key issuance over HTTP beside its crypto-only bound (bench-issue),
-#     lock events to an event-stream subscriber with 2,000 locks (bench-events), and 200
-#     credentials through one gateway (bench-delivery). A set-up that fails is reported
-#     and the others still run; the exit status is then 1.
+#     lock events to an event-stream subscriber with 2,000 locks (bench-events), 200
+#     credentials through one gateway (bench-delivery), warm and cold unlocks through
+#     parkphoned (bench-phone); the operator console parkconsole: a frame and a full
+#     repaint of a 2,000-spot map (bench-console), and the real console in tmux under a
+#     storm of 500 events a second for 10 s, its lag behind the stream and its CPU
+#     (bench-console-storm). A set-up that fails is reported and the others still run;
+#     the exit status is then 1.
 set -eu
 out=build/bench
 mkdir -p "$out"
@@ -127,4 +131,8 @@ system_bench "credential delivery: 200 e-keys for 200 locks through one gateway"
 	build/bench/bench-delivery
 system_bench "phone: warm and cold unlock through parkphoned (sim transport)" \
 	build/bench/bench-phone
+system_bench "console: map frame and full repaint, 2,000 spots (curses to /dev/null)" \
+	build/bench/bench-console
+system_bench "console under an event storm: 500 events/s for 10 s, parkconsole in tmux, 2,000 spots" \
+	build/bench/bench-console-storm
 exit $status

@@ -2,13 +2,15 @@
  * test-stack.c: the whole-system set-up of the benchmarks and of the phone and console
  * tests; see test-stack.h. An installer's order, as tests/sim/test-system.c does it:
  * factory-fresh locks, parkd and its administrator, the site with the locks' and
- * gateways' keys, each lock provisioned, then the gateways. Nothing here measures.
+ * gateways' keys, each lock provisioned, then the gateways; then the stream followed and
+ * cars driven over the locks. Times are taken here, but nothing is made a figure.
  */
 #include "test-stack.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,7 +25,7 @@
 #include "../../lib/hex.h"
 #include "../../lib/p256.h"
 #include "../../lib/lockconn.h"
-#include "../../server/http.h"
+#include "../../server/site.h"
 #include "test-authority.h"
 #include "test-proc.h"
 
@@ -159,6 +161,8 @@ void stack_init(struct stack *s, const char *name, const char *argv0)
 	test_find_program(argv0, "PARKLOCKD", "parklockd", s->parklockd, sizeof(s->parklockd));
 	test_find_program(argv0, "PARKPHONED", "parkphoned", s->parkphoned, sizeof(s->parkphoned));
 	test_find_program(argv0, "PARKCTL", "parkctl", s->parkctl, sizeof(s->parkctl));
+	test_find_program(argv0, "PARKCONSOLE", "parkconsole", s->parkconsole,
+			  sizeof(s->parkconsole));
 	snprintf(s->conf, sizeof(s->conf), "%s/parkd.conf", s->dir);
 	snprintf(s->sms, sizeof(s->sms), "%s/sms.txt", s->dir);
 	snprintf(s->parkd_log, sizeof(s->parkd_log), "%s/parkd.log", s->dir);
@@ -596,8 +600,19 @@ void stack_site(struct stack *s, struct apiclient *admin,
 		       const struct stack_garage *g, int64_t owner_id, int64_t gw_id,
 		       const uint8_t gw_pub[64])
 {
+	uint8_t pubs[1][64];
+
+	memcpy(pubs[0], gw_pub, sizeof(pubs[0]));
+	stack_site_garages(s, admin, g->site_id, g, 1, owner_id, &gw_id,
+			   (const uint8_t (*)[64])pubs);
+}
+
+void stack_site_garages(struct stack *s, struct apiclient *admin, uint32_t site_id,
+			const struct stack_garage *g, size_t n, int64_t owner_id,
+			const int64_t *gw_ids, const uint8_t (*gw_pubs)[64])
+{
 	char *text = NULL;
-	size_t len = 0;
+	size_t len = 0, k, at = 0, count = 0;
 	json_object *r = NULL;
 	FILE *f = open_memstream(&text, &len);
 	uint32_t i, spot;
@@ -605,6 +620,8 @@ void stack_site(struct stack *s, struct apiclient *admin,
 	(void)s;
 	if (f == NULL)
 		stack_die("out of memory");
+	for (k = 0; k < n; k++)
+		count += g[k].count;
 	/* One aisle: every spot is reached from the junction J between entrance and exit. */
 	/* A plan just big enough: rows of 30 spots south of the aisle. */
 	fprintf(f, "{\"site_id\":%u,\"name\":\"Bench %u\",\"levels\":[{\"id\":\"L\",\"name\":"
@@ -612,39 +629,45 @@ void stack_site(struct stack *s, struct apiclient *admin,
 		"{\"id\":\"E\",\"level\":\"L\",\"x\":0,\"y\":0,\"kind\":\"entrance\"},"
 		"{\"id\":\"J\",\"level\":\"L\",\"x\":10,\"y\":0,\"kind\":\"junction\"},"
 		"{\"id\":\"X\",\"level\":\"L\",\"x\":20,\"y\":0,\"kind\":\"exit\"}],"
-		"\"lanes\":[[\"E\",\"J\"],[\"J\",\"X\"]],\"spots\":[", (unsigned)g->site_id,
-		(unsigned)g->site_id, (unsigned)(3 + (g->count + 29) / 30));
-	for (i = 0; i < g->count; i++) {
-		spot = g->first + i;
-		fprintf(f, "%s{\"id\":%u,\"name\":\"S%u\",\"level\":\"L\",\"x\":%u,\"y\":%u,"
-			"\"node\":\"J\",", i > 0 ? "," : "", (unsigned)spot, (unsigned)spot,
-			(unsigned)(1 + i % 30), (unsigned)(1 + i / 30));
-		if (owner_id > 0)
-			fprintf(f, "\"owner\":%lld,", (long long)owner_id);
-		if (g->dir[0] != '\0')
-			fprintf(f, "\"lock\":{\"address\":\"%s/%u.sock\",\"device_pub\":\"", g->dir,
-				(unsigned)spot);
-		else
-			fprintf(f, "\"lock\":{\"address\":\"none/%u\",\"device_pub\":\"",
-				(unsigned)spot);
-		stack_hex(f, g->pubs[i], 64);
-		fputs("\"}}", f);
+		"\"lanes\":[[\"E\",\"J\"],[\"J\",\"X\"]],\"spots\":[", (unsigned)site_id,
+		(unsigned)site_id, (unsigned)(3 + (count + 29) / 30));
+	for (k = 0; k < n; k++) {
+		for (i = 0; i < g[k].count; i++, at++) {
+			spot = g[k].first + i;
+			fprintf(f, "%s{\"id\":%u,\"name\":\"S%u\",\"level\":\"L\",\"x\":%u,"
+				"\"y\":%u,\"node\":\"J\",", at > 0 ? "," : "", (unsigned)spot,
+				(unsigned)spot, (unsigned)(1 + at % 30), (unsigned)(1 + at / 30));
+			if (owner_id > 0)
+				fprintf(f, "\"owner\":%lld,", (long long)owner_id);
+			if (g[k].dir[0] != '\0')
+				fprintf(f, "\"lock\":{\"address\":\"%s/%u.sock\",\"device_pub\":\"",
+					g[k].dir, (unsigned)spot);
+			else
+				fprintf(f, "\"lock\":{\"address\":\"none/%u\",\"device_pub\":\"",
+					(unsigned)spot);
+			stack_hex(f, g[k].pubs[i], 64);
+			fputs("\"}}", f);
+		}
 	}
-	fprintf(f, "],\"gateways\":[{\"id\":%lld,\"name\":\"gw%lld\",\"public_key\":\"",
-		(long long)gw_id, (long long)gw_id);
-	stack_hex(f, gw_pub, 64);
-	fputs("\",\"covers\":[", f);
-	for (i = 0; i < g->count; i++)
-		fprintf(f, "%s%u", i > 0 ? "," : "", (unsigned)(g->first + i));
-	fputs("]}]}", f);
+	fputs("],\"gateways\":[", f);
+	for (k = 0; k < n; k++) {
+		fprintf(f, "%s{\"id\":%lld,\"name\":\"gw%lld\",\"public_key\":\"",
+			k > 0 ? "," : "", (long long)gw_ids[k], (long long)gw_ids[k]);
+		stack_hex(f, gw_pubs[k], 64);
+		fputs("\",\"covers\":[", f);
+		for (i = 0; i < g[k].count; i++)
+			fprintf(f, "%s%u", i > 0 ? "," : "", (unsigned)(g[k].first + i));
+		fputs("]}", f);
+	}
+	fputs("]}", f);
 	if (fclose(f) != 0)
 		stack_die("out of memory");
-	if (len > HTTP_BODY_MAX)
-		stack_die("the description of site %u is %zu bytes, over parkd's request "
-				 "limit of %d: fewer locks per site", (unsigned)g->site_id, len,
-				 HTTP_BODY_MAX);
+	if (len > SITE_BODY_MAX)
+		stack_die("the description of site %u is %zu bytes, over parkd's limit for "
+			  "one of %u: fewer locks per site", (unsigned)site_id, len,
+			  (unsigned)SITE_BODY_MAX);
 	if (stack_call(admin, "POST", "/v1/sites", text, &r) != 201)
-		stack_die("site %u was not imported", (unsigned)g->site_id);
+		stack_die("site %u was not imported", (unsigned)site_id);
 	json_object_put(r);
 	free(text);
 }
@@ -686,4 +709,265 @@ size_t stack_wait_online(struct apiclient *admin, const struct stack_garage *g,
 			return count;
 		test_sleep_ms(200);
 	}
+}
+
+/* ---- the event stream ---- */
+
+static int stack_stream_line(void *arg, const char *event, const char *data)
+{
+	struct stack_stream *st = arg;
+
+	if (strcmp(event, "ready") == 0) {
+		atomic_store(&st->ready, 1);
+		return 0;
+	}
+	atomic_store(&st->last_us, (long long)(stack_now_ms() * 1000.0));
+	return st->on_event(st->arg, event, data);
+}
+
+static void *stack_stream_main(void *arg)
+{
+	struct stack_stream *st = arg;
+	struct apiclient_error e;
+
+	st->result = apiclient_stream(st->c, st->path, 0, stack_stream_line, st, &e);
+	return NULL;
+}
+
+void stack_stream_start(const struct stack *s, struct stack_stream *st, const char *token,
+			const char *path, apiclient_event_fn on_event, void *arg)
+{
+	double end;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(st->path, sizeof(st->path), "%s", path);
+	st->on_event = on_event;
+	st->arg = arg;
+	atomic_store(&st->last_us, (long long)(stack_now_ms() * 1000.0));
+	st->c = stack_client(s, token, &st->cancel);
+	if (pthread_create(&st->thread, NULL, stack_stream_main, st) != 0)
+		stack_die("cannot start the subscriber of %s", path);
+	end = stack_now_ms() + 10000;
+	while (!atomic_load(&st->ready) && stack_now_ms() < end)
+		test_sleep_ms(10);
+	if (!atomic_load(&st->ready))
+		stack_die("the event stream %s did not open", path);
+}
+
+bool stack_stream_quiet(struct stack_stream *st, long quiet_ms, long max_ms)
+{
+	double end = stack_now_ms() + (double)max_ms;
+
+	for (;;) {
+		if (stack_now_ms() - (double)atomic_load(&st->last_us) / 1000.0 >= (double)quiet_ms)
+			return true;
+		if (stack_now_ms() > end)
+			return false;
+		test_sleep_ms(50);
+	}
+}
+
+int stack_stream_stop(struct stack_stream *st)
+{
+	atomic_store(&st->cancel, 1);
+	pthread_join(st->thread, NULL);
+	apiclient_free(st->c);
+	st->c = NULL;
+	return st->result;
+}
+
+/* ---- cars over the locks ---- */
+
+void stack_cars_init(struct stack_cars *c, struct stack_garage *g, size_t n)
+{
+	size_t k;
+
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->mu, NULL);
+	c->g = g;
+	c->ng = n;
+	for (k = 0; k < n; k++)
+		c->nlocks += g[k].count;
+	c->locks = calloc(c->nlocks, sizeof(*c->locks));
+	c->online = calloc(c->nlocks, sizeof(*c->online));
+	if (c->locks == NULL || c->online == NULL)
+		stack_die("out of memory");
+	c->rng = 0x9e3779b97f4a7c15u;
+}
+
+void stack_cars_free(struct stack_cars *c)
+{
+	free(c->locks);
+	free(c->online);
+	pthread_mutex_destroy(&c->mu);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The garage of lock number i, and i's place in it. */
+static struct stack_garage *stack_cars_garage(const struct stack_cars *c, size_t i, uint32_t *at)
+{
+	size_t k;
+
+	for (k = 0; k < c->ng; k++) {
+		if (i < c->g[k].count) {
+			*at = (uint32_t)i;
+			return &c->g[k];
+		}
+		i -= c->g[k].count;
+	}
+	stack_die("no lock number %zu", i);
+}
+
+uint32_t stack_cars_spot(const struct stack_cars *c, size_t i)
+{
+	uint32_t at;
+	const struct stack_garage *g = stack_cars_garage(c, i, &at);
+
+	return g->first + at;
+}
+
+/* The lock number of `spot`, or -1. */
+static long stack_cars_index(const struct stack_cars *c, int64_t spot)
+{
+	size_t k, base = 0;
+
+	for (k = 0; k < c->ng; base += c->g[k].count, k++)
+		if (spot >= (int64_t)c->g[k].first && spot < (int64_t)c->g[k].first + c->g[k].count)
+			return (long)(base + (size_t)(spot - c->g[k].first));
+	return -1;
+}
+
+size_t stack_cars_wait_online(struct stack_cars *c, struct apiclient *admin, long ms)
+{
+	double end = stack_now_ms() + (double)ms, t;
+	size_t k, i, base = 0;
+	bool *online = calloc(c->nlocks, sizeof(*online));
+
+	if (online == NULL)
+		stack_die("out of memory");
+	c->nonline = 0;
+	/* One deadline for all: the garages come online together. */
+	for (k = 0; k < c->ng; base += c->g[k].count, k++) {
+		t = end - stack_now_ms();
+		stack_wait_online(admin, &c->g[k], online + base, t > 0 ? (long)t : 0);
+		for (i = 0; i < c->g[k].count; i++)
+			if (online[base + i])
+				c->online[c->nonline++] = base + i;
+	}
+	free(online);
+	return c->nonline;
+}
+
+/* Toggles the car over lock i: the pending entry first, so the event cannot beat it. */
+static void stack_cars_toggle(struct stack_cars *c, size_t i, bool counted)
+{
+	struct stack_car_lock *l = &c->locks[i];
+	struct stack_car_pending *p;
+	struct stack_garage *g;
+	char cmd[64], reply[1024];
+	uint32_t at;
+
+	g = stack_cars_garage(c, i, &at);
+	pthread_mutex_lock(&c->mu);
+	if (l->n == STACK_CARS_PENDING_MAX) {
+		pthread_mutex_unlock(&c->mu);
+		return;
+	}
+	l->car = !l->car;
+	p = &l->q[l->n++];
+	p->arrived = l->car;
+	p->counted = counted;
+	c->counted_pending += counted;
+	c->counted_sent += counted;
+	snprintf(cmd, sizeof(cmd), "%u car %s", (unsigned)(g->first + at),
+		 l->car ? "present" : "absent");
+	p->sent_ms = stack_now_ms();
+	pthread_mutex_unlock(&c->mu);
+	if (stack_world(g, cmd, reply, sizeof(reply)) != 0 ||
+	    strstr(reply, "\"ok\":true") == NULL)
+		stack_die("world command '%s' failed: %s", cmd, reply);
+}
+
+static uint64_t stack_cars_random(struct stack_cars *c)
+{
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	return c->rng;
+}
+
+static void stack_sleep_until(double t_ms)
+{
+	double now = stack_now_ms();
+
+	if (t_ms > now)
+		usleep((useconds_t)((t_ms - now) * 1000.0));
+}
+
+void stack_cars_run(struct stack_cars *c, double rate, long warmup_ms, long measure_ms)
+{
+	double t, t0, interval = 1000.0 / rate;
+	long commands = 0;
+	size_t i;
+	int j;
+
+	if (c->nonline == 0)
+		stack_die("no lock is online to send cars to");
+	pthread_mutex_lock(&c->mu);
+	/* What an earlier run lost, should it still come, is not this run's. */
+	for (i = 0; i < c->nlocks; i++)
+		for (j = 0; j < c->locks[i].n; j++)
+			c->locks[i].q[j].counted = false;
+	c->counted_sent = c->counted_pending = 0;
+	pthread_mutex_unlock(&c->mu);
+	/* Steady rate: command n is due at t0 + n * interval, whatever the last one took. */
+	t0 = stack_now_ms();
+	for (t = t0; t < t0 + (double)(warmup_ms + measure_ms); t = t0 + (double)commands * interval) {
+		stack_sleep_until(t);
+		i = c->online[stack_cars_random(c) % c->nonline];
+		stack_cars_toggle(c, i, stack_now_ms() >= t0 + (double)warmup_ms);
+		commands++;
+	}
+}
+
+int stack_cars_seen(struct stack_cars *c, int64_t spot, const char *kind, double *sent_ms)
+{
+	long i = stack_cars_index(c, spot);
+	bool arrived = strcmp(kind, "car_arrived") == 0;
+	struct stack_car_lock *l;
+	int r = -1;
+
+	pthread_mutex_lock(&c->mu);
+	l = i >= 0 ? &c->locks[i] : NULL;
+	if (l != NULL && l->n > 0 && (arrived || strcmp(kind, "car_left") == 0) &&
+	    l->q[0].arrived == arrived) {
+		r = l->q[0].counted ? 1 : 0;
+		if (r == 1) {
+			*sent_ms = l->q[0].sent_ms;
+			c->counted_pending--;
+		}
+		memmove(&l->q[0], &l->q[1], (size_t)(l->n - 1) * sizeof(l->q[0]));
+		l->n--;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+long stack_cars_drain(struct stack_cars *c, long ms, long *sent)
+{
+	double end = stack_now_ms() + (double)ms;
+	long left;
+
+	do {
+		usleep(20000);
+		pthread_mutex_lock(&c->mu);
+		left = c->counted_pending;
+		pthread_mutex_unlock(&c->mu);
+	} while (left > 0 && stack_now_ms() < end);
+	pthread_mutex_lock(&c->mu);
+	if (sent != NULL)
+		*sent = c->counted_sent;
+	left = c->counted_pending;
+	pthread_mutex_unlock(&c->mu);
+	return left;
 }

@@ -2,13 +2,16 @@
  * test-stack.h: the set-up the whole-system benchmarks and tests share: the real parkd, parkgw
  * and parklockd (env PARKD, PARKGW, PARKLOCKD, else beside the benchmark, else
  * build/bin) in one temporary directory, an administrator, drivers registered through
- * the SMS file, sites imported with one gateway each, locks provisioned over the sim
- * transport. What is measured, and how, stays in each bench-*.c. A broken set-up is not
- * a figure: stack_die() stops every program started here and exits 1.
+ * the SMS file, sites imported with one gateway per garage, locks provisioned over the
+ * sim transport; the event stream followed in a thread, and the events the benchmarks
+ * time made at a steady rate (cars over the locks, stack_cars). What is measured, and
+ * how, stays in each bench-*.c. A broken set-up is not a figure: stack_die() stops every
+ * program started here and exits 1.
  */
 #ifndef PARK_STACK_H
 #define PARK_STACK_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,6 +44,7 @@ struct stack {
 	const char *name;                     /* the benchmark's, for messages */
 	char dir[64];                         /* the temporary directory */
 	char parkd[512], parkgw[512], parklockd[512], parkphoned[512], parkctl[512];
+	char parkconsole[512];
 	char conf[STACK_PATH_MAX], sms[STACK_PATH_MAX];
 	char parkd_log[STACK_PATH_MAX];
 	pid_t parkd_pid;
@@ -155,6 +159,16 @@ void stack_site(struct stack *s, struct apiclient *admin,
 		       const uint8_t gw_pub[64]);
 
 /*
+ * stack_site() for the locks of several garages in one site, `site_id` (each g[k] made
+ * for it): their spots in g's order on the one level, and gateway gw_ids[k] with key
+ * gw_pubs[k] covering g[k]'s spots, for k < n. The description may be up to parkd's
+ * SITE_BODY_MAX (4 MiB, 4096 spots).
+ */
+void stack_site_garages(struct stack *s, struct apiclient *admin, uint32_t site_id,
+			const struct stack_garage *g, size_t n, int64_t owner_id,
+			const int64_t *gw_ids, const uint8_t (*gw_pubs)[64]);
+
+/*
  * Waits up to ms until every spot of g's site is online as GET /v1/sites/ID shows it
  * (its gateway reaches the lock). Returns how many are; online[spot - g->first] (may be
  * NULL) tells which.
@@ -164,6 +178,111 @@ size_t stack_wait_online(struct apiclient *admin, const struct stack_garage *g,
 
 /* A world command on g's kept-open connection; its one-line reply into reply. 0 or -1. */
 int stack_world(struct stack_garage *g, const char *cmd, char *reply, size_t cap);
+
+/* ---- the event stream and the events the benchmarks make ---- */
+
+/* A subscriber of parkd's event stream in a thread of its own (stack_stream_start()). */
+struct stack_stream {
+	pthread_t thread;
+	struct apiclient *c;
+	atomic_int cancel, ready;
+	atomic_llong last_us;         /* monotonic us of the last line other than "ready" */
+	int result;                   /* apiclient_stream()'s: -APICLIENT_E_CANCELLED when
+				       * stack_stream_stop() ended it */
+	char path[128];
+	/* Each line but "ready", in the stream's thread (0 to go on, as apiclient_stream()). */
+	apiclient_event_fn on_event;
+	void *arg;
+};
+
+/*
+ * Follows `path` ("/v1/events", "/v1/events?site=1") as `token`, each line to
+ * on_event(arg, ...), in a thread; returns once the stream's "ready" came. Dies when it
+ * does not come within 10 s.
+ */
+void stack_stream_start(const struct stack *s, struct stack_stream *st, const char *token,
+			const char *path, apiclient_event_fn on_event, void *arg);
+
+/*
+ * Waits until the stream has been silent for quiet_ms (the events of a start-up are in),
+ * at most max_ms. Returns whether it was.
+ */
+bool stack_stream_quiet(struct stack_stream *st, long quiet_ms, long max_ms);
+
+/* Ends the stream, joins its thread, frees its client. Returns st->result. */
+int stack_stream_stop(struct stack_stream *st);
+
+#define STACK_CARS_PENDING_MAX 8 /* world commands in flight per lock */
+
+/* A world command whose event has not been seen yet. */
+struct stack_car_pending {
+	double sent_ms;  /* stack_now_ms() just before the command */
+	bool arrived;    /* car_arrived, else car_left */
+	bool counted;    /* made while counted (stack_cars_run() after its warm-up) */
+};
+
+struct stack_car_lock {
+	struct stack_car_pending q[STACK_CARS_PENDING_MAX]; /* FIFO, oldest first */
+	int n;
+	bool car;        /* what the last command put over the spot */
+};
+
+/*
+ * The events the benchmarks make: cars put over and taken off the locks of garages at a
+ * steady rate by world command ("SPOT car present"), each command remembered until its
+ * event (car_arrived, car_left) is seen, so that its time from the command can be taken
+ * wherever it is seen. One thread makes the events, a stream's thread sees them; mu
+ * guards what both touch. Locks are numbered 0..nlocks in g's order.
+ */
+struct stack_cars {
+	pthread_mutex_t mu;
+	struct stack_garage *g;
+	size_t ng;
+	struct stack_car_lock *locks;  /* nlocks, malloc'd */
+	size_t nlocks;
+	size_t *online;                /* the lock numbers commands go to (malloc'd) */
+	size_t nonline;
+	uint64_t rng;                  /* xorshift64: the same locks every run */
+	long counted_sent;             /* counted commands sent ... */
+	long counted_pending;          /* ... and not yet seen */
+};
+
+/* Makes c for the locks of g[0..n) (which must outlive c). Dies when out of memory. */
+void stack_cars_init(struct stack_cars *c, struct stack_garage *g, size_t n);
+
+void stack_cars_free(struct stack_cars *c);
+
+/* The spot of lock number i. */
+uint32_t stack_cars_spot(const struct stack_cars *c, size_t i);
+
+/*
+ * Waits up to ms until every lock is online through its gateway (GET /v1/sites/ID as
+ * `admin`); the online ones become those the commands go to. Returns how many.
+ */
+size_t stack_cars_wait_online(struct stack_cars *c, struct apiclient *admin, long ms);
+
+/*
+ * Sends world commands at `rate` a second, to online locks picked at random, for
+ * warmup_ms + measure_ms; those after the warm-up are counted. A command is due at
+ * start + k / rate whatever the ones before took; a lock with STACK_CARS_PENDING_MAX
+ * commands in flight is skipped. Every earlier command becomes uncounted first, and the
+ * counts start from 0. Dies when a world command fails.
+ */
+void stack_cars_run(struct stack_cars *c, double rate, long warmup_ms, long measure_ms);
+
+/*
+ * A line of the stream: when it is the event of lock `spot`'s oldest command in flight
+ * (`kind` car_arrived or car_left, as commanded), that command is done. Returns 1 with
+ * *sent_ms (stack_now_ms() at the command) for a counted one, 0 for an uncounted one, -1
+ * when the line is no such event.
+ */
+int stack_cars_seen(struct stack_cars *c, int64_t spot, const char *kind, double *sent_ms);
+
+/*
+ * Waits up to ms until every counted command has been seen. Returns how many were sent
+ * (*sent, may be NULL) and how many were not seen.
+ */
+long stack_cars_drain(struct stack_cars *c, long ms, long *sent);
 
 /* CPU seconds (user + system) process `pid` has used so far, from /proc; -1 if unknown. */
 double stack_cpu_s(pid_t pid);
