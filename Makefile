@@ -87,7 +87,8 @@ SERVER_SPOT_SRC := server/navigation.c server/spot.c server/route-spot.c server/
 	server/route-role.c server/override.c server/route-override.c server/alarm.c \
 	server/route-alarm.c
 # ---- sharing, revocation, owner control, one-time codes (issue "Sharing")
-SERVER_SHARE_SRC :=
+SERVER_SHARE_SRC := server/totp.c server/otp.c server/revocation.c server/share.c \
+	server/route-share.c server/route-otp.c
 PARKD_MAIN := server/main.c
 GATEWAY_SRC := gateway/gwauth.c gateway/gwqueue.c gateway/locklink.c gateway/gateway.c
 PARKGW_MAIN := gateway/main.c
@@ -108,7 +109,8 @@ PARKCTL_MAIN := phone/parkctl.c
 # ---- the operator console parkconsole
 TUI_SRC := tui/text.c tui/eventlist.c tui/alarms.c tui/model.c tui/live.c tui/session.c \
 	tui/prompt.c tui/ui.c tui/frame.c tui/console.c tui/screen-login.c tui/screen-map.c \
-	tui/screen-spot.c tui/screen-events.c tui/screen-alarms.c tui/screen-help.c
+	tui/screen-spot.c tui/screen-events.c tui/screen-alarms.c tui/screen-help.c \
+	tui/holders.c tui/action.c tui/screen-requests.c tui/screen-members.c
 PARKCONSOLE_MAIN := tui/main.c
 
 # ---- tests: one cmocka file per module; support code lives under tests/ only
@@ -121,15 +123,16 @@ SERVER_TESTS_CORE := db config json-field http routes account hook server
 SERVER_TESTS_KEYS := ecies keywrap keycache site key gateway-auth delivery timerelay
 SERVER_TESTS_EVENTS := event notify
 SERVER_TESTS_SPOT := navigation spot role override alarm
-SERVER_TESTS_SHARE :=
+SERVER_TESTS_SHARE := totp revocation share
 GATEWAY_TESTS := apiclient gwqueue locklink parkgw
 SERVER_SIM_TESTS := parkd system api-input override-system
 BLE_TESTS := transport-bluez
 MAP_TESTS := sitemap maptext mapsvg routespeech
 PHONE_TESTS := keyring ctlproto revlist
-PHONE_SIM_TESTS := phone phone-ble
-TUI_TESTS := tui-model tui-eventlist tui-alarms tui-text tui-prompt tui-session
-TUI_SIM_TESTS := console
+PHONE_SIM_TESTS := phone phone-ble sharing
+TUI_TESTS := tui-model tui-eventlist tui-alarms tui-text tui-prompt tui-session tui-holders \
+	tui-action
+TUI_SIM_TESTS := console console-share
 # Programs only tests run (never installed): the BlueZ peer on a private bus.
 TEST_PROGRAMS := fake-bluez
 FUZZ_TARGETS := frame mgmt
@@ -345,7 +348,7 @@ _fuzz: $(FUZZ_BINS)
 # bench-unlock runs the lock core under callgrind; the whole-system benchmarks start the
 # real programs, like the black-box tests, with the set-up they share (tests/support/test-stack.c).
 # bench-console draws the console's map without a server (its rule is in parkconsole's block).
-BENCH_SYSTEM := issue events delivery phone console-storm
+BENCH_SYSTEM := issue events delivery phone share console-storm
 BENCH_SYSTEM_BINS := $(addprefix build/bench/bench-,$(BENCH_SYSTEM))
 BENCH_SUPPORT_OBJ := $(call to_obj,tests/bench/bench-stats.c)
 BENCH_BINS := build/bench/bench-unlock $(BENCH_SYSTEM_BINS) build/bench/bench-console

@@ -468,8 +468,15 @@ json_object *cmd_otp(struct phoned *d, json_object *req, struct phoned_conn *con
 	if (cmd_string(req, "action", action, sizeof(action), &err) != 0 ||
 	    cmd_opt_string(req, "code", code, sizeof(code), &err) != 0)
 		return err;
-	if (strcmp(action, "enrol") == 0)
-		return relay(d, "POST", "/v1/otp/enrol", json_object_new_object());
+	if (strcmp(action, "enrol") == 0) {
+		/* Enrolling anew, once enrolled, needs a current code of the old one. */
+		body = json_object_new_object();
+		if (pass_otp(req, body, &err) != 0) {
+			json_object_put(body);
+			return err;
+		}
+		return relay(d, "POST", "/v1/otp/enrol", body);
+	}
 	if (strcmp(action, "confirm") == 0) {
 		if (code[0] == '\0')
 			return ctl_error("bad_request", _("confirm needs the \"code\" the "

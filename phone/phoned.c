@@ -243,7 +243,8 @@ static json_object *api_failure(struct phoned *d, int r, const struct apiclient_
 	if (r != -APICLIENT_E_HTTP)
 		return ctl_error("server_error", _("the key server's answer was not understood: "
 						   "%s"), e->detail);
-	if (e->status == 401) {
+	/* Only a session the server no longer knows ends it: a wrong one-time code does not. */
+	if (e->status == 401 && strcmp(e->code, "unauthenticated") == 0) {
 		memset(&none, 0, sizeof(none));
 		(void)phoned_session_set(d, &none);
 		return ctl_error("no_session", _("the session has ended: log in with 'parkctl "

@@ -42,6 +42,8 @@
 	"AND " ALARM_NEWEST("car_arrived") " " \
 	"WHERE s.site_id = $1 AND s.occupied = 1 AND NOT EXISTS (SELECT 1 FROM ekeys k " \
 	"WHERE k.spot_id = s.id AND k.revoked = 0 AND k.not_before <= $2 AND k.not_after >= $2) " \
+	"AND NOT EXISTS (SELECT 1 FROM shares sh WHERE sh.spot_id = s.id " \
+	"AND sh.state = 'active' AND sh.not_before <= $2 AND sh.not_after >= $2) " \
 	"UNION ALL " \
 	"SELECT o.spot, 'offline', o.since, 0, o.since FROM (SELECT s.id AS spot, " \
 	"COALESCE((SELECT MAX(r.changed_at) FROM gateway_reach r WHERE r.spot_id = s.id), " \

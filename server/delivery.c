@@ -406,8 +406,10 @@ static int delivery_check_ack(const struct delivery_msg *m, const uint8_t *ack, 
  */
 static int delivery_overtaken(struct db *db, const struct delivery_msg *m)
 {
+	/* A REVOKE's seq is its list's serial, not the lock's sequence: not comparable. */
 	struct db_stmt *st = db_prepare(db, "SELECT 1 FROM mgmt_queue WHERE spot_id = $1 "
-					"AND seq > $2 AND state = 'acked' AND result = 'ok' LIMIT 1");
+					"AND seq > $2 AND state = 'acked' AND result = 'ok' "
+					"AND kind <> 'revoke' LIMIT 1");
 	int r;
 
 	if (st == NULL || db_bind_int(st, 1, m->spot_id) != 0 || db_bind_int(st, 2, m->seq) != 0) {

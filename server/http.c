@@ -497,10 +497,8 @@ static const char *http_json_tokens(const uint8_t *p, size_t n)
 	return NULL;
 }
 
-/* Parses the body as a JSON object into req.json; 0, or -1 with the 400 set. */
-static int http_parse_json(struct http_conn *c)
+int http_json_object(const uint8_t *body, size_t len, json_object **out, struct http_reply *rep)
 {
-	struct http_reply *rep = &c->rep;
 	json_tokener *tok;
 	json_object *obj = NULL;
 	enum json_tokener_error err;
@@ -508,16 +506,17 @@ static int http_parse_json(struct http_conn *c)
 	size_t end;
 	int r = -1;
 
-	if (c->len == 0) {
+	*out = NULL;
+	if (len == 0) {
 		http_reply_error(rep, 400, "bad_json", "The body must be a JSON object.");
 		return -1;
 	}
-	if (memchr(c->body, '\0', c->len) != NULL) {
+	if (memchr(body, '\0', len) != NULL) {
 		http_reply_error(rep, 400, "bad_json", "The body is not valid JSON: it holds a NUL "
 				 "byte.");
 		return -1;
 	}
-	bad = http_json_tokens(c->body, c->len);
+	bad = http_json_tokens(body, len);
 	if (bad != NULL) {
 		http_reply_error(rep, 400, "bad_json", "The body is not valid JSON: it holds %s.",
 				 bad);
@@ -529,7 +528,7 @@ static int http_parse_json(struct http_conn *c)
 		return -1;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	obj = json_tokener_parse_ex(tok, (const char *)c->body, (int)c->len);
+	obj = json_tokener_parse_ex(tok, (const char *)body, (int)len);
 	err = json_tokener_get_error(tok);
 	if (obj == NULL || err != json_tokener_success) {
 		http_reply_error(rep, 400, "bad_json", "The body is not valid JSON: %s.",
@@ -538,7 +537,7 @@ static int http_parse_json(struct http_conn *c)
 		goto out;
 	}
 	end = json_tokener_get_parse_end(tok);
-	if (strspn((const char *)c->body + end, " \t\r\n") != c->len - end) {
+	if (strspn((const char *)body + end, " \t\r\n") != len - end) {
 		http_reply_error(rep, 400, "bad_json", "The body is not valid JSON: something "
 				 "follows the value.");
 		goto out;
@@ -547,13 +546,19 @@ static int http_parse_json(struct http_conn *c)
 		http_reply_error(rep, 400, "bad_json", "The body must be a JSON object.");
 		goto out;
 	}
-	c->req.json = obj;
+	*out = obj;
 	obj = NULL;
 	r = 0;
 out:
 	json_object_put(obj);
 	json_tokener_free(tok);
 	return r;
+}
+
+/* Parses the body as a JSON object into req.json; 0, or -1 with the 400 set. */
+static int http_parse_json(struct http_conn *c)
+{
+	return http_json_object(c->body, c->len, &c->req.json, &c->rep);
 }
 
 /* Routes, authenticates, parses and calls the handler: c->rep is set on return. */

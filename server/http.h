@@ -67,6 +67,13 @@ struct http_route {
  * Sets an error reply: status, {"error": code, "detail": printf-formatted sentence}. The
  * code is stable (documented in server/openapi.yaml); the sentence says what to do.
  */
+/*
+ * Parses body[0..len) as one JSON object the way every JSON route's body is parsed
+ * (RFC 8259's tokens only, UTF-8, nothing after it). 0 with *out (the caller's), or -1
+ * with rep set to 400 bad_json and *out NULL. For routes whose body is optional.
+ */
+int http_json_object(const uint8_t *body, size_t len, json_object **out, struct http_reply *rep);
+
 void http_reply_error(struct http_reply *rep, int status, const char *code, const char *fmt,
 		      ...) __attribute__((format(printf, 4, 5)));
 

@@ -30,6 +30,7 @@ struct key_spot {
 	char policy[16];
 	char region[72];
 	int64_t valid_s, max_unlocks;
+	bool renters_may_share;        /* renters' keys carry PROTO_CRED_MAY_SHARE */
 };
 
 __attribute__((format(printf, 5, 6)))
@@ -174,6 +175,17 @@ static int key_reservation_open(struct db *db, const uint8_t master[32], struct 
 	return *key != NULL ? 0 : -DB_E_IO;
 }
 
+int key_reservation_private(struct db *db, const uint8_t master[32], struct keycache *keys,
+			    int64_t user_id, EVP_PKEY **key, uint8_t pub[64])
+{
+	int r = key_reservation_open(db, master, keys, user_id, key, pub);
+
+	if (r == 0)
+		return 0;
+	return r == -DB_E_NOTFOUND ? -KEY_E_NOTFOUND : r == -DB_E_BUSY ? -KEY_E_BUSY :
+		-KEY_E_INTERNAL;
+}
+
 /* ---- policy ---- */
 
 /*
@@ -268,7 +280,8 @@ static int key_load_spot(struct db *db, int64_t spot_id, struct key_spot *s)
 {
 	struct db_stmt *st;
 	int r = key_row(db, "SELECT site_id, owner_id, policy, region, key_valid_s, "
-			"key_max_unlocks FROM spots WHERE id = $1", spot_id, &st);
+			"key_max_unlocks, renters_may_share FROM spots WHERE id = $1", spot_id,
+			&st);
 
 	if (r != DB_ROW)
 		return r == DB_DONE ? -DB_E_NOTFOUND : r;
@@ -281,8 +294,24 @@ static int key_load_spot(struct db *db, int64_t spot_id, struct key_spot *s)
 		snprintf(s->region, sizeof(s->region), "%s", db_col_text(st, 3));
 	s->valid_s = db_col_int(st, 4);
 	s->max_unlocks = db_col_int(st, 5);
+	s->renters_may_share = db_col_int(st, 6) != 0;
 	db_finalize(st);
 	return 0;
+}
+
+int key_policy_admits(struct db *db, int64_t spot_id, int64_t user_id)
+{
+	struct key_spot s;
+	struct key_error e;
+	int r = key_load_spot(db, spot_id, &s);
+
+	if (r != 0)
+		return r == -DB_E_NOTFOUND ? -KEY_E_NOTFOUND : r == -DB_E_BUSY ? -KEY_E_BUSY :
+			-KEY_E_INTERNAL;
+	r = key_admit(db, &s, user_id, &e);
+	if (r == -KEY_E_FORBIDDEN)
+		return 0;
+	return r == 0 ? 1 : r;
 }
 
 /* An UPDATE ... RETURNING of one integer, `param` as $1 unless NULL. 0 with *v, or -DB_E_*. */
@@ -310,6 +339,9 @@ static void key_limits(const struct key_spot *s, bool owner, int64_t now, struct
 	k->flags = owner ? PROTO_CRED_OWNER | PROTO_CRED_MAY_SHARE : 0;
 	if (owner)
 		return;
+	/* The owner's setting when the key is issued: the flag is signed into it. */
+	if (s->renters_may_share)
+		k->flags |= PROTO_CRED_MAY_SHARE;
 	if (s->valid_s > 0) {
 		end = now + s->valid_s;
 		k->not_before = now > KEY_CLOCK_SLACK_S ? (uint32_t)(now - KEY_CLOCK_SLACK_S) : 1;
@@ -607,7 +639,7 @@ json_object *key_list(struct db *db, int64_t user_id, int64_t now)
 	/* The newest INSTALL_CRED of each key tells its delivery. */
 	st = db_prepare(db, "SELECT e.key_id, e.spot_id, s.site_id, s.name, e.not_before, "
 			"e.not_after, e.max_unlocks, e.flags, e.issued_at, e.revoked, e.ekey, "
-			"q.state, q.result, q.acked_at FROM ekeys e "
+			"q.state, q.result, q.acked_at, e.transferred FROM ekeys e "
 			"JOIN spots s ON s.id = e.spot_id LEFT JOIN mgmt_queue q ON q.id = "
 			"(SELECT MAX(id) FROM mgmt_queue WHERE key_id = e.key_id "
 			"AND kind = 'install_cred') "
@@ -621,7 +653,8 @@ json_object *key_list(struct db *db, int64_t user_id, int64_t now)
 		const void *ekey;
 		size_t len = 0;
 		bool revoked = db_col_int(st, 9) != 0;
-		bool live = !revoked && db_col_int(st, 5) >= now;
+		bool transferred = db_col_int(st, 14) != 0;
+		bool live = !revoked && !transferred && db_col_int(st, 5) >= now;
 
 		ekey = db_col_blob(st, 10, &len);
 		json_object_object_add(o, "key_id", json_object_new_int64(db_col_int(st, 0)));
@@ -636,6 +669,10 @@ json_object *key_list(struct db *db, int64_t user_id, int64_t now)
 		json_object_object_add(o, "flags", json_object_new_int64(db_col_int(st, 7)));
 		json_object_object_add(o, "issued_at", json_object_new_int64(db_col_int(st, 8)));
 		json_object_object_add(o, "revoked", json_object_new_boolean(revoked));
+		json_object_object_add(o, "transferred", json_object_new_boolean(transferred));
+		json_object_object_add(o, "may_share", json_object_new_boolean(
+					       (db_col_int(st, 7) & (PROTO_CRED_OWNER |
+								    PROTO_CRED_MAY_SHARE)) != 0));
 		json_object_object_add(o, "live", json_object_new_boolean(live));
 		json_object_object_add(o, "ekey", key_hex(ekey, len));
 		json_object_object_add(dl, "state", json_object_new_string(

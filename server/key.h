@@ -99,7 +99,8 @@ int key_request_open(struct db *db, const uint8_t master[32], struct keycache *k
  * Then takes the lock's next management sequence, allocates a key ID, signs the e-key
  * bound to device_pub, stores it, and queues the INSTALL_CRED frame signed by the site
  * key (req->site, or opened from `db` under `master` when NULL). The owner's key has no
- * limits; others get the spot's defaults. Returns 0 with *out filled, or -KEY_E_* with
+ * limits; others get the spot's defaults, and the may-share flag when the spot's owner
+ * lets renters share (spots.renters_may_share). Returns 0 with *out filled, or -KEY_E_* with
  * *err filled: 404 not_found, 403 not_allowed, 409 spot_taken, 503 busy, 500 internal.
  * `req` is left as it was: the caller may retry with it after a busy rollback.
  */
@@ -118,12 +119,31 @@ int key_issue(struct db *db, const uint8_t master[32], int64_t user_id, int64_t 
 	      struct key_issued *out, struct key_error *err);
 
 /*
- * The user's e-keys, newest first, with their limits, whether each is live at `now`,
- * the e-key itself (hex) and the delivery of its credential to the lock ("pending",
- * "acked" with the lock's result, or "failed"). Returns a new array, or NULL on a
- * storage error.
+ * The user's e-keys, newest first, with their limits, whether each is revoked,
+ * handed on by a transfer share ("transferred") or live at `now` (neither, and not
+ * expired), whether its holder may share it ("may_share": the owner's key, or the
+ * may-share flag), the e-key itself (hex) and the delivery of its credential to the
+ * lock ("pending", "acked" with the lock's result, or "failed"). Returns a new array,
+ * or NULL on a storage error.
  */
 json_object *key_list(struct db *db, int64_t user_id, int64_t now);
+
+/*
+ * The reservation key pair of `user_id` for signing on their behalf (a shared key of
+ * their e-key): from `keys` when kept there (NULL for no cache), else unsealed under
+ * `master` and kept. Returns 0 with *key (a new reference the caller frees) and pub,
+ * or -KEY_E_NOTFOUND (none made yet), -KEY_E_BUSY, -KEY_E_INTERNAL.
+ */
+int key_reservation_private(struct db *db, const uint8_t master[32], struct keycache *keys,
+			    int64_t user_id, EVP_PKEY **key, uint8_t pub[64]);
+
+/*
+ * Whether the policy of spot `spot_id` admits `user_id` as key_request_issue() decides
+ * it (the owner; 'anyone'; 'authorised': on the spot's authorised list; 'region'). For
+ * a share's recipient, when the sharer is not the owner. Returns 1, 0, or -KEY_E_NOTFOUND
+ * / -KEY_E_BUSY / -KEY_E_INTERNAL.
+ */
+int key_policy_admits(struct db *db, int64_t spot_id, int64_t user_id);
 
 /* The 151-byte encoding of a signed e-key (PROTOCOL.md 4.5). 0 or -1. */
 int key_encode(const struct proto_ekey *k, uint8_t out[PROTO_EKEY_LEN]);

@@ -47,6 +47,9 @@ static const struct {
 } notify_alarms[] = {
 	{ "offline", "the lock is out of reach of its gateways" },
 	{ "override", "an attendant moved the barrier remotely" },
+	{ "share_pending", "a share of the spot waits for your approval" },
+	{ "share_approved", "the owner approved your share" },
+	{ "share_refused", "the owner refused your share" },
 };
 
 bool notify_kind(uint8_t kind)
@@ -71,6 +74,7 @@ struct notify_item {
 	int64_t id;
 	int64_t attempts;
 	int64_t spot, site;
+	int64_t user_id;    /* > 0: for this user only (a requester told of a decision) */
 	char spot_name[64];
 	const char *text;   /* what happened, after the spot's name (static) */
 	json_object *event; /* owned */
@@ -93,8 +97,8 @@ static int load_pending(struct db *db, int64_t now, struct notify_item *items, s
 
 	st = db_prepare(db, "SELECT n.id, n.attempts, e.id, n.spot_id, e.seq, e.time, "
 			"COALESCE(e.kind, n.kind), e.arg8, e.arg16, e.user_id, e.key_id, "
-			"COALESCE(e.received_at, n.created_at), s.name, s.site_id, n.kind "
-			"FROM notifications n LEFT JOIN events e ON e.id = n.event_id "
+			"COALESCE(e.received_at, n.created_at), s.name, s.site_id, n.kind, "
+			"COALESCE(n.user_id, 0) FROM notifications n LEFT JOIN events e ON e.id = n.event_id "
 			"JOIN spots s ON s.id = n.spot_id "
 			"WHERE n.state = 'pending' AND n.next_try_at <= $1 ORDER BY n.id LIMIT $2");
 	if (st == NULL || db_bind_int(st, 1, now) != 0 || db_bind_int(st, 2, (int64_t)max) != 0) {
@@ -109,6 +113,7 @@ static int load_pending(struct db *db, int64_t now, struct notify_item *items, s
 		it->attempts = db_col_int(st, 1);
 		it->spot = db_col_int(st, 3);
 		it->site = db_col_int(st, 13);
+		it->user_id = db_col_int(st, 15);
 		kind = db_col_text(st, 6);
 		name = db_col_text(st, 12);
 		alarm = !db_col_null(st, 14);
@@ -144,7 +149,10 @@ static int load_pending(struct db *db, int64_t now, struct notify_item *items, s
 	return (int)n;
 }
 
-/* The spot's managers as [{"user_id","phone"}], and their IDs as a JSON text. */
+/*
+ * Whom it->id goes to as [{"user_id","phone"}], and their IDs as a JSON text: the one
+ * user it names, or else the spot's managers.
+ */
 static json_object *managers(struct db *db, const struct notify_item *it, json_object **ids)
 {
 	json_object *to = json_object_new_array(), *o;
@@ -153,14 +161,21 @@ static json_object *managers(struct db *db, const struct notify_item *it, json_o
 	int r;
 
 	*ids = json_object_new_array();
-	st = db_prepare(db, "SELECT id, phone FROM users WHERE id IN ("
-			"SELECT owner_id FROM spots WHERE id = $1 "
-			"UNION SELECT user_id FROM roles WHERE role = 'owner' AND spot_id = $1 "
-			"UNION SELECT user_id FROM roles WHERE role IN ('attendant', 'admin') "
-			"AND site_id = $2) ORDER BY id LIMIT $3");
-	if (to == NULL || *ids == NULL || st == NULL || db_bind_int(st, 1, it->spot) != 0 ||
-	    db_bind_int(st, 2, it->site) != 0 || db_bind_int(st, 3, NOTIFY_RECIPIENTS_MAX) != 0)
-		goto fail;
+	if (it->user_id > 0) {
+		st = db_prepare(db, "SELECT id, phone FROM users WHERE id = $1");
+		if (to == NULL || *ids == NULL || st == NULL || db_bind_int(st, 1, it->user_id) != 0)
+			goto fail;
+	} else {
+		st = db_prepare(db, "SELECT id, phone FROM users WHERE id IN ("
+				"SELECT owner_id FROM spots WHERE id = $1 "
+				"UNION SELECT user_id FROM roles WHERE role = 'owner' AND spot_id = $1 "
+				"UNION SELECT user_id FROM roles WHERE role IN ('attendant', 'admin') "
+				"AND site_id = $2) ORDER BY id LIMIT $3");
+		if (to == NULL || *ids == NULL || st == NULL || db_bind_int(st, 1, it->spot) != 0 ||
+		    db_bind_int(st, 2, it->site) != 0 ||
+		    db_bind_int(st, 3, NOTIFY_RECIPIENTS_MAX) != 0)
+			goto fail;
+	}
 	while ((r = db_step(st)) == DB_ROW) {
 		phone = db_col_text(st, 1);
 		o = json_object_new_object();

@@ -9,6 +9,7 @@
 #include "../lib/log.h"
 #include "account.h"
 #include "json-field.h"
+#include "otp.h"
 #include "routes.h"
 #include "server.h"
 #include "session.h"
@@ -176,8 +177,11 @@ static void route_account_me(struct server *srv, struct http_request *req,
 {
 	struct db *db = server_db_get(srv);
 	json_object *o, *roles = NULL;
+	int otp = -1;
 
-	if (db == NULL || account_roles(db, req->user, &roles) != 0) {
+	if (db == NULL || account_roles(db, req->user, &roles) != 0 ||
+	    (otp = otp_enrolled(db, req->user->user_id)) < 0) {
+		json_object_put(roles);
 		http_reply_error(rep, 500, "internal", "The server failed; try again later.");
 		goto out;
 	}
@@ -186,6 +190,8 @@ static void route_account_me(struct server *srv, struct http_request *req,
 	json_object_object_add(o, "phone", json_object_new_string(req->user->phone));
 	json_object_object_add(o, "admin", json_object_new_boolean(req->user->admin));
 	json_object_object_add(o, "roles", roles);
+	/* Whether decisive actions ask this user for a one-time code (route-otp.c). */
+	json_object_object_add(o, "otp", json_object_new_boolean(otp == 1));
 	http_reply_json(rep, 200, o);
 out:
 	server_db_put(srv, db);
@@ -200,6 +206,7 @@ const struct http_route account_routes[] = {
 	  "log in with phone and password for a session token", 0 },
 	{ "DELETE", "/v1/sessions/current", route_account_logout, HTTP_AUTH_USER,
 	  "log out: end the session of the token", 0 },
-	{ "GET", "/v1/me", route_account_me, HTTP_AUTH_USER, "the caller's account and roles", 0 },
+	{ "GET", "/v1/me", route_account_me, HTTP_AUTH_USER,
+	  "the caller's account, roles, and whether one-time codes are on", 0 },
 };
 const size_t account_routes_count = sizeof(account_routes) / sizeof(account_routes[0]);

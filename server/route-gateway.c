@@ -95,7 +95,10 @@ static int64_t route_gateway_site_of(struct db *db, int64_t spot)
 	return site;
 }
 
-/* Re-signs one message's SET_TIME frame with `now`, in place. 0, or -1 (left as it was). */
+/*
+ * Re-signs one message's frame with `now` when it is a SET_TIME older than that, in
+ * place. 0 (re-signed, or nothing to do), or -1 (left as it was).
+ */
 static int route_gateway_fresh_time(struct server *srv, struct db *db, json_object *msg,
 				    uint32_t now)
 {
@@ -111,9 +114,11 @@ static int route_gateway_fresh_time(struct server *srv, struct db *db, json_obje
 	if (!json_object_object_get_ex(msg, "frame", &v) ||
 	    !json_object_object_get_ex(msg, "spot", &spot) ||
 	    (n = hex_decode(json_object_get_string(v), frame, sizeof(frame))) <= 0 ||
-	    proto_decode(frame, (size_t)n, &m) != 0 || m.type != PROTO_MGMT ||
-	    m.u.mgmt.mtype != PROTO_MGMT_SET_TIME ||
-	    proto_mgmt_decode_payload(m.u.mgmt.mtype, m.u.mgmt.payload, m.u.mgmt.plen, &p) != 0)
+	    proto_decode(frame, (size_t)n, &m) != 0 || m.type != PROTO_MGMT)
+		return -1;
+	if (m.u.mgmt.mtype != PROTO_MGMT_SET_TIME)
+		return 0; /* only a time goes stale while it waits */
+	if (proto_mgmt_decode_payload(m.u.mgmt.mtype, m.u.mgmt.payload, m.u.mgmt.plen, &p) != 0)
 		return -1;
 	if (p.time >= now)
 		return 0;

@@ -1,9 +1,10 @@
 /*
  * route-override.c: POST /v1/spots/{id}/override, an attendant lowers or raises a spot's
  * barrier remotely with a typed reason. This file decides who may (the attendants and
- * administrators of the spot's site, and the server's administrators), checks the body,
- * runs override.c's work in one write transaction, then wakes the gateways and tells
- * the event streams and the notification worker.
+ * administrators of the spot's site, and the server's administrators), checks the body
+ * and, for a caller enrolled for one-time codes, the code (otp.h), runs override.c's work
+ * in one write transaction with that check, then wakes the gateways and tells the event
+ * streams and the notification worker.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #include "../lib/log.h"
 #include "event.h"
 #include "json-field.h"
+#include "otp.h"
 #include "override.h"
 #include "routes.h"
 #include "server.h"
@@ -86,24 +88,39 @@ static int route_override_body(struct http_request *req, struct http_reply *rep,
 	return 0;
 }
 
-/* The override in one write transaction, retried while the database is busy. */
-static int route_override_store(struct server *srv, struct db *db, EVP_PKEY *key,
-				const struct override_in *in, struct override_out *out)
+/* An override as the guarded write transaction runs it. */
+struct route_override_call {
+	struct server *srv;
+	EVP_PKEY *key;
+	const struct override_in *in;
+	struct override_out *out;
+};
+
+static int route_override_run(struct db *db, void *ctx)
 {
+	struct route_override_call *c = ctx;
+
+	return override_request(db, c->key, c->in, server_now(c->srv), c->out);
+}
+
+/*
+ * The override in one write transaction after the caller's one-time code, retried while
+ * the database is busy. Returns override_request()'s result, or 1 with *otp_err (and
+ * *retry) when the code was refused.
+ */
+static int route_override_store(struct server *srv, struct db *db, EVP_PKEY *key,
+				const struct override_in *in, const char *code,
+				struct override_out *out, int *otp_err, int64_t *retry)
+{
+	struct route_override_call c = { srv, key, in, out };
 	int r = -OVERRIDE_E_BUSY, tries;
 
+	*otp_err = 0;
 	for (tries = 0; tries < ROUTE_OVERRIDE_TRIES && r == -OVERRIDE_E_BUSY; tries++) {
-		server_write_begin(srv);
-		if (db_begin(db) != 0) {
-			server_write_end(srv);
-			continue;
-		}
-		r = override_request(db, key, in, server_now(srv), out);
-		if (r == 0 && db_commit(db) != 0)
-			r = -OVERRIDE_E_BUSY;
-		if (r != 0)
-			db_rollback(db);
-		server_write_end(srv);
+		*otp_err = otp_guarded_write(srv, db, in->user_id, code, route_override_run, &c,
+					     &r, retry);
+		if (*otp_err != 0)
+			return 1;
 	}
 	return r;
 }
@@ -151,8 +168,10 @@ static void route_override(struct server *srv, struct http_request *req, struct 
 	struct db *db;
 	EVP_PKEY *key = NULL;
 	char digest[2 * PROTO_REASON_DIGEST_LEN + 1];
+	const char *code = NULL;
+	int64_t retry = 0;
 	json_object *o;
-	int r;
+	int r, otp_err = 0;
 
 	memset(&in, 0, sizeof(in));
 	in.spot_id = route_override_spot(req, rep);
@@ -186,7 +205,7 @@ static void route_override(struct server *srv, struct http_request *req, struct 
 					 "locks.", s.site_id);
 		goto out;
 	}
-	if (route_override_body(req, rep, &in) != 0)
+	if (route_override_body(req, rep, &in) != 0 || otp_request_code(req, rep, &code) != 0)
 		goto out;
 	in.site_id = s.site_id;
 	in.user_id = req->user->user_id;
@@ -197,7 +216,11 @@ static void route_override(struct server *srv, struct http_request *req, struct 
 				 "again.");
 		goto out;
 	}
-	r = route_override_store(srv, db, key, &in, &out);
+	r = route_override_store(srv, db, key, &in, code, &out, &otp_err, &retry);
+	if (r == 1) {
+		otp_reply_error(rep, otp_err, retry);
+		goto out;
+	}
 	if (r != 0) {
 		route_override_failed(rep, r, in.spot_id);
 		goto out;

@@ -1,12 +1,20 @@
 /*
- * route-spot.c: the spot routes: the list with filters, one spot, the owner's settings,
- * and the garage map with the routes to and from the spot (claim 10). The work is
- * spot.c's and site.c's; this file turns requests into calls and results into replies.
+ * route-spot.c: the spot routes: the list with filters, one spot, the owner's settings
+ * (policy, limits, sharing), the owner's list of authorised users ([0034]), every key
+ * and share on the spot for its owner and the site's staff, and the garage map with the
+ * routes to and from the spot (claim 10). The work is spot.c's and site.c's; this file
+ * turns requests into calls and results into replies, and asks an owner enrolled for
+ * one-time codes for one before the authorised list changes.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "account.h"
+#include "event.h"
 #include "json-field.h"
+#include "otp.h"
 #include "routes.h"
 #include "server.h"
 #include "site.h"
@@ -46,6 +54,11 @@ static int load(struct db *db, struct http_request *req, struct http_reply *rep,
 static bool may_manage(const struct http_request *req, const struct spot *s)
 {
 	return req->user->admin || (s->owner_id != 0 && s->owner_id == req->user->user_id);
+}
+
+static bool is_owner(const struct http_request *req, const struct spot *s)
+{
+	return s->owner_id != 0 && s->owner_id == req->user->user_id;
 }
 
 static void spots_list(struct server *srv, struct http_request *req, struct http_reply *rep)
@@ -97,6 +110,20 @@ static void spot_show(struct server *srv, struct http_request *req, struct http_
 	server_db_put(srv, db);
 }
 
+/* An optional boolean setting: 1 or 0 into *v, or -1 left there when absent. */
+static int read_flag(json_object *body, const char *name, int *v, struct http_reply *rep)
+{
+	bool b = false;
+
+	*v = -1;
+	if (!json_field_given(body, name))
+		return 0;
+	if (json_field_bool(body, name, &b, rep) != 0)
+		return -1;
+	*v = b ? 1 : 0;
+	return 0;
+}
+
 /*
  * Reads the optional settings of a PATCH (a null one is absent, and left as it is); -1
  * with the reply set on a bad field.
@@ -125,11 +152,14 @@ static void spot_update(struct server *srv, struct http_request *req, struct htt
 {
 	const char *policy, *region;
 	int64_t valid_s, max_unlocks;
+	int may_share, approval;
 	struct db *db;
 	struct spot s;
 	int r;
 
-	if (read_settings(req->json, &policy, &region, &valid_s, &max_unlocks, rep) != 0)
+	if (read_settings(req->json, &policy, &region, &valid_s, &max_unlocks, rep) != 0 ||
+	    read_flag(req->json, "renters_may_share", &may_share, rep) != 0 ||
+	    read_flag(req->json, "require_share_approval", &approval, rep) != 0)
 		return;
 	db = server_db_get(srv);
 	if (load(db, req, rep, &s) != 0)
@@ -138,7 +168,20 @@ static void spot_update(struct server *srv, struct http_request *req, struct htt
 		http_reply_error(rep, 403, "forbidden", "Only the spot's owner may change it.");
 		goto out;
 	}
-	r = spot_set_policy(db, s.id, policy, region, valid_s, max_unlocks);
+	/* The settings and the audit line together, or nothing. */
+	server_write_begin(srv);
+	r = db_begin(db) == 0 ? 0 : -SPOT_E_INTERNAL;
+	if (r == 0)
+		r = spot_set_policy(db, s.id, policy, region, valid_s, max_unlocks);
+	if (r == 0 && (may_share >= 0 || approval >= 0))
+		r = spot_set_sharing(db, s.id, may_share, approval);
+	if (r == 0)
+		server_audit(srv, db, req->user->user_id, "spot_policy", s.name);
+	if (r == 0 && db_commit(db) != 0)
+		r = -SPOT_E_INTERNAL;
+	if (r != 0)
+		db_rollback(db);
+	server_write_end(srv);
 	if (r == -SPOT_E_INVALID) {
 		http_reply_error(rep, 400, "bad_field", "policy must be anyone, region (with a "
 				 "region) or authorised.");
@@ -148,7 +191,6 @@ static void spot_update(struct server *srv, struct http_request *req, struct htt
 		http_reply_error(rep, 500, "internal", "The spot could not be changed; try again.");
 		goto out;
 	}
-	server_audit(srv, db, req->user->user_id, "spot_policy", s.name);
 	http_reply_json(rep, 200, spot_json(db, &s, true, server_now(srv)));
 out:
 	server_db_put(srv, db);
@@ -189,13 +231,221 @@ out:
 	server_db_put(srv, db);
 }
 
+/* ---- the authorised list ---- */
+
+/* Loads the spot of the request for its owner, or sets the reply (404, 403). */
+static int load_owned(struct db *db, struct http_request *req, struct http_reply *rep,
+		      struct spot *s)
+{
+	if (load(db, req, rep, s) != 0)
+		return -1;
+	if (!is_owner(req, s)) {
+		http_reply_error(rep, 403, "forbidden", "Only the owner of spot %" PRId64 " keeps "
+				 "its list of authorised users.", s->id);
+		return -1;
+	}
+	return 0;
+}
+
+static void authorised_list(struct server *srv, struct http_request *req,
+			    struct http_reply *rep)
+{
+	struct db *db = server_db_get(srv);
+	json_object *list, *o;
+	struct spot s;
+
+	if (load_owned(db, req, rep, &s) == 0) {
+		list = spot_authorised_list(db, s.id);
+		if (list == NULL) {
+			http_reply_error(rep, 500, "internal", "The list could not be read; try "
+					 "again.");
+		} else {
+			o = json_object_new_object();
+			json_object_object_add(o, "spot_id", json_object_new_int64(s.id));
+			json_object_object_add(o, "users", list);
+			http_reply_json(rep, 200, o);
+		}
+	}
+	server_db_put(srv, db);
+}
+
+/* A change of the list as the guarded write transaction runs it. */
+struct authorised_call {
+	struct server *srv;
+	const struct http_request *req;
+	int64_t spot_id;
+	const char *phone;   /* add this account, or ... */
+	int64_t user_id;     /* ... remove this user (and the one added) */
+	bool added;
+};
+
+static int authorised_add_run(struct db *db, void *ctx)
+{
+	struct authorised_call *c = ctx;
+	char detail[96];
+	int r = spot_authorised_add(db, c->spot_id, c->phone, &c->user_id, &c->added);
+
+	if (r == 0 && c->added) {
+		snprintf(detail, sizeof(detail), "spot %" PRId64 ": user %" PRId64, c->spot_id,
+			 c->user_id);
+		server_audit_request(c->srv, db, c->req, c->req->user->user_id,
+				     "authorised_added", detail);
+	}
+	return r;
+}
+
+static int authorised_remove_run(struct db *db, void *ctx)
+{
+	struct authorised_call *c = ctx;
+	char detail[96];
+	int r = spot_authorised_remove(db, c->spot_id, c->user_id);
+
+	if (r == 0) {
+		snprintf(detail, sizeof(detail), "spot %" PRId64 ": user %" PRId64, c->spot_id,
+			 c->user_id);
+		server_audit_request(c->srv, db, c->req, c->req->user->user_id,
+				     "authorised_removed", detail);
+	}
+	return r;
+}
+
+/* Runs a change of the list for the owner of the request's spot; 0 or -1 (reply set). */
+static int authorised_change(struct server *srv, struct db *db, struct http_request *req,
+			     struct http_reply *rep, int (*fn)(struct db *, void *),
+			     struct authorised_call *c)
+{
+	const char *code = NULL;
+	struct spot s;
+	int64_t retry = 0;
+	int r, fr = 0;
+
+	if (otp_request_code(req, rep, &code) != 0 || load_owned(db, req, rep, &s) != 0)
+		return -1;
+	c->srv = srv;
+	c->req = req;
+	c->spot_id = s.id;
+	r = otp_guarded_write(srv, db, req->user->user_id, code, fn, c, &fr, &retry);
+	if (r != 0) {
+		otp_reply_error(rep, r, retry);
+		return -1;
+	}
+	if (fr == -SPOT_E_NOUSER)
+		http_reply_error(rep, 404, "not_found", "There is no account with the phone "
+				 "number %s.", c->phone);
+	else if (fr == -SPOT_E_NOTFOUND)
+		http_reply_error(rep, 404, "not_found", "User %" PRId64 " is not on the list of "
+				 "spot %" PRId64 ".", c->user_id, s.id);
+	else if (fr != 0)
+		http_reply_error(rep, 500, "internal", "The list could not be changed; try again.");
+	return fr == 0 ? 0 : -1;
+}
+
+static void authorised_add(struct server *srv, struct http_request *req,
+			   struct http_reply *rep)
+{
+	struct authorised_call c;
+	struct db *db;
+	json_object *o;
+
+	memset(&c, 0, sizeof(c));
+	c.phone = json_field_string(req->json, "phone", 1, 32, rep);
+	if (c.phone == NULL)
+		return;
+	if (!account_phone_valid(c.phone)) {
+		http_reply_error(rep, 400, "bad_field", "The field 'phone' must be an E.164 number "
+				 "(+8613800000001).");
+		return;
+	}
+	db = server_db_get(srv);
+	if (authorised_change(srv, db, req, rep, authorised_add_run, &c) == 0) {
+		o = json_object_new_object();
+		json_object_object_add(o, "user_id", json_object_new_int64(c.user_id));
+		json_object_object_add(o, "phone", json_object_new_string(c.phone));
+		http_reply_json(rep, c.added ? 201 : 200, o);
+	}
+	server_db_put(srv, db);
+}
+
+static void authorised_remove(struct server *srv, struct http_request *req,
+			      struct http_reply *rep)
+{
+	const char *u = req->params[1];
+	struct authorised_call c;
+	struct db *db;
+	char *end;
+
+	memset(&c, 0, sizeof(c));
+	c.user_id = u != NULL ? strtoll(u, &end, 10) : 0;
+	if (u == NULL || *u == '\0' || *end != '\0' || c.user_id < 1) {
+		http_reply_error(rep, 404, "not_found", "There is no user %s on the list.",
+				 u != NULL ? u : "");
+		return;
+	}
+	db = server_db_get(srv);
+	if (authorised_change(srv, db, req, rep, authorised_remove_run, &c) == 0)
+		rep->status = 204;
+	server_db_put(srv, db);
+}
+
+/* ---- keys and shares ---- */
+
+/* GET /v1/spots/{id}/keys: the spot's owner, and the attendants and administrators of
+ * its site (server administrators too). */
+static void spot_holders(struct server *srv, struct http_request *req, struct http_reply *rep)
+{
+	struct db *db = server_db_get(srv);
+	json_object *keys = NULL, *shares = NULL, *o;
+	int64_t now = server_now(srv);
+	struct spot s;
+	int may;
+
+	if (load(db, req, rep, &s) != 0)
+		goto out;
+	may = is_owner(req, &s) ? 1 : event_may_watch_site(db, req->user->user_id,
+							    req->user->admin, s.site_id);
+	if (may < 0) {
+		http_reply_error(rep, 500, "internal", "The roles could not be read; try again.");
+		goto out;
+	}
+	if (may == 0) {
+		http_reply_error(rep, 403, "forbidden", "Only the owner of spot %" PRId64 " and "
+				 "the attendants of its site see its keys.", s.id);
+		goto out;
+	}
+	keys = spot_keys(db, s.id, now);
+	shares = keys != NULL ? spot_shares(db, s.id, now) : NULL;
+	if (shares == NULL) {
+		http_reply_error(rep, 500, "internal", "The keys could not be read; try again.");
+		goto out;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "spot_id", json_object_new_int64(s.id));
+	json_object_object_add(o, "spot_name", json_object_new_string(s.name));
+	json_object_object_add(o, "keys", keys);
+	json_object_object_add(o, "shares", shares);
+	keys = shares = NULL; /* transferred */
+	http_reply_json(rep, 200, o);
+out:
+	json_object_put(keys);
+	json_object_put(shares);
+	server_db_put(srv, db);
+}
+
 const struct http_route spot_routes[] = {
 	{ "GET", "/v1/spots", spots_list, HTTP_AUTH_USER,
 	  "Spots, filtered by ?site=, ?level= and ?free=1", 0 },
 	{ "GET", "/v1/spots/{id}", spot_show, HTTP_AUTH_USER,
 	  "One spot: place, policy, default key limits, live state", 0 },
 	{ "PATCH", "/v1/spots/{id}", spot_update, HTTP_AUTH_USER | HTTP_JSON_BODY,
-	  "The owner sets the policy, region and default key limits", 0 },
+	  "The owner sets the policy, region, default key limits and sharing rules", 0 },
+	{ "GET", "/v1/spots/{id}/authorised", authorised_list, HTTP_AUTH_USER,
+	  "The owner: the users authorised for the spot (policy authorised)", 0 },
+	{ "POST", "/v1/spots/{id}/authorised", authorised_add, HTTP_AUTH_USER | HTTP_JSON_BODY,
+	  "The owner authorises a user by phone (one-time code if enrolled)", 0 },
+	{ "DELETE", "/v1/spots/{id}/authorised/{user_id}", authorised_remove, HTTP_AUTH_USER,
+	  "The owner takes a user off the authorised list (one-time code if enrolled)", 0 },
+	{ "GET", "/v1/spots/{id}/keys", spot_holders, HTTP_AUTH_USER,
+	  "The owner and the site's staff: every key and share on the spot", 0 },
 	{ "GET", "/v1/spots/{id}/map", spot_map, HTTP_AUTH_USER,
 	  "The garage map with the spot and the routes from the entrance and to the exit", 0 },
 };

@@ -24,6 +24,8 @@ static const struct routes_module routes_modules[] = {
 	{ role_routes, &role_routes_count },
 	{ override_routes, &override_routes_count },
 	{ alarm_routes, &alarm_routes_count },
+	{ share_routes, &share_routes_count },
+	{ otp_routes, &otp_routes_count },
 	/* ---- other modules: one line each, e.g.
 	 * { site_routes, &site_routes_count },
 	 * { key_routes, &key_routes_count },

@@ -35,6 +35,10 @@ extern const struct http_route override_routes[];
 extern const size_t override_routes_count;
 extern const struct http_route alarm_routes[];
 extern const size_t alarm_routes_count;
+extern const struct http_route share_routes[];
+extern const size_t share_routes_count;
+extern const struct http_route otp_routes[];
+extern const size_t otp_routes_count;
 
 /* The number of routes of every module together. */
 size_t routes_count(void);

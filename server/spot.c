@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lockfw/proto/proto.h"
 #include "navigation.h"
+#include "share.h"
 
 static void copy_text(char *dst, size_t cap, const char *src)
 {
@@ -21,7 +23,8 @@ int spot_get(struct db *db, int64_t id, struct spot *out)
 	int r;
 
 	st = db_prepare(db, "SELECT site_id, name, level, x_cm, y_cm, node, owner_id, policy, "
-			    "region, key_valid_s, key_max_unlocks FROM spots WHERE id = $1");
+			    "region, key_valid_s, key_max_unlocks, renters_may_share, "
+			    "require_share_approval FROM spots WHERE id = $1");
 	if (st == NULL)
 		return -SPOT_E_INTERNAL;
 	db_bind_int(st, 1, id);
@@ -40,6 +43,8 @@ int spot_get(struct db *db, int64_t id, struct spot *out)
 		copy_text(out->region, sizeof(out->region), db_col_text(st, 8));
 		out->key_valid_s = db_col_int(st, 9);
 		out->key_max_unlocks = db_col_int(st, 10);
+		out->renters_may_share = db_col_int(st, 11) != 0;
+		out->require_share_approval = db_col_int(st, 12) != 0;
 	}
 	db_finalize(st);
 	if (r == DB_ROW)
@@ -124,6 +129,10 @@ json_object *spot_json(struct db *db, const struct spot *s, bool with_owner, int
 	json_object_object_add(o, "key_valid_s", json_object_new_int64(s->key_valid_s));
 	json_object_object_add(o, "key_max_unlocks", json_object_new_int64(s->key_max_unlocks));
 	json_object_object_add(o, "taken", json_object_new_boolean(keys > 0));
+	json_object_object_add(o, "renters_may_share",
+			       json_object_new_boolean(s->renters_may_share));
+	json_object_object_add(o, "require_share_approval",
+			       json_object_new_boolean(s->require_share_approval));
 	if (with_owner)
 		json_object_object_add(o, "owner_id", s->owner_id != 0 ?
 					  json_object_new_int64(s->owner_id) : NULL);
@@ -199,6 +208,171 @@ int spot_set_policy(struct db *db, int64_t id, const char *policy, const char *r
 			"key_max_unlocks = $4 WHERE id = $5", "ssiii", s.policy,
 		    s.region[0] != '\0' ? s.region : NULL, s.key_valid_s, s.key_max_unlocks, id);
 	return r == 0 ? 0 : -SPOT_E_INTERNAL;
+}
+
+int spot_set_sharing(struct db *db, int64_t id, int renters_may_share,
+		     int require_share_approval)
+{
+	struct spot s;
+	int r = spot_get(db, id, &s);
+
+	if (r != 0)
+		return r;
+	if (renters_may_share >= 0)
+		s.renters_may_share = renters_may_share != 0;
+	if (require_share_approval >= 0)
+		s.require_share_approval = require_share_approval != 0;
+	r = db_exec(db, "UPDATE spots SET renters_may_share = $1, require_share_approval = $2 "
+		    "WHERE id = $3", "iii", (int64_t)s.renters_may_share,
+		    (int64_t)s.require_share_approval, id);
+	return r == 0 ? 0 : -SPOT_E_INTERNAL;
+}
+
+/* ---- the authorised list ---- */
+
+json_object *spot_authorised_list(struct db *db, int64_t id)
+{
+	json_object *list = json_object_new_array();
+	struct db_stmt *st;
+	int r = -1;
+
+	st = db_prepare(db, "SELECT a.user_id, u.phone FROM authorised_users a JOIN users u "
+			    "ON u.id = a.user_id WHERE a.spot_id = $1 ORDER BY a.user_id");
+	if (list == NULL || st == NULL || db_bind_int(st, 1, id) != 0)
+		goto out;
+	while ((r = db_step(st)) == DB_ROW) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "user_id", json_object_new_int64(db_col_int(st, 0)));
+		json_object_object_add(o, "phone", json_object_new_string(db_col_text(st, 1)));
+		json_object_array_add(list, o);
+	}
+out:
+	db_finalize(st);
+	if (r != DB_DONE) {
+		json_object_put(list);
+		return NULL;
+	}
+	return list;
+}
+
+int spot_authorised_add(struct db *db, int64_t id, const char *phone, int64_t *user_id,
+			bool *added)
+{
+	struct db_stmt *st;
+	struct spot s;
+	int r = spot_get(db, id, &s);
+
+	*added = false;
+	if (r != 0)
+		return r;
+	st = db_prepare(db, "SELECT id FROM users WHERE phone = $1");
+	if (st == NULL || db_bind_text(st, 1, phone) != 0) {
+		db_finalize(st);
+		return -SPOT_E_INTERNAL;
+	}
+	r = db_step(st);
+	if (r == DB_ROW)
+		*user_id = db_col_int(st, 0);
+	db_finalize(st);
+	if (r != DB_ROW)
+		return r == DB_DONE ? -SPOT_E_NOUSER : -SPOT_E_INTERNAL;
+	r = db_exec(db, "INSERT INTO authorised_users (spot_id, user_id) VALUES ($1, $2) "
+		    "ON CONFLICT (spot_id, user_id) DO NOTHING", "ii", id, *user_id);
+	if (r != 0)
+		return -SPOT_E_INTERNAL;
+	*added = db_changes(db) == 1;
+	return 0;
+}
+
+int spot_authorised_remove(struct db *db, int64_t id, int64_t user_id)
+{
+	if (db_exec(db, "DELETE FROM authorised_users WHERE spot_id = $1 AND user_id = $2", "ii",
+		    id, user_id) != 0)
+		return -SPOT_E_INTERNAL;
+	return db_changes(db) == 1 ? 0 : -SPOT_E_NOTFOUND;
+}
+
+/* ---- who holds what on a spot ---- */
+
+json_object *spot_keys(struct db *db, int64_t id, int64_t now)
+{
+	json_object *arr = json_object_new_array();
+	struct db_stmt *st;
+	int r = -1;
+
+	/* The newest INSTALL_CRED of each key tells its delivery, as in key_list(). */
+	st = db_prepare(db, "SELECT e.key_id, e.user_id, u.phone, e.not_before, e.not_after, "
+			    "e.max_unlocks, e.flags, e.issued_at, e.revoked, e.transferred, "
+			    "q.state, q.result, q.acked_at FROM ekeys e "
+			    "LEFT JOIN users u ON u.id = e.user_id LEFT JOIN mgmt_queue q ON "
+			    "q.id = (SELECT MAX(id) FROM mgmt_queue WHERE key_id = e.key_id AND "
+			    "kind = 'install_cred') WHERE e.spot_id = $1 ORDER BY e.key_id");
+	if (arr == NULL || st == NULL || db_bind_int(st, 1, id) != 0)
+		goto out;
+	while ((r = db_step(st)) == DB_ROW) {
+		json_object *o = json_object_new_object(), *dl = json_object_new_object();
+		bool revoked = db_col_int(st, 8) != 0, transferred = db_col_int(st, 9) != 0;
+		bool live = !revoked && !transferred && db_col_int(st, 4) >= now;
+
+		json_object_object_add(o, "key_id", json_object_new_int64(db_col_int(st, 0)));
+		json_object_object_add(o, "user_id", json_object_new_int64(db_col_int(st, 1)));
+		json_object_object_add(o, "phone", db_col_null(st, 2) ? NULL :
+				       json_object_new_string(db_col_text(st, 2)));
+		json_object_object_add(o, "not_before", json_object_new_int64(db_col_int(st, 3)));
+		json_object_object_add(o, "not_after", json_object_new_int64(db_col_int(st, 4)));
+		json_object_object_add(o, "max_unlocks", json_object_new_int64(db_col_int(st, 5)));
+		json_object_object_add(o, "owner", json_object_new_boolean(
+					       (db_col_int(st, 6) & PROTO_CRED_OWNER) != 0));
+		json_object_object_add(o, "live", json_object_new_boolean(live));
+		json_object_object_add(o, "revoked", json_object_new_boolean(revoked));
+		json_object_object_add(o, "transferred", json_object_new_boolean(transferred));
+		json_object_object_add(o, "issued_at", json_object_new_int64(db_col_int(st, 7)));
+		json_object_object_add(dl, "state", json_object_new_string(
+					       db_col_null(st, 10) ? "none" : db_col_text(st, 10)));
+		json_object_object_add(dl, "result", db_col_null(st, 11) ? NULL :
+				       json_object_new_string(db_col_text(st, 11)));
+		json_object_object_add(dl, "acked_at", db_col_null(st, 12) ? NULL :
+				       json_object_new_int64(db_col_int(st, 12)));
+		json_object_object_add(o, "delivery", dl);
+		json_object_array_add(arr, o);
+	}
+out:
+	db_finalize(st);
+	if (r != DB_DONE) {
+		json_object_put(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+json_object *spot_shares(struct db *db, int64_t id, int64_t now)
+{
+	json_object *arr = json_object_new_array(), *o;
+	struct db_stmt *st;
+	int r = -1;
+
+	st = db_prepare(db, "SELECT share_id, sharer_id FROM shares WHERE spot_id = $1 AND "
+			    "state <> 'removed' ORDER BY share_id");
+	if (arr == NULL || st == NULL || db_bind_int(st, 1, id) != 0)
+		goto out;
+	while ((r = db_step(st)) == DB_ROW) {
+		/* The sharer sees every share they made; a sharer is never its recipient. */
+		o = share_json(db, db_col_int(st, 0), db_col_int(st, 1), now);
+		if (o == NULL) {
+			r = -1;
+			break;
+		}
+		json_object_object_del(o, "skey");
+		json_object_array_add(arr, o);
+	}
+out:
+	db_finalize(st);
+	if (r != DB_DONE) {
+		json_object_put(arr);
+		return NULL;
+	}
+	return arr;
 }
 
 /* ---- routes ---- */

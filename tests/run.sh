@@ -17,12 +17,14 @@ export FAKE_BLUEZ=$build/tests/fake-bluez
 for t in "$@"; do
 	bin=$build/tests/test-$t
 	echo "== $t"
+	start=$(date +%s)
 	if "$bin"; then
 		pass=$((pass + 1))
 	else
 		fail=$((fail + 1))
 		failed="$failed $t"
 	fi
+	echo "== $t: $(($(date +%s) - start)) s"
 done
 
 echo "== core-purity"

@@ -2,13 +2,15 @@
  * console.c: parkconsole's loop and its state changes: the terminal and the live link
  * watched in one poll() (no timer faster than the idle logout), keys to the open prompt,
  * the screen or the global keys, the live link's messages into the model, logging in
- * and out, the kiosk's rules. Drawing is frame.c's and the screens'.
+ * and out, decisive actions with their confirmation and one-time code, the kiosk's
+ * rules. Drawing is frame.c's and the screens'.
  */
 #include "console.h"
 
 #include <curses.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,17 +37,20 @@ const struct screen *const console_screens[SCREEN_COUNT] = {
 	[SCREEN_SPOT] = &screen_spot,
 	[SCREEN_EVENTS] = &screen_events,
 	[SCREEN_ALARMS] = &screen_alarms,
+	[SCREEN_REQUESTS] = &screen_requests,
+	[SCREEN_MEMBERS] = &screen_members,
 	[SCREEN_HELP] = &screen_help,
 };
 
 const struct screen_key console_global_keys[] = {
-	{ "1 2 3, Tab", N_("map, events, alarms; the next of them"), false },
-	{ "Esc", N_("back (from a spot or the help)"), false },
-	{ "? F1", N_("this help"), false },
-	{ "L", N_("log out"), false },
-	{ "Ctrl-L", N_("draw the screen again"), false },
-	{ "q F10", N_("quit (in a kiosk: needs an attendant's password)"), false },
-	{ "Ctrl-Z", N_("suspend (not in a kiosk)"), false },
+	{ "1 2 3, Tab", N_("map, events, alarms; the next of them"), SCREEN_KEY_ANYONE },
+	{ "4 5", N_("share requests, members"), SCREEN_KEY_OWNER },
+	{ "Esc", N_("back (from a spot or the help)"), SCREEN_KEY_ANYONE },
+	{ "? F1", N_("this help"), SCREEN_KEY_ANYONE },
+	{ "L", N_("log out"), SCREEN_KEY_ANYONE },
+	{ "Ctrl-L", N_("draw the screen again"), SCREEN_KEY_ANYONE },
+	{ "q F10", N_("quit (in a kiosk: needs an attendant's password)"), SCREEN_KEY_ANYONE },
+	{ "Ctrl-Z", N_("suspend (not in a kiosk)"), SCREEN_KEY_ANYONE },
 };
 const size_t console_global_nkeys = sizeof(console_global_keys) / sizeof(console_global_keys[0]);
 
@@ -79,6 +84,17 @@ void console_say(struct console *c, bool error, const char *fmt, ...)
 void console_ask(struct console *c, enum prompt_purpose purpose, const char *title, bool secret)
 {
 	prompt_open(&c->prompt, purpose, title, secret);
+}
+
+bool console_owner(const struct console *c)
+{
+	return c->logged_in && c->sess.roles.nowned > 0;
+}
+
+bool console_key_shown(const struct console *c, const struct screen_key *k)
+{
+	return k->user == SCREEN_KEY_STAFF ? c->sess.staff :
+	       k->user == SCREEN_KEY_OWNER ? console_owner(c) : true;
 }
 
 const char *console_spot_name(const struct console *c, int64_t id, char *buf, size_t cap)
@@ -127,8 +143,7 @@ const char *console_kind_label(const char *kind)
 
 /* ---- logging in and out ---- */
 
-/* Says why a request failed, in words an attendant can act on. */
-static void console_say_error(struct console *c, int r, const struct apiclient_error *err)
+void console_say_error(struct console *c, int r, const struct apiclient_error *err)
 {
 	if (r == -APICLIENT_E_NET)
 		console_say(c, true, _("Cannot reach the server at %s: %s. Check --server and "
@@ -194,6 +209,11 @@ void console_logout(struct console *c, const char *why)
 	model_free(&c->model);
 	json_object_put(c->spot.detail);
 	memset(&c->spot, 0, sizeof(c->spot));
+	holders_init(&c->requests.list);
+	c->requests.error[0] = '\0';
+	holders_init(&c->members.list);
+	c->members.error[0] = '\0';
+	memset(&c->action, 0, sizeof(c->action));
 	prompt_close(&c->prompt);
 	c->logged_in = false;
 	c->events_top = 0;
@@ -278,25 +298,104 @@ static void console_override_op(struct console *c, const char *text)
 
 static void console_override_reason(struct console *c, const char *text)
 {
-	struct apiclient_error err;
 	char name[SITEMAP_NAME_MAX];
-	bool unlock = strcmp(c->override_op, "unlock") == 0;
-	int r;
+	struct action a;
 
 	if (text_blank(text)) {
 		prompt_refuse(&c->prompt, _("A reason is required."), true);
 		return;
 	}
-	memset(&err, 0, sizeof(err));
-	r = session_override(&c->sess, c->override_spot, c->override_op, text, &err);
 	prompt_close(&c->prompt);
 	console_spot_name(c, c->override_spot, name, sizeof(name));
-	if (r < 0)
-		console_say_error(c, r, &err);
-	else
-		console_say(c, false, unlock ? _("Unlock of %s sent; the lock acts when its "
-						 "gateway delivers it.") :
-			    _("Lock of %s sent; the lock acts when its gateway delivers it."), name);
+	action_init(&a, strcmp(c->override_op, "unlock") == 0 ? ACTION_UNLOCK : ACTION_LOCK,
+		    c->override_spot, name);
+	snprintf(a.reason, sizeof(a.reason), "%s", text);
+	console_act(c, &a);
+	memset(&a, 0, sizeof(a));
+}
+
+/* ---- decisive actions: confirmation and one-time code ---- */
+
+/* Runs c->action with the one-time code `code` (NULL: none) and acts on the answer. */
+static void console_act_code(struct console *c, const char *code)
+{
+	struct apiclient_error err;
+	char text[PROMPT_TITLE_LEN];
+	enum action_result res;
+	int r;
+
+	memset(&err, 0, sizeof(err));
+	r = session_act(&c->sess, &c->action, code, &err);
+	res = action_result(r, &err);
+	if (res != ACTION_DONE && res != ACTION_FAILED && c->prompt.purpose != PROMPT_OTP)
+		console_ask(c, PROMPT_OTP, action_code_question(&c->action, text, sizeof(text)),
+			    false);
+	switch (res) {
+	case ACTION_DONE:
+		prompt_close(&c->prompt);
+		if (console_screens[c->screen]->reload != NULL)
+			console_screens[c->screen]->reload(c);
+		console_say(c, false, "%s", action_done_message(&c->action, text, sizeof(text)));
+		memset(&c->action, 0, sizeof(c->action));
+		break;
+	case ACTION_CODE_NEEDED:
+		if (code != NULL)
+			prompt_refuse(&c->prompt, _("The server wants a one-time code; type the "
+						    "one your authenticator app shows."), true);
+		break;
+	case ACTION_CODE_WRONG:
+		prompt_refuse(&c->prompt, _("Wrong code: type the one your authenticator app "
+					    "shows now."), true);
+		break;
+	case ACTION_CODE_USED:
+		prompt_refuse(&c->prompt, _("That code was used already: wait for the next one "
+					    "and type it."), true);
+		break;
+	case ACTION_FAILED:
+		prompt_close(&c->prompt);
+		memset(&c->action, 0, sizeof(c->action));
+		if (r == -APICLIENT_E_HTTP && err.status == 401)
+			console_say(c, true, _("The server refused (%d %s): %s"), err.status,
+				    err.code, err.detail);
+		else
+			console_say_error(c, r, &err);
+		break;
+	}
+}
+
+void console_act(struct console *c, const struct action *a)
+{
+	c->action = *a;
+	console_act_code(c, NULL);
+}
+
+void console_confirm(struct console *c, const struct action *a, const char *question)
+{
+	c->action = *a;
+	console_ask(c, PROMPT_CONFIRM, question, false);
+}
+
+static void console_confirmed(struct console *c, const char *text)
+{
+	prompt_close(&c->prompt);
+	if (strcmp(text, "y") == 0 || strcmp(text, "Y") == 0) {
+		console_act_code(c, NULL);
+		return;
+	}
+	memset(&c->action, 0, sizeof(c->action));
+	console_say(c, false, "%s", _("Nothing was changed."));
+}
+
+static void console_otp(struct console *c, const char *text)
+{
+	char code[ACTION_CODE_LEN];
+
+	if (!action_code_parse(text, code)) {
+		prompt_refuse(&c->prompt, _("A one-time code is six digits."), true);
+		return;
+	}
+	console_act_code(c, code);
+	OPENSSL_cleanse(code, sizeof(code));
 }
 
 static void console_ack_note(struct console *c, const char *text)
@@ -372,6 +471,8 @@ static void (*const console_submit[PROMPT_PURPOSES])(struct console *, const cha
 	[PROMPT_ACK_NOTE] = console_ack_note,
 	[PROMPT_EXIT_PHONE] = console_exit_phone,
 	[PROMPT_EXIT_PASSWORD] = console_exit_password,
+	[PROMPT_OTP] = console_otp,
+	[PROMPT_CONFIRM] = console_confirmed,
 };
 
 /* A key while a prompt is open. */
@@ -451,10 +552,29 @@ static void console_alarms(struct console *c)
 	console_show(c, SCREEN_ALARMS);
 }
 
+static void console_requests(struct console *c)
+{
+	if (console_owner(c))
+		console_show(c, SCREEN_REQUESTS);
+}
+
+static void console_members(struct console *c)
+{
+	if (console_owner(c))
+		console_show(c, SCREEN_MEMBERS);
+}
+
+/* Tab: map, events, alarms, and for an owner share requests and members, round. */
 static void console_next(struct console *c)
 {
-	console_show(c, c->screen == SCREEN_MAP ? SCREEN_EVENTS :
-		     c->screen == SCREEN_EVENTS ? SCREEN_ALARMS : SCREEN_MAP);
+	static const enum screen_id order[] = {
+		SCREEN_MAP, SCREEN_EVENTS, SCREEN_ALARMS, SCREEN_REQUESTS, SCREEN_MEMBERS,
+	};
+	size_t i, n = console_owner(c) ? 5 : 3;
+
+	for (i = 0; i < n && order[i] != c->screen; i++)
+		;
+	console_show(c, order[i + 1 < n ? i + 1 : 0]);
 }
 
 static void console_back(struct console *c)
@@ -482,6 +602,8 @@ static const struct {
 	{ '1', false, true, console_map },
 	{ '2', false, true, console_events },
 	{ '3', false, true, console_alarms },
+	{ '4', false, true, console_requests },
+	{ '5', false, true, console_members },
 	{ '\t', false, true, console_next },
 	{ CONSOLE_ESC, false, false, console_back },
 	{ 'L', false, true, console_logout_key },

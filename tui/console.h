@@ -16,6 +16,8 @@
 #include <json-c/json.h>
 
 #include "../lib/maptext.h"
+#include "action.h"
+#include "holders.h"
 #include "live.h"
 #include "model.h"
 #include "prompt.h"
@@ -48,15 +50,24 @@ enum screen_id {
 	SCREEN_SPOT,
 	SCREEN_EVENTS,
 	SCREEN_ALARMS,
+	SCREEN_REQUESTS,   /* an owner's share requests waiting for approval */
+	SCREEN_MEMBERS,    /* an owner's key holders and share members */
 	SCREEN_HELP,
 	SCREEN_COUNT
+};
+
+/* Whom a key is shown to (and works for). */
+enum screen_key_user {
+	SCREEN_KEY_ANYONE,
+	SCREEN_KEY_STAFF,  /* attendants and administrators of the site */
+	SCREEN_KEY_OWNER,  /* spot owners */
 };
 
 /* A key of a screen: its label on the key bar and what it does (both N_() marked). */
 struct screen_key {
 	const char *key;
 	const char *what;
-	bool staff;        /* shown (and working) for attendants and administrators only */
+	enum screen_key_user user;
 };
 
 struct console;
@@ -69,10 +80,11 @@ struct screen {
 	bool (*key)(struct console *c, unsigned long ch, bool fkey); /* true: handled */
 	const struct screen_key *keys;
 	size_t nkeys;
+	void (*reload)(struct console *c); /* after a decisive action was done; or NULL */
 };
 
 extern const struct screen screen_login, screen_map, screen_spot, screen_events,
-	screen_alarms, screen_help;
+	screen_alarms, screen_requests, screen_members, screen_help;
 
 /* The screens by enum screen_id. */
 extern const struct screen *const console_screens[SCREEN_COUNT];
@@ -93,6 +105,15 @@ struct console_spot {
 	int64_t id;
 	json_object *detail;            /* GET /v1/spots/{id}, or NULL */
 	char error[CONSOLE_MESSAGE_LEN];
+	struct holders keys;            /* GET /v1/spots/{id}/keys: every key and share */
+	char keys_error[CONSOLE_MESSAGE_LEN]; /* why they are not shown, or "" */
+	size_t keys_top;                /* the first row of them shown */
+};
+
+/* A list of an owner's screen (requests, members), read when it opens and on r. */
+struct console_list {
+	struct holders list;
+	char error[CONSOLE_MESSAGE_LEN]; /* why (some of) it could not be read, or "" */
 };
 
 struct console {
@@ -118,6 +139,9 @@ struct console {
 	char find_last[PROMPT_TEXT_LEN]; /* the map's last search, for n (next) */
 	int64_t override_spot;          /* the spot an override prompt is about */
 	char override_op[8];            /* "unlock" or "lock" */
+	struct action action;           /* the decisive action being confirmed or given a code */
+	struct console_list requests;   /* SCREEN_REQUESTS */
+	struct console_list members;    /* SCREEN_MEMBERS */
 	char exit_phone[CONSOLE_PHONE_LEN];
 	struct maptext_grid grid;       /* the map screen's layout, sized to the screen */
 	bool grid_ok;
@@ -152,6 +176,25 @@ void console_logout(struct console *c, const char *why);
 
 /* Starts an override of spot index idx (attendants): asks unlock or lock, then why. */
 void console_override(struct console *c, size_t idx);
+
+/*
+ * Runs decisive action a (copied): when the server asks for the user's one-time code,
+ * asks for it in a prompt and runs it again with the code (a wrong one asked again);
+ * once done, says so and reloads the current screen (its reload hook).
+ */
+void console_act(struct console *c, const struct action *a);
+
+/* Asks `question` (y: yes, any other key: no) before console_act(c, a). */
+void console_confirm(struct console *c, const struct action *a, const char *question);
+
+/* Says why a request failed (r and *err from the API client), in words a user can act on. */
+void console_say_error(struct console *c, int r, const struct apiclient_error *err);
+
+/* Whether the user owns a spot (and so has the owner's screens). */
+bool console_owner(const struct console *c);
+
+/* Whether key k of a screen's table is shown to (and works for) this user. */
+bool console_key_shown(const struct console *c, const struct screen_key *k);
 
 /* The name of spot `id` when the map has it, else its number, into buf. Returns buf. */
 const char *console_spot_name(const struct console *c, int64_t id, char *buf, size_t cap);

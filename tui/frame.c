@@ -18,15 +18,17 @@
 
 /* The keys of every screen once logged in, after the screen's own. */
 static const struct screen_key frame_global_keys[] = {
-	{ "1", N_("map"), false },
-	{ "2", N_("events"), false },
-	{ "3", N_("alarms"), false },
+	{ "1", N_("map"), SCREEN_KEY_ANYONE },
+	{ "2", N_("events"), SCREEN_KEY_ANYONE },
+	{ "3", N_("alarms"), SCREEN_KEY_ANYONE },
+	{ "4", N_("requests"), SCREEN_KEY_OWNER },
+	{ "5", N_("members"), SCREEN_KEY_OWNER },
 };
 
 /* Kept in sight at the right end of the key bar, however narrow the terminal. */
 static const struct screen_key frame_fixed_keys[] = {
-	{ "?", N_("help"), false },
-	{ "q", N_("quit"), false },
+	{ "?", N_("help"), SCREEN_KEY_ANYONE },
+	{ "q", N_("quit"), SCREEN_KEY_ANYONE },
 };
 
 const char *frame_time(int64_t t, char *buf, size_t cap)
@@ -43,6 +45,15 @@ const char *frame_time(int64_t t, char *buf, size_t cap)
 	else
 		strftime(buf, cap, "%m-%d %H:%M", &tm);
 	return buf;
+}
+
+const char *frame_until(int64_t not_after, char *buf, size_t cap)
+{
+	if (not_after >= HOLDERS_NO_END) {
+		snprintf(buf, cap, "%s", _("no end"));
+		return buf;
+	}
+	return frame_time(not_after, buf, cap);
 }
 
 int frame_wrap(struct console *c, int y, int x, int cols, int maxrows, const char *text,
@@ -78,6 +89,16 @@ int frame_wrap(struct console *c, int y, int x, int cols, int maxrows, const cha
 		p += n;
 	}
 	return rows;
+}
+
+void frame_cells(struct console *c, int y, const int *xs, size_t n, const char *const *cells,
+		 const enum ui_role *roles)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ui_text(c->colour, y, xs[i], (i + 1 < n ? xs[i + 1] : COLS) - xs[i] - 1, cells[i],
+			roles[i]);
 }
 
 static void frame_too_small(struct console *c)
@@ -178,11 +199,12 @@ static void frame_keys(struct console *c)
 		x = 0;
 	}
 	for (i = 0; i < s->nkeys && x >= 0; i++)
-		if (!s->keys[i].staff || c->sess.staff)
+		if (console_key_shown(c, &s->keys[i]))
 			x = frame_key(c, x, end, &s->keys[i]);
 	for (i = 0; c->logged_in && i < sizeof(frame_global_keys) / sizeof(frame_global_keys[0]) &&
 	     x >= 0; i++)
-		x = frame_key(c, x, end, &frame_global_keys[i]);
+		if (console_key_shown(c, &frame_global_keys[i]))
+			x = frame_key(c, x, end, &frame_global_keys[i]);
 }
 
 static void frame_prompt(struct console *c)
@@ -215,7 +237,8 @@ static void frame_prompt(struct console *c)
 	ui_text_attr(y + 2, x + 4 + w, 1, " ", A_REVERSE);
 	if (p->error[0] != '\0')
 		ui_text(c->colour, y + 3, x + 2, cols - 4, p->error, UI_ERROR);
-	ui_text(c->colour, y + 4, x + 2, cols - 4, p->one_key ? _("Esc cancels") :
+	ui_text(c->colour, y + 4, x + 2, cols - 4, p->purpose == PROMPT_CONFIRM ?
+		_("y: yes; any other key: no") : p->one_key ? _("Esc cancels") :
 		_("Enter to confirm, Esc to cancel"), UI_DIM);
 }
 

@@ -20,7 +20,17 @@ void frame_draw(struct console *c);
 int frame_wrap(struct console *c, int y, int x, int cols, int maxrows, const char *text,
 	       enum ui_role role);
 
+/*
+ * Paints cells[0..n) of a table's row y: cell i from column xs[i] up to the next one's
+ * (the last up to the right edge), each cut to fit, in roles[i].
+ */
+void frame_cells(struct console *c, int y, const int *xs, size_t n, const char *const *cells,
+		 const enum ui_role *roles);
+
 /* "HH:MM:SS" (today) or "MM-DD HH:MM" of Unix time t into buf; "-" for t <= 0. */
 const char *frame_time(int64_t t, char *buf, size_t cap);
+
+/* The end of a key or share's validity as frame_time(), or "no end" for HOLDERS_NO_END. */
+const char *frame_until(int64_t not_after, char *buf, size_t cap);
 
 #endif

@@ -15,7 +15,7 @@ void prompt_open(struct prompt *p, enum prompt_purpose purpose, const char *titl
 	prompt_close(p);
 	p->purpose = purpose;
 	p->secret = secret;
-	p->one_key = purpose == PROMPT_OVERRIDE_OP;
+	p->one_key = purpose == PROMPT_OVERRIDE_OP || purpose == PROMPT_CONFIRM;
 	snprintf(p->title, sizeof(p->title), "%s", title);
 }
 

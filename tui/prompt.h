@@ -1,8 +1,9 @@
 /*
  * prompt.h: a one-line text field: what the console asks for (a search, a reason for an
- * override, a note, a phone number, a password) as the user types it, UTF-8, with a
- * purpose that says what to do with it once submitted. Pure data and editing, no curses:
- * the console maps its keys to prompt_type() and prompt_edit() and draws the result.
+ * override, a note, a phone number, a password, a one-time code, a yes or no) as the
+ * user types it, UTF-8, with a purpose that says what to do with it once submitted.
+ * Pure data and editing, no curses: the console maps its keys to prompt_type() and
+ * prompt_edit() and draws the result.
  */
 #ifndef PARK_TUI_PROMPT_H
 #define PARK_TUI_PROMPT_H
@@ -24,6 +25,8 @@ enum prompt_purpose {
 	PROMPT_ACK_NOTE,        /* a note for an acknowledged alarm */
 	PROMPT_EXIT_PHONE,      /* kiosk: the attendant who lets the console close */
 	PROMPT_EXIT_PASSWORD,
+	PROMPT_OTP,             /* a one-time code for a decisive action (action.h) */
+	PROMPT_CONFIRM,         /* one key: y does the decisive action, anything else not */
 	PROMPT_PURPOSES
 };
 
@@ -33,7 +36,8 @@ struct prompt {
 	char text[PROMPT_TEXT_LEN];    /* what was typed */
 	char error[PROMPT_ERROR_LEN];  /* why the last submission was refused, or "" */
 	bool secret;                   /* shown as '*' */
-	bool one_key;                  /* submitted by any single character (PROMPT_OVERRIDE_OP) */
+	bool one_key;                  /* submitted by any single character (PROMPT_OVERRIDE_OP,
+					* PROMPT_CONFIRM) */
 };
 
 enum prompt_result {

@@ -16,10 +16,10 @@
 #include "ui.h"
 
 static const struct screen_key alarms_keys[] = {
-	{ "\xe2\x86\x91\xe2\x86\x93", N_("select"), false },
-	{ "Enter", N_("acknowledge"), true },
-	{ "g", N_("go to spot"), false },
-	{ "r", N_("refresh"), false },
+	{ "\xe2\x86\x91\xe2\x86\x93", N_("select"), SCREEN_KEY_ANYONE },
+	{ "Enter", N_("acknowledge"), SCREEN_KEY_STAFF },
+	{ "g", N_("go to spot"), SCREEN_KEY_ANYONE },
+	{ "r", N_("refresh"), SCREEN_KEY_ANYONE },
 };
 
 static void alarms_draw_row(struct console *c, int y, const struct alarms_entry *a,

@@ -17,10 +17,10 @@
 #define EVENTS_SHOWN_MAX 512 /* rows looked at: a screen shows far fewer */
 
 static const struct screen_key events_keys[] = {
-	{ "\xe2\x86\x91\xe2\x86\x93", N_("scroll"), false },
-	{ "s", N_("spot filter"), false },
-	{ "k", N_("kind filter"), false },
-	{ "c", N_("clear"), false },
+	{ "\xe2\x86\x91\xe2\x86\x93", N_("scroll"), SCREEN_KEY_ANYONE },
+	{ "s", N_("spot filter"), SCREEN_KEY_ANYONE },
+	{ "k", N_("kind filter"), SCREEN_KEY_ANYONE },
+	{ "c", N_("clear"), SCREEN_KEY_ANYONE },
 };
 
 /* What an event's arguments say, into buf. */

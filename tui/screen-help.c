@@ -16,8 +16,8 @@
 #define HELP_KEY_COLS 14
 
 static const struct screen_key help_keys[] = {
-	{ "\xe2\x86\x91\xe2\x86\x93", N_("scroll"), false },
-	{ "Esc", N_("back"), false },
+	{ "\xe2\x86\x91\xe2\x86\x93", N_("scroll"), SCREEN_KEY_ANYONE },
+	{ "Esc", N_("back"), SCREEN_KEY_ANYONE },
 };
 
 /* One line of the help: a heading, a key and what it does, or a legend symbol. */
@@ -27,7 +27,7 @@ struct help_line {
 	const struct maptext_legend_row *legend; /* or NULL */
 };
 
-#define HELP_LINES_MAX 96
+#define HELP_LINES_MAX 128
 
 static void help_add(struct help_line *l, size_t *n, const char *heading,
 		     const struct screen_key *key, const struct maptext_legend_row *legend)
@@ -47,13 +47,15 @@ static size_t help_lines(const struct console *c, struct help_line *l)
 
 	help_add(l, &n, _("Everywhere"), NULL, NULL);
 	for (i = 0; i < console_global_nkeys; i++)
-		help_add(l, &n, NULL, &console_global_keys[i], NULL);
+		if (console_key_shown(c, &console_global_keys[i]))
+			help_add(l, &n, NULL, &console_global_keys[i], NULL);
 	for (i = 0; i < SCREEN_COUNT; i++) {
-		if (i == SCREEN_HELP || (i == SCREEN_LOGIN && c->logged_in))
+		if (i == SCREEN_HELP || (i == SCREEN_LOGIN && c->logged_in) ||
+		    ((i == SCREEN_REQUESTS || i == SCREEN_MEMBERS) && !console_owner(c)))
 			continue;
 		help_add(l, &n, _(console_screens[i]->title), NULL, NULL);
 		for (k = 0; k < console_screens[i]->nkeys; k++)
-			if (!console_screens[i]->keys[k].staff || c->sess.staff)
+			if (console_key_shown(c, &console_screens[i]->keys[k]))
 				help_add(l, &n, NULL, &console_screens[i]->keys[k], NULL);
 	}
 	help_add(l, &n, _("Map legend"), NULL, NULL);

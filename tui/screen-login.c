@@ -17,10 +17,10 @@
 #define LOGIN_ROWS 14
 
 static const struct screen_key login_keys[] = {
-	{ "Tab", N_("next field"), false },
-	{ "Enter", N_("log in"), false },
-	{ "F1", N_("help"), false },
-	{ "F10", N_("quit"), false },
+	{ "Tab", N_("next field"), SCREEN_KEY_ANYONE },
+	{ "Enter", N_("log in"), SCREEN_KEY_ANYONE },
+	{ "F1", N_("help"), SCREEN_KEY_ANYONE },
+	{ "F10", N_("quit"), SCREEN_KEY_ANYONE },
 };
 
 static void login_enter(struct console *c)

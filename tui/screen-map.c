@@ -19,12 +19,12 @@
 #define MAP_PANEL_COLS 26 /* the legend and the selected spot, at the right */
 
 static const struct screen_key map_keys[] = {
-	{ "\xe2\x86\x90\xe2\x86\x91\xe2\x86\x93\xe2\x86\x92", N_("move"), false },
-	{ "PgUp/PgDn", N_("level"), false },
-	{ "Enter", N_("spot"), false },
-	{ "/", N_("find"), false },
-	{ "o", N_("override"), true },
-	{ "n", N_("next match"), false },
+	{ "\xe2\x86\x90\xe2\x86\x91\xe2\x86\x93\xe2\x86\x92", N_("move"), SCREEN_KEY_ANYONE },
+	{ "PgUp/PgDn", N_("level"), SCREEN_KEY_ANYONE },
+	{ "Enter", N_("spot"), SCREEN_KEY_ANYONE },
+	{ "/", N_("find"), SCREEN_KEY_ANYONE },
+	{ "o", N_("override"), SCREEN_KEY_STAFF },
+	{ "n", N_("next match"), SCREEN_KEY_ANYONE },
 };
 
 /* The map's own legend rows that the console's map can show. */

@@ -1,13 +1,16 @@
 /*
  * screen-spot.c: one spot in detail (Enter on the map): what GET /v1/spots/{id} says
- * (owner, policy, key limits, whether a key is out, its holders when the server lists
- * them), the lock's live state from the model, and the spot's latest events. o overrides
- * the lock (attendants), r reads the details again, e shows all its events.
+ * (owner, policy, key limits, whether a key is out), the lock's live state from the
+ * model, the spot's latest events, and below them every key and share on the spot with
+ * its holder, limits and state (GET /v1/spots/{id}/keys: for the owner and the
+ * attendants). o overrides the lock (attendants), r reads it all again, e shows all its
+ * events, Up and Down scroll the keys. Changing a share or key is the members screen's.
  */
 #include <curses.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "console.h"
 #include "frame.h"
@@ -19,11 +22,47 @@
 #define SPOT_EVENTS_MAX 64
 
 static const struct screen_key spot_keys[] = {
-	{ "Esc", N_("back"), false },
-	{ "r", N_("refresh"), false },
-	{ "e", N_("events"), false },
-	{ "o", N_("override"), true },
+	{ "Esc", N_("back"), SCREEN_KEY_ANYONE },
+	{ "r", N_("refresh"), SCREEN_KEY_ANYONE },
+	{ "e", N_("events"), SCREEN_KEY_ANYONE },
+	{ "o", N_("override"), SCREEN_KEY_STAFF },
+	{ "\xe2\x86\x91\xe2\x86\x93", N_("scroll keys"), SCREEN_KEY_ANYONE },
 };
+
+/* The columns of the keys and shares: x and width (the last one takes the rest). */
+enum { SPOT_COL_WHAT, SPOT_COL_HOLDER, SPOT_COL_STATE, SPOT_COL_UNTIL, SPOT_COL_UNLOCKS,
+       SPOT_COL_LOCK, SPOT_COLS };
+static const int spot_col_x[SPOT_COLS] = { 2, 15, 30, 48, 60, 70 };
+
+/* Every key and share of spot `id`, or why not, into c->spot. */
+static void spot_load_keys(struct console *c, int64_t id)
+{
+	struct apiclient_error err;
+	json_object *reply = NULL;
+	int r;
+
+	holders_init(&c->spot.keys);
+	c->spot.keys_error[0] = '\0';
+	c->spot.keys_top = 0;
+	memset(&err, 0, sizeof(err));
+	r = session_spot_keys(&c->sess, id, &reply, &err);
+	if (r == 0 && holders_set(&c->spot.keys, &reply, 1, HOLDERS_EVERYTHING, NULL, 0,
+				  (int64_t)time(NULL)) < 0)
+		snprintf(c->spot.keys_error, sizeof(c->spot.keys_error), "%s",
+			 _("The server's list of keys could not be read."));
+	else if (r == -APICLIENT_E_HTTP && err.status == 403)
+		snprintf(c->spot.keys_error, sizeof(c->spot.keys_error), "%s",
+			 _("Only the spot's owner and the garage's attendants see its keys and "
+			   "shares."));
+	else if (r == -APICLIENT_E_HTTP && err.status == 404)
+		snprintf(c->spot.keys_error, sizeof(c->spot.keys_error), "%s",
+			 _("This server does not list a spot's keys (GET /v1/spots/ID/keys is "
+			   "missing)."));
+	else if (r != 0)
+		snprintf(c->spot.keys_error, sizeof(c->spot.keys_error),
+			 _("The spot's keys could not be read: %s"), err.detail);
+	json_object_put(reply);
+}
 
 static void spot_load(struct console *c)
 {
@@ -44,6 +83,7 @@ static void spot_load(struct console *c)
 								 "read: %s"), err.detail);
 	else /* the freshest state, "taken" (a key out) included, for the map too */
 		(void)sitemap_spot_update(&c->model.map, s->id, c->spot.detail);
+	spot_load_keys(c, s->id);
 }
 
 /* A member of the details as text into buf ("-" when absent or null). */
@@ -87,7 +127,6 @@ static void spot_server(struct console *c, int *y)
 {
 	char a[CONSOLE_MESSAGE_LEN], b[CONSOLE_MESSAGE_LEN], line[CONSOLE_MESSAGE_LEN];
 	int64_t valid = spot_int(c, "key_valid_s", -1), uses = spot_int(c, "key_max_unlocks", -1);
-	json_object *holders;
 
 	if (c->spot.detail == NULL)
 		return;
@@ -114,13 +153,6 @@ static void spot_server(struct console *c, int *y)
 	spot_member(c, "taken", a, sizeof(a));
 	spot_row(c, y, _("Key out"), strcmp(a, "true") == 0 ? _("yes, a driver holds a key") :
 		 _("no"), UI_NORMAL);
-	if (!json_object_object_get_ex(c->spot.detail, "holders", &holders) ||
-	    !json_object_is_type(holders, json_type_array))
-		return;
-	for (size_t i = 0; i < json_object_array_length(holders) && *y < LINES - 6; i++)
-		spot_row(c, y, i == 0 ? _("Holders") : "", json_object_to_json_string_ext(
-				 json_object_array_get_idx(holders, i), JSON_C_TO_STRING_PLAIN),
-			 UI_NORMAL);
 }
 
 static const char *spot_flag(enum sitemap_flag f, const char *yes, const char *no)
@@ -178,6 +210,68 @@ static void spot_events(struct console *c, const struct sitemap_spot *s, int top
 	}
 }
 
+/* One key or share of the list at row y. */
+static void spot_key_row(struct console *c, int y, const struct holders_entry *e)
+{
+	enum ui_role state = e->status == HOLDERS_LIVE ? UI_GOOD :
+		e->status == HOLDERS_PENDING || e->status == HOLDERS_FROZEN ? UI_WARN : UI_DIM;
+	enum ui_role other = state == UI_DIM ? UI_DIM : UI_NORMAL;
+	const enum ui_role roles[SPOT_COLS] = { other, other, state, other, other, other };
+	char what[64], until[32], unlocks[32], lock[64];
+	const char *cells[SPOT_COLS];
+
+	cells[SPOT_COL_WHAT] = holders_what(e, what, sizeof(what));
+	cells[SPOT_COL_HOLDER] = e->holder[0] != '\0' ? e->holder : "-";
+	cells[SPOT_COL_STATE] = holders_status_label(e->status);
+	cells[SPOT_COL_UNTIL] = frame_until(e->not_after, until, sizeof(until));
+	cells[SPOT_COL_UNLOCKS] = holders_unlocks(e, unlocks, sizeof(unlocks));
+	cells[SPOT_COL_LOCK] = holders_delivery_label(e, lock, sizeof(lock));
+	frame_cells(c, y, spot_col_x, SPOT_COLS, cells, roles);
+}
+
+/* Every key and share on the spot, rows y .. end-1, scrolled by keys_top. */
+static void spot_keys_draw(struct console *c, int y, int end)
+{
+	static const char *const heads[SPOT_COLS] = {
+		N_("Key"), N_("Holder"), N_("State"), N_("Until"), N_("Unlocks"), N_("Lock"),
+	};
+	const struct holders *h = &c->spot.keys;
+	const char *cells[SPOT_COLS];
+	enum ui_role roles[SPOT_COLS];
+	char line[CONSOLE_MESSAGE_LEN];
+	size_t i, shown;
+	int k;
+
+	if (y >= end)
+		return;
+	if (c->spot.keys_error[0] != '\0') {
+		frame_wrap(c, y, 2, COLS - 4, end - y, c->spot.keys_error, UI_DIM);
+		return;
+	}
+	if (!h->known)
+		return;
+	snprintf(line, sizeof(line), _("Keys and shares (%zu)"), h->count + h->dropped);
+	ui_text(c->colour, y++, 2, COLS - 4, line, UI_HEADING);
+	if (h->count == 0) {
+		if (y < end)
+			ui_text(c->colour, y, 2, COLS - 4,
+				_("No key was ever issued for this spot."), UI_DIM);
+		return;
+	}
+	if (y < end) {
+		for (k = 0; k < SPOT_COLS; k++) {
+			cells[k] = _(heads[k]);
+			roles[k] = UI_HEADING;
+		}
+		frame_cells(c, y++, spot_col_x, SPOT_COLS, cells, roles);
+	}
+	shown = end > y ? (size_t)(end - y) : 0;
+	if (c->spot.keys_top + shown > h->count)
+		c->spot.keys_top = h->count > shown ? h->count - shown : 0;
+	for (i = c->spot.keys_top; i < h->count && y < end; i++)
+		spot_key_row(c, y++, &h->e[i]);
+}
+
 static void spot_draw(struct console *c, int top, int rows)
 {
 	const struct sitemap_spot *s = model_selected(&c->model);
@@ -197,11 +291,21 @@ static void spot_draw(struct console *c, int top, int rows)
 	spot_server(c, &y);
 	y++;
 	spot_live(c, s, &y);
-	spot_events(c, s, top + 1, rows - 2);
+	spot_events(c, s, top + 1, y - top - 1);
+	spot_keys_draw(c, y + 1, top + rows);
 }
 
 static bool spot_key(struct console *c, unsigned long ch, bool fkey)
 {
+	if (fkey && ch == KEY_UP) {
+		if (c->spot.keys_top > 0)
+			c->spot.keys_top--;
+		return true;
+	}
+	if (fkey && ch == KEY_DOWN) {
+		c->spot.keys_top++; /* clamped when drawn */
+		return true;
+	}
 	if (fkey)
 		return false;
 	if (ch == 'r') {
@@ -228,4 +332,5 @@ const struct screen screen_spot = {
 	.key = spot_key,
 	.keys = spot_keys,
 	.nkeys = sizeof(spot_keys) / sizeof(spot_keys[0]),
+	.reload = spot_load,
 };

@@ -234,13 +234,12 @@ void session_logout(struct session *s)
 	s->staff = false;
 }
 
-int session_spot(struct session *s, int64_t spot, json_object **out,
-		 struct apiclient_error *err)
+/* GET `path` into *out: 0, or a negative error (a reply that is no object included). */
+static int session_get(struct session *s, const char *path, json_object **out,
+		       struct apiclient_error *err)
 {
-	char path[SESSION_PATH_LEN];
 	int r;
 
-	snprintf(path, sizeof(path), "/v1/spots/%" PRId64, spot);
 	*out = NULL;
 	r = apiclient_call(s->api, "GET", path, NULL, 0, 0, out, err);
 	if (r >= 0 && *out == NULL) {
@@ -250,19 +249,21 @@ int session_spot(struct session *s, int64_t spot, json_object **out,
 	return r < 0 ? r : 0;
 }
 
+int session_spot(struct session *s, int64_t spot, json_object **out,
+		 struct apiclient_error *err)
+{
+	char path[SESSION_PATH_LEN];
+
+	snprintf(path, sizeof(path), "/v1/spots/%" PRId64, spot);
+	return session_get(s, path, out, err);
+}
+
 int session_alarms(struct session *s, json_object **out, struct apiclient_error *err)
 {
 	char path[SESSION_PATH_LEN];
-	int r;
 
 	snprintf(path, sizeof(path), "/v1/sites/%" PRId64 "/alarms", s->site_id);
-	*out = NULL;
-	r = apiclient_call(s->api, "GET", path, NULL, 0, 0, out, err);
-	if (r >= 0 && *out == NULL) {
-		session_reply_error(err, path);
-		return -APICLIENT_E_REPLY;
-	}
-	return r < 0 ? r : 0;
+	return session_get(s, path, out, err);
 }
 
 int session_ack(struct session *s, int64_t alarm_id, const char *note,
@@ -281,17 +282,36 @@ int session_ack(struct session *s, int64_t alarm_id, const char *note,
 	return r < 0 ? r : 0;
 }
 
-int session_override(struct session *s, int64_t spot, const char *op, const char *reason,
-		     struct apiclient_error *err)
+int session_spot_keys(struct session *s, int64_t spot, json_object **out,
+		      struct apiclient_error *err)
 {
 	char path[SESSION_PATH_LEN];
-	json_object *body = json_object_new_object(), *reply = NULL;
+
+	snprintf(path, sizeof(path), "/v1/spots/%" PRId64 "/keys", spot);
+	return session_get(s, path, out, err);
+}
+
+int session_shares(struct session *s, json_object **out, struct apiclient_error *err)
+{
+	return session_get(s, "/v1/shares", out, err);
+}
+
+int session_act(struct session *s, const struct action *a, const char *code,
+		struct apiclient_error *err)
+{
+	char path[ACTION_PATH_LEN];
+	json_object *body = NULL, *reply = NULL;
+	const char *method = NULL;
 	int r;
 
-	snprintf(path, sizeof(path), "/v1/spots/%" PRId64 "/override", spot);
-	json_object_object_add(body, "op", json_object_new_string(op));
-	json_object_object_add(body, "reason", json_object_new_string(reason));
-	r = apiclient_call(s->api, "POST", path, body, 0, 0, &reply, err);
+	if (action_request(a, code, &method, path, sizeof(path), &body) != 0) {
+		json_object_put(body);
+		memset(err, 0, sizeof(*err));
+		snprintf(err->detail, sizeof(err->detail), "%s", gettext("The console cannot "
+									 "make this request."));
+		return -APICLIENT_E_ARG;
+	}
+	r = apiclient_call(s->api, method, path, body, 0, 0, &reply, err);
 	json_object_put(body);
 	json_object_put(reply);
 	return r;

@@ -1,9 +1,10 @@
 /*
  * session.h: the console's user at parkd, for the UI thread: logging in and out, the
  * roles of GET /v1/me and the site they lead to, and the calls the screens make (a
- * spot's details, the alarms, acknowledging one, an attendant's override). One API
- * client, used by the UI thread only (the live link has its own). It keeps the session
- * token, never the password.
+ * spot's details and its keys and shares, the alarms, acknowledging one, the shares an
+ * owner decides on, and the decisive actions of action.h). One API client, used by the
+ * UI thread only (the live link has its own). It keeps the session token, never the
+ * password.
  */
 #ifndef PARK_TUI_SESSION_H
 #define PARK_TUI_SESSION_H
@@ -15,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "../lib/apiclient.h"
+#include "action.h"
 
 #define SESSION_TOKEN_LEN 256
 #define SESSION_PHONE_LEN 32
@@ -102,11 +104,23 @@ int session_ack(struct session *s, int64_t alarm_id, const char *note,
 		struct apiclient_error *err);
 
 /*
- * POST /v1/spots/{spot}/override {"op": "unlock"|"lock", "reason": reason}. Returns the
- * HTTP status (202) or a negative error. The caller has checked the reason is not blank.
+ * GET /v1/spots/{id}/keys (every key and share on the spot: its owner and the site's
+ * staff) into *out, which the caller frees. 0 or a negative error (403 for others).
  */
-int session_override(struct session *s, int64_t spot, const char *op, const char *reason,
-		     struct apiclient_error *err);
+int session_spot_keys(struct session *s, int64_t spot, json_object **out,
+		      struct apiclient_error *err);
+
+/* GET /v1/shares (made by, to, and on the spots of the user) into *out. 0 or an error. */
+int session_shares(struct session *s, json_object **out, struct apiclient_error *err);
+
+/*
+ * Runs decisive action a (action.h: a share decided on, a key revoked, an override),
+ * with the one-time code `code` (NULL: none). Returns the HTTP status (2xx) or a
+ * negative error with *err set; action_result() says whether the server wants a code.
+ * For an override the caller has checked the reason is not blank.
+ */
+int session_act(struct session *s, const struct action *a, const char *code,
+		struct apiclient_error *err);
 
 /*
  * Whether phone/password belong to staff of site_id (0: of any site), asked of the

@@ -131,6 +131,8 @@ system_bench "credential delivery: 200 e-keys for 200 locks through one gateway"
 	build/bench/bench-delivery
 system_bench "phone: warm and cold unlock through parkphoned (sim transport)" \
 	build/bench/bench-phone
+system_bench "sharing: share to first unlock, revocation to refusal through the gateway" \
+	build/bench/bench-share
 system_bench "console: map frame and full repaint, 2,000 spots (curses to /dev/null)" \
 	build/bench/bench-console
 system_bench "console under an event storm: 500 events/s for 10 s, parkconsole in tmux, 2,000 spots" \

@@ -32,6 +32,7 @@
 #include "../../lockfw/proto/proto.h"
 #include "../support/test-must.h"
 #include "../support/test-proc.h"
+#include "../support/test-totp.h"
 
 #define WAIT_MS 10000
 #define BODY_MAX 65536                  /* HTTP_BODY_MAX of server/http.h */
@@ -57,6 +58,8 @@
 #define TEXT_MAX 16384                  /* an expanded body or target */
 #define DELIVERY_BATCH_MAX 64           /* messages in one poll (server/delivery.h) */
 #define STREAM_TIMEOUT_MS 3000          /* GET /v1/events: a stream would never end */
+#define OTP_SECRET_MAX 64               /* base32 of a one-time-code secret, NUL included */
+#define OTP_PERIOD_S 30                 /* seconds per one-time code (RFC 6238, as parkd) */
 
 /* ---- the world: programs, users, gateways, locks ---- */
 
@@ -74,6 +77,7 @@ struct user {
 	int64_t id;
 	char token[65];
 	uint8_t res_pub[64];    /* reservation public key, once asked for */
+	char otp_secret[OTP_SECRET_MAX]; /* his authenticator app's (base32), once enrolled */
 };
 
 static struct user users[USERS];
@@ -359,6 +363,7 @@ static const char *const snap_metrics[] = {
 	"parkd_accounts_created_total", "parkd_logins_total", "parkd_sms_sent_total",
 	"parkd_ekeys_issued_total", "parkd_events_total", "parkd_locks_offline_total",
 	"parkd_http_responses_5xx_total", "parkd_audit_failures_total",
+	"parkd_shares_accepted_total", "parkd_revocation_lists_total",
 };
 #define SNAP_METRICS (sizeof(snap_metrics) / sizeof(snap_metrics[0]))
 
@@ -497,8 +502,12 @@ static void problem(const char *fmt, ...)
 	problems++;
 }
 
-/* Reports every table and counter that differs from the baseline, then takes the new one. */
-static void unchanged(const char *what)
+/*
+ * Reports every table and counter that differs from the baseline, but `table` (NULL:
+ * none), whose change the caller expects; the state is the new baseline when anything
+ * changed or was expected to.
+ */
+static void unchanged_but(const char *what, const char *table)
 {
 	static struct snapshot now;
 	char diff[2048] = "";
@@ -508,6 +517,8 @@ static void unchanged(const char *what)
 	for (i = 0; i < now.n || i < base.n; i++) {
 		if (i < now.n && i < base.n && strcmp(now.table[i], base.table[i]) == 0 &&
 		    now.rows[i] == base.rows[i] && memcmp(now.digest[i], base.digest[i], 32) == 0)
+			continue;
+		if (table != NULL && i < now.n && strcmp(now.table[i], table) == 0)
 			continue;
 		used += (size_t)snprintf(diff + used, sizeof(diff) - used, " table %s (%lld -> "
 					 "%lld rows)", i < base.n ? base.table[i] : "?",
@@ -520,10 +531,16 @@ static void unchanged(const char *what)
 		if (now.metric[i] != base.metric[i])
 			used += (size_t)snprintf(diff + used, sizeof(diff) - used, " %s %lld -> %lld",
 						 snap_metrics[i], base.metric[i], now.metric[i]);
-	if (diff[0] != '\0') {
+	if (diff[0] != '\0')
 		problem("%s: a refused request changed the state:%s", what, diff);
+	if (diff[0] != '\0' || table != NULL)
 		base = now;
-	}
+}
+
+/* Reports every table and counter that differs from the baseline. */
+static void unchanged(const char *what)
+{
+	unchanged_but(what, NULL);
 }
 
 /* Writes to parkd's database beside it (the test's own changes, e.g. ageing a session). */
@@ -577,10 +594,13 @@ static void expect_error(struct resp *r, long status, const char *code, const ch
 
 static unsigned refusals;               /* refused requests checked */
 
-/* A request that must be refused with status and code, and change nothing. */
-static void refuse_len(const char *method, const char *target, const struct cred *c,
+/*
+ * A request that must be refused with status and code, and change nothing but
+ * `may_change` (a table, or NULL).
+ */
+static void refuse_but(const char *method, const char *target, const struct cred *c,
 		       const char *body, size_t len, long status, const char *code,
-		       const char *what)
+		       const char *what, const char *may_change)
 {
 	struct resp r;
 	char label[TEXT_MAX + 600];
@@ -589,8 +609,16 @@ static void refuse_len(const char *method, const char *target, const struct cred
 		 body != NULL ? " body " : "", body != NULL ? body : "");
 	api(method, target, c, body, len, &r);
 	expect_error(&r, status, code, label);
-	unchanged(label);
+	unchanged_but(label, may_change);
 	refusals++;
+}
+
+/* A request that must be refused with status and code, and change nothing. */
+static void refuse_len(const char *method, const char *target, const struct cred *c,
+		       const char *body, size_t len, long status, const char *code,
+		       const char *what)
+{
+	refuse_but(method, target, c, body, len, status, code, what, NULL);
 }
 
 static void refuse(const char *method, const char *target, const struct cred *c,
@@ -627,6 +655,13 @@ static struct sub subs[] = {
 	{ "ROLE", "" },         /* staff_role */
 	{ "ALARM", "" },        /* forced_alarm */
 	{ "OWNERROLE", "" },    /* the owner role row of spot 102 (not a staff role) */
+	{ "OTP", "" },          /* a one-time code of the owner's app that parkd takes now */
+	{ "LISTED", "" },       /* a user on spot 102's authorised list */
+	{ "KEYO", "" },         /* the owner's e-key for 102: may be shared, no limits */
+	{ "KEYD", "" },         /* the driver's for 101, without the may-share flag */
+	{ "KEYX", "" },         /* the other driver's for 102, without it too */
+	{ "HELD", "" },         /* a share of KEYO the driver holds: active, may reshare */
+	{ "SHARE", "" },        /* the share the current row acts on */
 };
 #define SUBS (sizeof(subs) / sizeof(subs[0]))
 
@@ -640,6 +675,25 @@ static void sub_set(const char *name, const char *value)
 			return;
 		}
 	fail_msg("no substitution %s", name);
+}
+
+static const char *sub_get(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < SUBS; i++)
+		if (strcmp(subs[i].name, name) == 0 && subs[i].value[0] != '\0')
+			return subs[i].value;
+	fail_msg("@%s@ is not set yet", name);
+	return "";
+}
+
+static void sub_id(const char *name, int64_t id)
+{
+	char text[24];
+
+	snprintf(text, sizeof(text), "%lld", (long long)id);
+	sub_set(name, text);
 }
 
 static void sub_hex(const char *name, const uint8_t *p, size_t len)
@@ -1024,6 +1078,20 @@ static int message_mtype(json_object *msg)
 	return m.u.mgmt.mtype;
 }
 
+/* Whether management message m carries `site`'s signature, as its locks check it. */
+static bool mgmt_signed_by(const struct proto_mgmt *m, uint32_t site, const uint8_t pub[64])
+{
+	uint8_t tbs[PROTO_FRAME_MAX + 16], digest[32];
+	struct wire_writer w;
+
+	wire_writer_init(&w, tbs, sizeof(tbs));
+	proto_tbs_mgmt_prefix(&w, site);
+	wire_put_bytes(&w, m->signed_body, m->signed_len);
+	assert_false(w.error);
+	assert_int_equal(p256_sha256(tbs, w.off, digest), 0);
+	return p256_verify_digest(pub, digest, m->sig) == 0;
+}
+
 /* The message for `spot` of type `mtype` in msgs, or NULL. */
 static json_object *message_find(json_object *msgs, int64_t spot, int mtype)
 {
@@ -1285,8 +1353,13 @@ struct route_case {
 	int caller;             /* AUTH_USER: a user; AUTH_GATEWAY: a gateway ID */
 	const char *target;     /* what the caller may ask for (templates allowed) */
 	const char *body;       /* a body the caller may send (json routes) */
+	/*
+	 * Refused bodies, sent by the caller to target. A route without a JSON body that has
+	 * some reads an optional one (a one-time code, {"otp":..}): it takes none and a
+	 * blank one, and refuses malformed ones as JSON routes do.
+	 */
 	const struct input_case *bodies;
-	size_t nbodies;         /* refused bodies, sent by the caller to target */
+	size_t nbodies;
 	const struct input_case *targets;
 	size_t ntargets;        /* refused targets (query strings), by the caller */
 	void (*prepare)(void);  /* makes what target names; runs before the baseline */
@@ -1443,7 +1516,7 @@ static void check_auth(const struct route_case *rc, const char *target, const ch
 	       "a gateway signature instead of a session");
 }
 
-/* Bodies that are not one JSON object: 400 bad_json. */
+/* Bodies that are not one JSON object: 400 bad_json (an optional one may be blank). */
 static void check_bad_json(const struct route_case *rc, const char *target,
 			   const struct cred *c)
 {
@@ -1466,11 +1539,15 @@ static void check_bad_json(const struct route_case *rc, const char *target,
 		{ "{/*c*/}", 0 }, { "\xef\xbb\xbf{}", 0 },
 	};
 	static char deep[512];
+	bool optional = !rc->json;
 	size_t i, n;
 
-	refuse(rc->method, target, c, NULL, 400, "bad_json", "no body");
+	if (!optional)
+		refuse(rc->method, target, c, NULL, 400, "bad_json", "no body");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		n = bad[i].len != 0 ? bad[i].len : strlen(bad[i].text);
+		if (optional && strspn(bad[i].text, " ") == n)
+			continue;
 		refuse_len(rc->method, target, c, bad[i].text, n, 400, "bad_json", "malformed");
 	}
 	/* Nested deeper than the parser's 32 levels, inside an object. */
@@ -1554,7 +1631,7 @@ static void route_check(const struct route_case *rc)
 	check_method(rc, target, &c);
 	check_too_large(rc, target, &c, rc->body != NULL ? body : NULL);
 	check_auth(rc, target, rc->body != NULL ? body : NULL, expired, idle);
-	if (rc->json)
+	if (rc->json || rc->nbodies > 0)
 		check_bad_json(rc, target, &c);
 	check_inputs(rc, target, rc->body != NULL ? body : NULL, &c);
 	if (strchr(rc->pattern, '{') != NULL)
@@ -2408,6 +2485,30 @@ static void good_map(void)
 	resp_free(&r);
 }
 
+/* GET /v1/spots/{id}/keys: the owner and the site's staff, nobody else. */
+static void own_spot_keys(void)
+{
+	refuse("GET", "/v1/spots/102/keys", AS_USER(U_DRIVER), NULL, 403, "forbidden",
+	       "a driver");
+	refuse("GET", "/v1/spots/103/keys", AS_USER(U_OWNER), NULL, 403, "forbidden",
+	       "the owner of another spot");
+	refuse("GET", "/v1/spots/102/keys", AS_USER(U_ATTENDANT2), NULL, 403, "forbidden",
+	       "an attendant of another site");
+}
+
+static void good_spot_keys(void)
+{
+	struct resp r;
+
+	api_ok("GET", "/v1/spots/102/keys", AS_USER(U_OWNER), NULL, 200, &r);
+	assert_true(json_object_is_type(jget(r.json, "keys"), json_type_array));
+	assert_true(json_object_is_type(jget(r.json, "shares"), json_type_array));
+	resp_free(&r);
+	api_ok("GET", "/v1/spots/102/keys", AS_USER(U_ATTENDANT), NULL, 200, &r);
+	assert_true(json_object_is_type(jget(r.json, "keys"), json_type_array));
+	resp_free(&r);
+}
+
 /* ---- site staff ---- */
 
 static void own_roles_list(void)
@@ -2734,6 +2835,1388 @@ static void good_alarm_ack(void)
 	assert_int_equal(alarm_listed(U_ATTENDANT, SPOT_LANELESS, "forced", NULL), 0);
 }
 
+/* ---- one-time codes, as a user's authenticator app makes them ---- */
+
+/* The time step of now. */
+static uint64_t app_step(void)
+{
+	return (uint64_t)time(NULL) / OTP_PERIOD_S;
+}
+
+/* The six digits of time step `step` under the base32 `secret`. */
+static void app_code(const char *secret, uint64_t step, char code[7])
+{
+	assert_int_equal(test_totp(secret, (time_t)(step * OTP_PERIOD_S), code), 0);
+}
+
+/* User u enrols for one-time codes and confirms the secret with a code from it. */
+static void enrol_user(int u)
+{
+	char body[64], code[7];
+	struct resp r;
+
+	api_ok("POST", "/v1/otp/enrol", AS_USER(u), NULL, 201, &r);
+	snprintf(users[u].otp_secret, sizeof(users[u].otp_secret), "%s", jstr(r.json, "secret"));
+	resp_free(&r);
+	app_code(users[u].otp_secret, app_step(), code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	api_ok("POST", "/v1/otp/confirm", AS_USER(u), body, 200, &r);
+	resp_free(&r);
+}
+
+/*
+ * A code of user u's app that parkd takes now, also as @OTP@: the current step's. parkd
+ * takes each step once; rather than wait for the next, the test marks the step before
+ * as the last one used, as if the last code were 30 s old.
+ */
+static void fresh_code(int u, char code[7])
+{
+	uint64_t step = app_step();
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "UPDATE otp_secrets SET last_step = ?1 WHERE user_id = %lld",
+		 (long long)users[u].id);
+	sdb_write(sql, NULL, 0, (int64_t)step - 1);
+	app_code(users[u].otp_secret, step, code);
+	sub_set("OTP", code);
+}
+
+/* Six digits that no step within two of now has under user u's secret. */
+static void wrong_code(int u, char code[7])
+{
+	uint64_t step = app_step(), s;
+	char near[7];
+	unsigned v;
+	bool clash;
+
+	app_code(users[u].otp_secret, step, code);
+	v = (unsigned)atoi(code);
+	do {
+		v = (v + 1) % 1000000;
+		snprintf(code, 7, "%06u", v);
+		clash = false;
+		for (s = step - 2; s <= step + 2; s++) {
+			app_code(users[u].otp_secret, s, near);
+			clash = clash || strcmp(near, code) == 0;
+		}
+	} while (clash);
+}
+
+/* The wrong one-time codes counted against user u in the current window. */
+static int64_t otp_guesses(int u)
+{
+	char sql[192];
+
+	snprintf(sql, sizeof(sql), "SELECT COALESCE((SELECT hits FROM rate_limits WHERE "
+		 "scope = 'otp-account' AND subject = '%lld'), 0)", (long long)users[u].id);
+	return sdb_int(sql);
+}
+
+/*
+ * A request with a wrong one-time code: 401 otp_wrong, and the code is counted, which is
+ * all that changes. The test then takes the count back, so that the rows after it are
+ * not locked out (5 wrong codes in 10 minutes).
+ */
+static void refuse_otp_wrong(const char *method, const char *target, int u, const char *body,
+			     const char *what)
+{
+	int64_t guesses = otp_guesses(u);
+	char sql[192];
+
+	refuse_but(method, target, AS_USER(u), body, strlen(body), 401, "otp_wrong", what,
+		   "rate_limits");
+	if (otp_guesses(u) != guesses + 1)
+		problem("%s %s [%s]: the wrong one-time code was not counted", method, target,
+			what);
+	snprintf(sql, sizeof(sql), "UPDATE rate_limits SET hits = hits - ?1 WHERE "
+		 "scope = 'otp-account' AND subject = '%lld'", (long long)users[u].id);
+	sdb_write(sql, NULL, 0, 1);
+	baseline();
+}
+
+/*
+ * An enrolled user's decisive request refused for its one-time code: none (401
+ * otp_required) and a wrong one (refuse_otp_wrong()). `fields` are the body's other
+ * members, NULL for none.
+ */
+static void refuse_otp(const char *method, const char *target, int u, const char *fields)
+{
+	char body[512], code[7];
+
+	snprintf(body, sizeof(body), "{%s}", fields != NULL ? fields : "");
+	refuse(method, target, AS_USER(u), fields != NULL ? body : NULL, 401, "otp_required",
+	       "no one-time code");
+	wrong_code(u, code);
+	snprintf(body, sizeof(body), "{%s%s\"otp\":\"%s\"}", fields != NULL ? fields : "",
+		 fields != NULL ? "," : "", code);
+	refuse_otp_wrong(method, target, u, body, "a wrong one-time code");
+}
+
+/* The rows of decisive requests: the owner of 102 is enrolled, and @OTP@ is a code of his. */
+static void prepare_owner_code(void)
+{
+	char code[7];
+
+	if (users[U_OWNER].otp_secret[0] == '\0')
+		enrol_user(U_OWNER);
+	fresh_code(U_OWNER, code);
+}
+
+/* Sent by the enrolled owner to a route that reads an optional {"otp":..}. */
+static const struct input_case otp_bodies[] = {
+	{ "{\"otp\":123456}", 400, "bad_field" },
+	{ "{\"otp\":true}", 400, "bad_field" },
+	{ "{\"otp\":[\"@OTP@\"]}", 400, "bad_field" },
+	{ "{\"otp\":{\"code\":\"@OTP@\"}}", 400, "bad_field" },
+};
+
+/* ---- the owner's list of authorised users ---- */
+
+/* Whether user u is on spot 102's authorised list, as its owner reads it. */
+static bool authorised_listed(int u)
+{
+	json_object *list, *o;
+	struct resp r;
+	bool found = false;
+	size_t i;
+
+	api_ok("GET", "/v1/spots/102/authorised", AS_USER(U_OWNER), NULL, 200, &r);
+	assert_int_equal(jint(r.json, "spot_id"), SPOT_OWNED);
+	list = jget(r.json, "users");
+	for (i = 0; i < json_object_array_length(list); i++) {
+		o = json_object_array_get_idx(list, i);
+		if (jint(o, "user_id") != users[u].id)
+			continue;
+		assert_string_equal(jstr(o, "phone"), users[u].phone);
+		found = true;
+	}
+	resp_free(&r);
+	return found;
+}
+
+static void own_authorised_list(void)
+{
+	const char *target = "/v1/spots/102/authorised";
+
+	refuse("GET", target, AS_USER(U_DRIVER), NULL, 403, "forbidden", "a driver");
+	refuse("GET", target, AS_USER(U_ATTENDANT), NULL, 403, "forbidden",
+	       "the site's attendant");
+	refuse("GET", target, AS_USER(U_ADMIN), NULL, 403, "forbidden",
+	       "a server administrator");
+	refuse("GET", "/v1/spots/101/authorised", AS_USER(U_OWNER), NULL, 403, "forbidden",
+	       "an owner asks for a spot without owner");
+}
+
+static void good_authorised_list(void)
+{
+	baseline();
+	assert_false(authorised_listed(U_OTHER));
+	unchanged("the authorised list read");
+}
+
+#define LONG_PHONE "+86138000001031234567890123456789" /* 33 characters */
+
+/* Sent by the enrolled owner of 102: the body is read before the code is asked for. */
+static const struct input_case authorised_bodies[] = {
+	{ "{}", 400, "missing_field" },
+	{ "{\"phone\":null}", 400, "missing_field" },
+	{ "{\"Phone\":\"@OTHERPHONE@\"}", 400, "missing_field" },
+	{ "{\"otp\":\"@OTP@\"}", 400, "missing_field" },
+	{ "{\"phone\":8613800000103}", 400, "bad_field" },
+	{ "{\"phone\":true}", 400, "bad_field" },
+	{ "{\"phone\":[\"@OTHERPHONE@\"]}", 400, "bad_field" },
+	{ "{\"phone\":\"\"}", 400, "bad_field" },
+	{ "{\"phone\":\"8613800000103\"}", 400, "bad_field" },
+	{ "{\"phone\":\"+86 138 0000 0103\"}", 400, "bad_field" },
+	{ "{\"phone\":\"" LONG_PHONE "\"}", 400, "bad_field" },
+	{ "{\"phone\":\"@OTHERPHONE@\",\"otp\":123456}", 400, "bad_field" },
+	{ "{\"phone\":\"@OTHERPHONE@\",\"otp\":[\"@OTP@\"]}", 400, "bad_field" },
+	/* With a code parkd takes, which the refusal does not use up. */
+	{ "{\"phone\":\"" NA "\",\"otp\":\"@OTP@\"}", 404, "not_found" },
+};
+
+static void own_authorised_add(void)
+{
+	const char *target = "/v1/spots/102/authorised";
+	char fields[64], body[96];
+
+	snprintf(fields, sizeof(fields), "\"phone\":\"%s\"", users[U_OTHER].phone);
+	snprintf(body, sizeof(body), "{%s}", fields);
+	refuse("POST", target, AS_USER(U_DRIVER), body, 403, "forbidden", "a driver");
+	refuse("POST", target, AS_USER(U_OTHER), body, 403, "forbidden",
+	       "a driver authorises himself");
+	refuse("POST", target, AS_USER(U_ADMIN), body, 403, "forbidden",
+	       "a server administrator");
+	refuse("POST", "/v1/spots/101/authorised", AS_USER(U_OWNER), body, 403, "forbidden",
+	       "an owner, for a spot without owner");
+	refuse_otp("POST", target, U_OWNER, fields);
+}
+
+static void good_authorised_add(void)
+{
+	const char *target = "/v1/spots/102/authorised";
+	char body[96], code[7];
+	struct resp r;
+
+	expand("{\"phone\":\"@OTHERPHONE@\",\"otp\":\"@OTP@\"}", body, sizeof(body));
+	api_ok("POST", target, AS_USER(U_OWNER), body, 201, &r);
+	assert_int_equal(jint(r.json, "user_id"), users[U_OTHER].id);
+	assert_string_equal(jstr(r.json, "phone"), users[U_OTHER].phone);
+	resp_free(&r);
+	assert_true(authorised_listed(U_OTHER));
+	baseline();
+	refuse("POST", target, AS_USER(U_OWNER), body, 401, "otp_replayed",
+	       "the code used again");
+	/* Authorised again, with a new code: 200, and only the code is used up. */
+	fresh_code(U_OWNER, code);
+	baseline();
+	expand("{\"phone\":\"@OTHERPHONE@\",\"otp\":\"@OTP@\"}", body, sizeof(body));
+	api_ok("POST", target, AS_USER(U_OWNER), body, 200, &r);
+	assert_int_equal(jint(r.json, "user_id"), users[U_OTHER].id);
+	resp_free(&r);
+	unchanged_but("a user authorised again", "otp_secrets");
+}
+
+/* The DELETE route needs a user on the list: the other driver (@LISTED@). */
+static void prepare_authorised_remove(void)
+{
+	char body[96], code[7];
+	struct resp r;
+
+	prepare_owner_code();
+	if (!authorised_listed(U_OTHER)) {
+		fresh_code(U_OWNER, code);
+		snprintf(body, sizeof(body), "{\"phone\":\"%s\",\"otp\":\"%s\"}",
+			 users[U_OTHER].phone, code);
+		api_ok("POST", "/v1/spots/102/authorised", AS_USER(U_OWNER), body, 201, &r);
+		resp_free(&r);
+		fresh_code(U_OWNER, code);
+	}
+	sub_id("LISTED", users[U_OTHER].id);
+}
+
+static void own_authorised_remove(void)
+{
+	static char target[128], body[64];
+
+	expand("/v1/spots/102/authorised/@LISTED@", target, sizeof(target));
+	refuse("DELETE", target, AS_USER(U_DRIVER), NULL, 403, "forbidden", "a driver");
+	refuse("DELETE", target, AS_USER(U_OTHER), NULL, 403, "forbidden",
+	       "the listed user takes himself off");
+	refuse("DELETE", target, AS_USER(U_ADMIN), NULL, 403, "forbidden",
+	       "a server administrator");
+	refuse_otp("DELETE", target, U_OWNER, NULL);
+	expand("{\"otp\":\"@OTP@\"}", body, sizeof(body));
+	expand("/v1/spots/101/authorised/@LISTED@", target, sizeof(target));
+	refuse("DELETE", target, AS_USER(U_OWNER), body, 403, "forbidden",
+	       "an owner, for a spot without owner");
+	snprintf(target, sizeof(target), "/v1/spots/102/authorised/%lld",
+		 (long long)users[U_DRIVER].id);
+	refuse("DELETE", target, AS_USER(U_OWNER), body, 404, "not_found",
+	       "a user who is not on the list");
+}
+
+static void good_authorised_remove(void)
+{
+	static char target[128], body[64];
+	char code[7];
+	struct resp r;
+
+	expand("/v1/spots/102/authorised/@LISTED@", target, sizeof(target));
+	expand("{\"otp\":\"@OTP@\"}", body, sizeof(body));
+	api_ok("DELETE", target, AS_USER(U_OWNER), body, 204, &r);
+	resp_free(&r);
+	assert_false(authorised_listed(U_OTHER));
+	baseline();
+	refuse("DELETE", target, AS_USER(U_OWNER), body, 401, "otp_replayed",
+	       "the code used again");
+	fresh_code(U_OWNER, code);
+	baseline();
+	expand("{\"otp\":\"@OTP@\"}", body, sizeof(body));
+	refuse("DELETE", target, AS_USER(U_OWNER), body, 404, "not_found",
+	       "a user taken off twice");
+}
+
+/* ---- sharing ---- */
+
+/* What the sharing rows start from (sharing_world()). */
+static struct {
+	int64_t owner_key;      /* @KEYO@: the owner's e-key for 102 */
+	int64_t driver_key;     /* @KEYD@: the driver's for 101 */
+	int64_t other_key;      /* @KEYX@: the other driver's for 102 */
+	int64_t held;           /* @HELD@: the driver holds it, may reshare it, within limits */
+	int64_t held_nb, held_na; /* held's not_before and not_after; 5 unlocks */
+	int64_t held_plain;     /* the other driver holds it and may not reshare it */
+	int64_t offered;        /* offered to the driver, not accepted; may be reshared */
+	int64_t pending;        /* the driver's reshare to the other driver: waits for the owner */
+	int64_t handed_on;      /* a key of the other driver's, handed on by a transfer ... */
+	int64_t transfer;       /* ... this one, to the fresh user */
+} sharing;
+
+/* POST /v1/shares by user u must answer `want` (201, 202); the share's ID. */
+static int64_t offer_share(int u, const char *body, long want)
+{
+	struct resp r;
+	int64_t id;
+
+	api_ok("POST", "/v1/shares", AS_USER(u), body, want, &r);
+	id = jint(jget(r.json, "share"), "share_id");
+	resp_free(&r);
+	return id;
+}
+
+/* The owner offers his key to user u, with its limits. */
+static int64_t owner_offer(int u, bool may_reshare)
+{
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"key_id\":%lld,\"phone\":\"%s\",\"mode\":\"co-share\","
+		 "\"may_reshare\":%s}", (long long)sharing.owner_key, users[u].phone,
+		 may_reshare ? "true" : "false");
+	return offer_share(U_OWNER, body, 201);
+}
+
+/*
+ * A verb of share `id` (POST /v1/shares/{id}/verb; DELETE /v1/shares/{id} for verb NULL)
+ * by user u, with the body `body` (NULL: none), that must answer `want`; the reply stays
+ * in *r.
+ */
+static void share_act(int u, const char *verb, int64_t id, const char *body, long want,
+		      struct resp *r)
+{
+	char target[96];
+
+	if (verb != NULL)
+		snprintf(target, sizeof(target), "/v1/shares/%lld/%s", (long long)id, verb);
+	else
+		snprintf(target, sizeof(target), "/v1/shares/%lld", (long long)id);
+	api_ok(verb != NULL ? "POST" : "DELETE", target, AS_USER(u), body, want, r);
+}
+
+/* Recipient u accepts share `id` with a phone's device key; the reply stays in *r. */
+static void accept_share(int u, int64_t id, struct resp *r)
+{
+	char body[160];
+
+	snprintf(body, sizeof(body), "{\"device_pub\":\"%s\"}", device_hex);
+	share_act(u, "accept", id, body, 200, r);
+}
+
+/* A share of the owner's key that user u holds: offered and accepted. */
+static int64_t active_share(int u)
+{
+	int64_t id = owner_offer(u, false);
+	struct resp r;
+
+	accept_share(u, id, &r);
+	resp_free(&r);
+	return id;
+}
+
+/* The driver's reshare of `held` to user u, waiting for the owner's approval (202). */
+static int64_t pending_share(int u)
+{
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"share_id\":%lld,\"phone\":\"%s\",\"mode\":\"co-share\"}",
+		 (long long)sharing.held, users[u].phone);
+	return offer_share(U_DRIVER, body, 202);
+}
+
+/* User u's newest key for `spot`. */
+static int64_t key_of(int u, int64_t spot)
+{
+	json_object *list, *k;
+	struct resp r;
+	int64_t id = 0;
+	size_t i;
+
+	api_ok("GET", "/v1/keys", AS_USER(u), NULL, 200, &r);
+	list = jget(r.json, "keys");
+	for (i = 0; i < json_object_array_length(list) && id == 0; i++) {
+		k = json_object_array_get_idx(list, i);
+		if (jint(k, "spot_id") == spot)
+			id = jint(k, "key_id");
+	}
+	resp_free(&r);
+	assert_true(id > 0);
+	return id;
+}
+
+/*
+ * What the sharing rows start from, made once, all on site 1 (the kill test counts site
+ * 2's queue): the owner's e-key for 102, which he may share and which has no limits; the
+ * renters' keys, which they may not share; the shares of `sharing`; and 102 requires the
+ * owner's approval of shares made by others from then on.
+ */
+static void sharing_world(void)
+{
+	char text[TEXT_MAX];
+	struct resp r;
+	int64_t now = (int64_t)time(NULL);
+
+	if (sharing.owner_key != 0)
+		return;
+	reservation_key(U_OWNER);
+	ekey_body(U_OWNER, SPOT_OWNED, text, sizeof(text));
+	api_ok("POST", "/v1/ekeys", AS_USER(U_OWNER), text, 201, &r);
+	sharing.owner_key = jint(r.json, "key_id");
+	resp_free(&r);
+	sharing.driver_key = key_of(U_DRIVER, SPOT_FREE);
+	sharing.other_key = key_of(U_OTHER, SPOT_OWNED);
+	sharing.held_nb = now - 3600;
+	sharing.held_na = now + 86400;
+	snprintf(text, sizeof(text), "{\"key_id\":%lld,\"phone\":\"%s\",\"mode\":\"co-share\","
+		 "\"not_before\":%lld,\"not_after\":%lld,\"max_unlocks\":5,\"may_reshare\":true}",
+		 (long long)sharing.owner_key, users[U_DRIVER].phone, (long long)sharing.held_nb,
+		 (long long)sharing.held_na);
+	sharing.held = offer_share(U_OWNER, text, 201);
+	accept_share(U_DRIVER, sharing.held, &r);
+	resp_free(&r);
+	sharing.held_plain = active_share(U_OTHER);
+	sharing.offered = owner_offer(U_DRIVER, true);
+	api_ok("PATCH", "/v1/spots/102", AS_USER(U_OWNER), "{\"require_share_approval\":true}",
+	       200, &r);
+	resp_free(&r);
+	sharing.pending = pending_share(U_OTHER);
+	sub_id("KEYO", sharing.owner_key);
+	sub_id("KEYD", sharing.driver_key);
+	sub_id("KEYX", sharing.other_key);
+	sub_id("HELD", sharing.held);
+}
+
+static void prepare_sharing(void)
+{
+	sharing_world();
+}
+
+/*
+ * User u's list of shares, every one of which must be theirs (made by them, to them, or
+ * on the owner's spot for the owner): share `id` in it, or NULL. The reply is in *r.
+ */
+static json_object *share_listed(int u, int64_t id, struct resp *r)
+{
+	json_object *list, *s, *found = NULL;
+	int64_t prev = 0;
+	size_t i;
+
+	api_ok("GET", "/v1/shares", AS_USER(u), NULL, 200, r);
+	list = jget(r->json, "shares");
+	for (i = 0; i < json_object_array_length(list); i++) {
+		s = json_object_array_get_idx(list, i);
+		if (jint(s, "sharer_id") != users[u].id && jint(s, "recipient_id") != users[u].id &&
+		    !(u == U_OWNER && jint(s, "spot_id") == SPOT_OWNED))
+			fail_msg("user %lld is shown share %lld: %s", (long long)users[u].id,
+				 (long long)jint(s, "share_id"), json_object_to_json_string(s));
+		if (i > 0 && jint(s, "share_id") >= prev)
+			fail_msg("the shares are not newest first: %s", rbody(r));
+		prev = jint(s, "share_id");
+		if (prev == id)
+			found = s;
+	}
+	return found;
+}
+
+/* Whether share or key `id` is on site 1's revocation list, as the owner gets it. */
+static bool on_revocation_list(int64_t id, int64_t *serial)
+{
+	json_object *ids;
+	struct resp r;
+	bool found = false;
+	size_t i;
+
+	api_ok("GET", "/v1/sites/1/revocations", AS_USER(U_OWNER), NULL, 200, &r);
+	*serial = jint(r.json, "serial");
+	ids = jget(r.json, "ids");
+	for (i = 0; i < json_object_array_length(ids); i++)
+		found = found || json_object_get_int64(json_object_array_get_idx(ids, i)) == id;
+	resp_free(&r);
+	return found;
+}
+
+/*
+ * The shared key `hex` of share `id` (PROTOCOL.md 4.6): for `recipient` at spot 102,
+ * bound to the phone's device key, signed with the reservation key of the root key's
+ * holder, whom it names as the sharer.
+ */
+static void check_skey(const char *hex, int64_t id, int recipient, int holder)
+{
+	uint8_t skey[PROTO_SKEY_LEN], tbs[4 + PROTO_SKEY_TBS_LEN], digest[32], dev[64];
+
+	assert_int_equal(hex_decode(hex, skey, sizeof(skey)), PROTO_SKEY_LEN);
+	assert_int_equal(wire_load_u32(skey), id);
+	assert_int_equal(wire_load_u32(skey + 8), users[holder].id);
+	assert_int_equal(wire_load_u32(skey + 12), users[recipient].id);
+	assert_int_equal(wire_load_u32(skey + 16), SPOT_OWNED);
+	assert_int_equal(hex_decode(device_hex, dev, sizeof(dev)), 64);
+	assert_memory_equal(skey + PROTO_SKEY_TBS_LEN - 64, dev, 64);
+	memcpy(tbs, "PKK1", 4);
+	memcpy(tbs + 4, skey, PROTO_SKEY_TBS_LEN);
+	assert_int_equal(p256_sha256(tbs, sizeof(tbs), digest), 0);
+	if (p256_verify_digest(users[holder].res_pub, digest, skey + PROTO_SKEY_TBS_LEN) != 0)
+		fail_msg("share %lld: the shared key is not signed by user %lld's reservation key",
+			 (long long)id, (long long)users[holder].id);
+}
+
+static int64_t notifications(const char *kind, int u)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE kind = '%s' AND "
+		 "COALESCE(user_id, 0) = %lld", kind, (long long)(u >= 0 ? users[u].id : 0));
+	return sdb_int(sql);
+}
+
+#define KEYO "\"key_id\":@KEYO@"
+#define TO_OTHER ",\"phone\":\"@OTHERPHONE@\""
+#define COSHARE ",\"mode\":\"co-share\""
+#define OFFER(parent, more) "{" parent TO_OTHER COSHARE more "}"
+
+/* Sent by the owner, who may share his key @KEYO@ (no limits) with the other driver. */
+static const struct input_case offer_bodies[] = {
+	{ "{}", 400, "missing_field" },
+	{ "{\"phone\":\"@OTHERPHONE@\"" COSHARE "}", 400, "missing_field" },
+	{ OFFER("\"key_id\":null", ""), 400, "missing_field" },
+	{ OFFER("\"key_id\":\"@KEYO@\"", ""), 400, "bad_field" },
+	{ OFFER("\"key_id\":0", ""), 400, "bad_field" },
+	{ OFFER("\"key_id\":-1", ""), 400, "bad_field" },
+	{ OFFER("\"key_id\":4294967296", ""), 400, "bad_field" },
+	{ OFFER("\"key_id\":1.5", ""), 400, "bad_field" },
+	{ OFFER("\"key_id\":true", ""), 400, "bad_field" },
+	{ OFFER("\"key_id\":[@KEYO@]", ""), 400, "bad_field" },
+	{ OFFER("\"share_id\":0", ""), 400, "bad_field" },
+	{ OFFER("\"share_id\":\"@HELD@\"", ""), 400, "bad_field" },
+	{ OFFER(KEYO ",\"share_id\":@HELD@", ""), 400, "bad_field" },
+	{ "{" KEYO COSHARE "}", 400, "missing_field" },
+	{ "{" KEYO ",\"phone\":null" COSHARE "}", 400, "missing_field" },
+	{ "{" KEYO ",\"phone\":8613800000103" COSHARE "}", 400, "bad_field" },
+	{ "{" KEYO ",\"phone\":[\"@OTHERPHONE@\"]" COSHARE "}", 400, "bad_field" },
+	{ "{" KEYO ",\"phone\":\"\"" COSHARE "}", 400, "bad_field" },
+	{ "{" KEYO ",\"phone\":\"not a phone\"" COSHARE "}", 400, "bad_field" },
+	{ "{" KEYO ",\"phone\":\"" LONG_PHONE "\"" COSHARE "}", 400, "bad_field" },
+	{ "{" KEYO TO_OTHER "}", 400, "missing_field" },
+	{ "{" KEYO TO_OTHER ",\"mode\":null}", 400, "missing_field" },
+	{ "{" KEYO TO_OTHER ",\"mode\":\"share\"}", 400, "bad_field" },
+	{ "{" KEYO TO_OTHER ",\"mode\":\"CO-SHARE\"}", 400, "bad_field" },
+	{ "{" KEYO TO_OTHER ",\"mode\":\"co-share \"}", 400, "bad_field" },
+	{ "{" KEYO TO_OTHER ",\"mode\":\"\"}", 400, "bad_field" },
+	{ "{" KEYO TO_OTHER ",\"mode\":2}", 400, "bad_field" },
+	{ "{" KEYO TO_OTHER ",\"mode\":[\"transfer\"]}", 400, "bad_field" },
+	{ OFFER(KEYO, ",\"not_before\":\"0\""), 400, "bad_field" },
+	{ OFFER(KEYO, ",\"not_before\":-1"), 400, "bad_field" },
+	{ OFFER(KEYO, ",\"not_before\":4294967296"), 400, "bad_field" },
+	{ OFFER(KEYO, ",\"not_after\":1.5"), 400, "bad_field" },
+	{ OFFER(KEYO, ",\"not_after\":true"), 400, "bad_field" },
+	{ OFFER(KEYO, ",\"max_unlocks\":65536"), 400, "bad_field" },
+	{ OFFER(KEYO, ",\"max_unlocks\":-1"), 400, "bad_field" },
+	{ OFFER(KEYO, ",\"max_unlocks\":\"3\""), 400, "bad_field" },
+	{ OFFER(KEYO, ",\"may_reshare\":1"), 400, "bad_field" },
+	{ OFFER(KEYO, ",\"may_reshare\":\"true\""), 400, "bad_field" },
+	/* Well formed, refused for what they name. */
+	{ OFFER("\"key_id\":999999", ""), 404, "not_found" },
+	{ OFFER("\"key_id\":@KEYD@", ""), 404, "not_found" },
+	{ OFFER("\"key_id\":@KEYX@", ""), 404, "not_found" },
+	{ OFFER("\"key_id\":@HELD@", ""), 404, "not_found" },
+	{ OFFER("\"share_id\":@HELD@", ""), 404, "not_found" },
+	{ OFFER("\"share_id\":999999", ""), 404, "not_found" },
+	{ "{" KEYO ",\"phone\":\"" NA "\"" COSHARE "}", 404, "not_found" },
+	{ "{" KEYO ",\"phone\":\"+8613800000101\"" COSHARE "}", 400, "bad_field" },
+	{ OFFER(KEYO, ",\"not_before\":2000000000,\"not_after\":1900000000"), 400, "bad_field" },
+	{ OFFER(KEYO, ",\"not_after\":1000"), 400, "bad_field" },
+};
+
+/* The driver reshares `held` to user u with the members `more`: refused. */
+static void refuse_reshare(int u, const char *more, long status, const char *code,
+			   const char *what)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body), "{\"share_id\":%lld,\"phone\":\"%s\",\"mode\":\"co-share\""
+		 "%s}", (long long)sharing.held, users[u].phone, more);
+	refuse("POST", "/v1/shares", AS_USER(U_DRIVER), body, status, code, what);
+}
+
+static void own_offer(void)
+{
+	char body[512], more[128];
+	struct resp r;
+
+	/* No right to share: renters' keys without the flag, a share without may_reshare. */
+	snprintf(body, sizeof(body), "{\"key_id\":%lld,\"phone\":\"%s\",\"mode\":\"co-share\"}",
+		 (long long)sharing.driver_key, users[U_OTHER].phone);
+	refuse("POST", "/v1/shares", AS_USER(U_DRIVER), body, 403, "not_allowed",
+	       "a renter's key without the may-share flag");
+	snprintf(body, sizeof(body), "{\"key_id\":%lld,\"phone\":\"%s\",\"mode\":\"transfer\"}",
+		 (long long)sharing.other_key, users[U_DRIVER].phone);
+	refuse("POST", "/v1/shares", AS_USER(U_OTHER), body, 403, "not_allowed",
+	       "a renter's key on the owner's spot");
+	snprintf(body, sizeof(body), "{\"share_id\":%lld,\"phone\":\"%s\",\"mode\":\"co-share\"}",
+		 (long long)sharing.held_plain, users[U_DRIVER].phone);
+	refuse("POST", "/v1/shares", AS_USER(U_OTHER), body, 403, "not_allowed",
+	       "a share its sharer did not let be reshared");
+	/* Other people's. */
+	snprintf(body, sizeof(body), "{\"key_id\":%lld,\"phone\":\"%s\",\"mode\":\"co-share\"}",
+		 (long long)sharing.owner_key, users[U_DRIVER].phone);
+	refuse("POST", "/v1/shares", AS_USER(U_FRESH), body, 404, "not_found",
+	       "another user's key");
+	snprintf(body, sizeof(body), "{\"share_id\":%lld,\"phone\":\"%s\",\"mode\":\"co-share\"}",
+		 (long long)sharing.held, users[U_FRESH].phone);
+	refuse("POST", "/v1/shares", AS_USER(U_OTHER), body, 404, "not_found",
+	       "a share another user holds");
+	/* A reshare is bounded by the share it derives from. */
+	refuse_reshare(U_OTHER, ",\"max_unlocks\":6", 400, "too_wide", "more unlocks than 5");
+	refuse_reshare(U_OTHER, ",\"max_unlocks\":0", 400, "too_wide", "unlimited unlocks");
+	snprintf(more, sizeof(more), ",\"not_before\":%lld", (long long)sharing.held_nb - 1);
+	refuse_reshare(U_OTHER, more, 400, "too_wide", "from before the parent's start");
+	snprintf(more, sizeof(more), ",\"not_after\":%lld", (long long)sharing.held_na + 1);
+	refuse_reshare(U_OTHER, more, 400, "too_wide", "until after the parent's end");
+	snprintf(more, sizeof(more), ",\"not_before\":%lld,\"not_after\":%lld",
+		 (long long)sharing.held_nb + 100, (long long)sharing.held_nb + 50);
+	refuse_reshare(U_OTHER, more, 400, "bad_field", "ending before it starts");
+	snprintf(more, sizeof(more), ",\"not_after\":%lld", (long long)sharing.held_nb + 10);
+	refuse_reshare(U_OTHER, more, 400, "bad_field", "ended already");
+	refuse_reshare(U_DRIVER, "", 400, "bad_field", "to the driver himself");
+	snprintf(body, sizeof(body), "{\"share_id\":%lld,\"phone\":\"%s\",\"mode\":\"co-share\"}",
+		 (long long)sharing.offered, users[U_OTHER].phone);
+	refuse("POST", "/v1/shares", AS_USER(U_DRIVER), body, 409, "conflict",
+	       "a share offered to the driver, not accepted");
+	/* Whoever hands the key on, the owner's policy governs who uses the spot. */
+	api_ok("PATCH", "/v1/spots/102", AS_USER(U_OWNER), "{\"policy\":\"authorised\"}", 200, &r);
+	resp_free(&r);
+	baseline();
+	refuse_reshare(U_FRESH, "", 403, "not_allowed",
+		       "to a user the spot's policy (authorised) does not admit");
+	api_ok("PATCH", "/v1/spots/102", AS_USER(U_OWNER), "{\"policy\":\"anyone\"}", 200, &r);
+	resp_free(&r);
+	baseline();
+}
+
+static void good_offer(void)
+{
+	static char body[512];
+	json_object *s, *v;
+	struct resp r;
+	int64_t told = notifications("share_pending", -1);
+
+	/* The owner shares his key: offered at once, within the key's own limits. */
+	expand(OFFER(KEYO, ""), body, sizeof(body));
+	api_ok("POST", "/v1/shares", AS_USER(U_OWNER), body, 201, &r);
+	s = jget(r.json, "share");
+	assert_string_equal(jstr(s, "state"), "offered");
+	assert_string_equal(jstr(s, "mode"), "co-share");
+	assert_int_equal(jint(s, "parent_key_id"), sharing.owner_key);
+	assert_true(json_object_object_get_ex(s, "parent_share_id", &v) && v == NULL);
+	assert_int_equal(jint(s, "spot_id"), SPOT_OWNED);
+	assert_int_equal(jint(s, "site_id"), SITE1);
+	assert_int_equal(jint(s, "sharer_id"), users[U_OWNER].id);
+	assert_int_equal(jint(s, "key_holder_id"), users[U_OWNER].id);
+	assert_int_equal(jint(s, "recipient_id"), users[U_OTHER].id);
+	assert_string_equal(jstr(s, "recipient_phone"), users[U_OTHER].phone);
+	assert_int_equal(jint(s, "not_before"), PROTO_TIME_NONE_BEFORE);
+	assert_int_equal(jint(s, "not_after"), PROTO_TIME_NONE_AFTER);
+	assert_int_equal(jint(s, "max_unlocks"), 0);
+	assert_false(json_object_get_boolean(jget(s, "may_reshare")));
+	assert_false(json_object_get_boolean(jget(s, "live")));
+	assert_false(json_object_object_get_ex(s, "skey", NULL));
+	assert_string_equal(jstr(jget(s, "delivery"), "state"), "none");
+	resp_free(&r);
+	/* The driver's reshare, within its limits, waits: 102 requires the owner's approval. */
+	snprintf(body, sizeof(body), "{\"share_id\":%lld,\"phone\":\"%s\",\"mode\":\"co-share\","
+		 "\"max_unlocks\":2,\"not_after\":%lld}", (long long)sharing.held,
+		 users[U_FRESH].phone, (long long)sharing.held_na - 60);
+	api_ok("POST", "/v1/shares", AS_USER(U_DRIVER), body, 202, &r);
+	s = jget(r.json, "share");
+	assert_string_equal(jstr(s, "state"), "pending_approval");
+	assert_int_equal(jint(s, "parent_share_id"), sharing.held);
+	assert_int_equal(jint(s, "parent_key_id"), sharing.owner_key);
+	assert_int_equal(jint(s, "sharer_id"), users[U_DRIVER].id);
+	assert_int_equal(jint(s, "key_holder_id"), users[U_OWNER].id);
+	assert_int_equal(jint(s, "not_before"), sharing.held_nb);
+	assert_int_equal(jint(s, "not_after"), sharing.held_na - 60);
+	assert_int_equal(jint(s, "max_unlocks"), 2);
+	resp_free(&r);
+	assert_int_equal(notifications("share_pending", -1), told + 1);
+}
+
+static void good_share_list(void)
+{
+	json_object *s;
+	struct resp r;
+
+	baseline();
+	/* The recipient sees the shared key; the spot's owner sees the share without it. */
+	s = share_listed(U_DRIVER, sharing.held, &r);
+	assert_non_null(s);
+	assert_string_equal(jstr(s, "state"), "active");
+	assert_true(json_object_get_boolean(jget(s, "live")));
+	check_skey(jstr(s, "skey"), sharing.held, U_DRIVER, U_OWNER);
+	resp_free(&r);
+	s = share_listed(U_OWNER, sharing.held, &r);
+	assert_non_null(s);
+	assert_false(json_object_object_get_ex(s, "skey", NULL));
+	resp_free(&r);
+	/* Nobody else sees it. */
+	assert_null(share_listed(U_OTHER, sharing.held, &r));
+	resp_free(&r);
+	assert_null(share_listed(U_ATTENDANT, sharing.held, &r));
+	resp_free(&r);
+	unchanged("the shares listed");
+}
+
+/* The accept route needs a share offered to the other driver. */
+static void prepare_offered(void)
+{
+	sharing_world();
+	sub_id("SHARE", owner_offer(U_OTHER, false));
+}
+
+/* Sent by the other driver, to whom @SHARE@ is offered. */
+static const struct input_case accept_bodies[] = {
+	{ "{}", 400, "missing_field" },
+	{ "{\"device_pub\":null}", 400, "missing_field" },
+	{ "{\"Device_pub\":\"@DEV@\"}", 400, "missing_field" },
+	{ "{\"device_pub\":12}", 400, "bad_field" },
+	{ "{\"device_pub\":[\"@DEV@\"]}", 400, "bad_field" },
+	{ "{\"device_pub\":\"\"}", 400, "bad_field" },
+	{ "{\"device_pub\":\"abcd\"}", 400, "bad_field" },
+	{ "{\"device_pub\":\"@DEV@00\"}", 400, "bad_field" },
+	{ "{\"device_pub\":\"zz@DEV@\"}", 400, "bad_field" },
+	{ "{\"device_pub\":\"@NOTPOINT@\"}", 400, "bad_field" },
+};
+
+static void own_accept(void)
+{
+	static char target[96], body[200];
+
+	expand("/v1/shares/@SHARE@/accept", target, sizeof(target));
+	expand("{\"device_pub\":\"@DEV@\"}", body, sizeof(body));
+	refuse("POST", target, AS_USER(U_OWNER), body, 403, "forbidden",
+	       "its sharer, the spot's owner");
+	refuse("POST", target, AS_USER(U_DRIVER), body, 404, "not_found",
+	       "a user it is not offered to");
+	refuse("POST", target, AS_USER(U_ATTENDANT), body, 404, "not_found",
+	       "the site's attendant");
+	snprintf(target, sizeof(target), "/v1/shares/%lld/accept", (long long)sharing.held_plain);
+	refuse("POST", target, AS_USER(U_OTHER), body, 409, "conflict", "a share accepted already");
+	snprintf(target, sizeof(target), "/v1/shares/%lld/accept", (long long)sharing.pending);
+	refuse("POST", target, AS_USER(U_OTHER), body, 409, "conflict",
+	       "a share waiting for the owner's approval");
+	expand("/v1/shares/@KEYX@/accept", target, sizeof(target));
+	refuse("POST", target, AS_USER(U_OTHER), body, 404, "not_found", "his e-key's ID");
+}
+
+static void good_accept(void)
+{
+	static char target[96], body[200];
+	json_object *s;
+	struct resp r;
+
+	expand("/v1/shares/@SHARE@/accept", target, sizeof(target));
+	expand("{\"device_pub\":\"@DEV@\"}", body, sizeof(body));
+	api_ok("POST", target, AS_USER(U_OTHER), body, 200, &r);
+	s = jget(r.json, "share");
+	assert_string_equal(jstr(s, "state"), "active");
+	assert_true(json_object_get_boolean(jget(s, "live")));
+	assert_true(jint(s, "accepted_at") > 0);
+	/* The lock gets the site-signed INSTALL_SHARE through its gateway. */
+	assert_string_equal(jstr(jget(s, "delivery"), "state"), "pending");
+	check_skey(jstr(s, "skey"), jint(s, "share_id"), U_OTHER, U_OWNER);
+	resp_free(&r);
+	baseline();
+	refuse("POST", target, AS_USER(U_OTHER), body, 409, "conflict", "accepted twice");
+}
+
+/* The approve and deny routes need a reshare waiting for the owner; he is enrolled. */
+static void prepare_pending(void)
+{
+	sharing_world();
+	sub_id("SHARE", pending_share(U_OTHER));
+	prepare_owner_code();
+}
+
+/* Who may not decide on @SHARE@, and what the owner may not decide on. */
+static void own_decide(const char *verb)
+{
+	char target[96], other[96], body[32];
+
+	snprintf(target, sizeof(target), "/v1/shares/%s/%s", sub_get("SHARE"), verb);
+	refuse("POST", target, AS_USER(U_DRIVER), NULL, 403, "forbidden", "its sharer");
+	refuse("POST", target, AS_USER(U_OTHER), NULL, 403, "forbidden", "its recipient");
+	refuse("POST", target, AS_USER(U_FRESH), NULL, 404, "not_found",
+	       "a user with no part in it");
+	refuse("POST", target, AS_USER(U_ATTENDANT), NULL, 404, "not_found",
+	       "the site's attendant");
+	refuse_otp("POST", target, U_OWNER, NULL);
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", sub_get("OTP"));
+	snprintf(other, sizeof(other), "/v1/shares/%lld/%s", (long long)sharing.held, verb);
+	refuse("POST", other, AS_USER(U_OWNER), body, 409, "conflict", "an active share");
+	snprintf(other, sizeof(other), "/v1/shares/%lld/%s", (long long)sharing.owner_key, verb);
+	refuse("POST", other, AS_USER(U_OWNER), body, 404, "not_found", "his e-key's ID");
+}
+
+static void own_approve(void)
+{
+	own_decide("approve");
+}
+
+static void own_deny(void)
+{
+	own_decide("deny");
+}
+
+/*
+ * The owner decides on @SHARE@ with @OTP@: it becomes `state` and the driver, who asked,
+ * is told; the same code again is a replay, and a second decision a conflict.
+ */
+static int64_t decide(const char *verb, const char *state, const char *told)
+{
+	char target[96], body[32], code[7];
+	int64_t id = atoll(sub_get("SHARE")), before = notifications(told, U_DRIVER);
+	struct resp r;
+
+	snprintf(target, sizeof(target), "/v1/shares/%lld/%s", (long long)id, verb);
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", sub_get("OTP"));
+	share_act(U_OWNER, verb, id, body, 200, &r);
+	assert_string_equal(jstr(jget(r.json, "share"), "state"), state);
+	resp_free(&r);
+	assert_int_equal(notifications(told, U_DRIVER), before + 1);
+	baseline();
+	refuse("POST", target, AS_USER(U_OWNER), body, 401, "otp_replayed", "the code used again");
+	fresh_code(U_OWNER, code);
+	baseline();
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", code);
+	refuse("POST", target, AS_USER(U_OWNER), body, 409, "conflict", "decided twice");
+	return id;
+}
+
+static void good_approve(void)
+{
+	int64_t id = decide("approve", "offered", "share_approved");
+	json_object *s;
+	struct resp r;
+
+	/* Approved, the reshare is the recipient's to accept, signed for the root key's holder. */
+	accept_share(U_OTHER, id, &r);
+	s = jget(r.json, "share");
+	assert_string_equal(jstr(s, "state"), "active");
+	assert_int_equal(jint(s, "parent_share_id"), sharing.held);
+	check_skey(jstr(s, "skey"), id, U_OTHER, U_OWNER);
+	resp_free(&r);
+}
+
+static void good_deny(void)
+{
+	int64_t id = decide("deny", "refused", "share_refused");
+	char target[96], body[160];
+
+	snprintf(target, sizeof(target), "/v1/shares/%lld/accept", (long long)id);
+	snprintf(body, sizeof(body), "{\"device_pub\":\"%s\"}", device_hex);
+	refuse("POST", target, AS_USER(U_OTHER), body, 409, "conflict", "a refused share");
+}
+
+/* The give-up, freeze and remove routes need an active share the other driver holds. */
+static void prepare_active(void)
+{
+	sharing_world();
+	sub_id("SHARE", active_share(U_OTHER));
+	prepare_owner_code();
+}
+
+/* The REVOKE messages of list `serial` queued for site 1's locks. */
+static int64_t revokes_queued(int64_t serial)
+{
+	char sql[192];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM mgmt_queue q JOIN spots s ON s.id = "
+		 "q.spot_id WHERE s.site_id = 1 AND q.kind = 'revoke' AND q.seq = %lld",
+		 (long long)serial);
+	return sdb_int(sql);
+}
+
+static void own_give_up(void)
+{
+	char target[96];
+
+	snprintf(target, sizeof(target), "/v1/shares/%s/give-up", sub_get("SHARE"));
+	refuse("POST", target, AS_USER(U_OWNER), NULL, 403, "forbidden",
+	       "its sharer, the spot's owner");
+	refuse("POST", target, AS_USER(U_DRIVER), NULL, 404, "not_found",
+	       "a user with no part in it");
+	snprintf(target, sizeof(target), "/v1/shares/%lld/give-up", (long long)sharing.held);
+	refuse("POST", target, AS_USER(U_OTHER), NULL, 404, "not_found",
+	       "a share another user holds");
+	snprintf(target, sizeof(target), "/v1/shares/%lld/give-up", (long long)sharing.pending);
+	refuse("POST", target, AS_USER(U_OTHER), NULL, 409, "conflict",
+	       "a share waiting for the owner's approval");
+	snprintf(target, sizeof(target), "/v1/shares/%lld/give-up", (long long)sharing.other_key);
+	refuse("POST", target, AS_USER(U_OTHER), NULL, 404, "not_found", "his e-key's ID");
+}
+
+static void good_give_up(void)
+{
+	int64_t id = atoll(sub_get("SHARE")), before = 0, serial = 0;
+	char target[96];
+	json_object *s;
+	struct resp r;
+
+	assert_false(on_revocation_list(id, &before));
+	share_act(U_OTHER, "give-up", id, NULL, 200, &r);
+	s = jget(r.json, "share");
+	assert_string_equal(jstr(s, "state"), "given_up");
+	assert_false(json_object_get_boolean(jget(s, "live")));
+	resp_free(&r);
+	/* The lock may hold its code: the site's next list names it, queued for every lock. */
+	assert_true(on_revocation_list(id, &serial));
+	assert_true(serial > before);
+	assert_int_equal(revokes_queued(serial), SITE1_SPOTS);
+	snprintf(target, sizeof(target), "/v1/shares/%lld/give-up", (long long)id);
+	baseline();
+	refuse("POST", target, AS_USER(U_OTHER), NULL, 409, "conflict", "given up twice");
+}
+
+static void own_freeze(void)
+{
+	char target[96], body[32];
+
+	snprintf(target, sizeof(target), "/v1/shares/%s/freeze", sub_get("SHARE"));
+	refuse("POST", target, AS_USER(U_OTHER), NULL, 403, "forbidden", "its recipient");
+	refuse("POST", target, AS_USER(U_DRIVER), NULL, 404, "not_found",
+	       "a user with no part in it");
+	refuse_otp("POST", target, U_OWNER, NULL);
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", sub_get("OTP"));
+	snprintf(target, sizeof(target), "/v1/shares/%lld/freeze", (long long)sharing.offered);
+	refuse("POST", target, AS_USER(U_OWNER), body, 409, "conflict",
+	       "a share offered, not accepted");
+	snprintf(target, sizeof(target), "/v1/shares/%lld/freeze", (long long)sharing.pending);
+	refuse("POST", target, AS_USER(U_OWNER), body, 409, "conflict",
+	       "a share waiting for approval");
+}
+
+/*
+ * The owner does `verb` to @SHARE@ with @OTP@, and it must answer `want` (the share in
+ * state `state`, or none); the same code again is a replay, and doing it again with a
+ * new code is refused with `again` (409 conflict, 404 not_found).
+ */
+static void owner_act(const char *verb, long want, const char *state, long again,
+		      const char *again_code)
+{
+	char target[96], body[32], code[7];
+	int64_t id = atoll(sub_get("SHARE"));
+	struct resp r;
+
+	if (verb != NULL)
+		snprintf(target, sizeof(target), "/v1/shares/%lld/%s", (long long)id, verb);
+	else
+		snprintf(target, sizeof(target), "/v1/shares/%lld", (long long)id);
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", sub_get("OTP"));
+	share_act(U_OWNER, verb, id, body, want, &r);
+	if (state != NULL)
+		assert_string_equal(jstr(jget(r.json, "share"), "state"), state);
+	resp_free(&r);
+	baseline();
+	refuse(verb != NULL ? "POST" : "DELETE", target, AS_USER(U_OWNER), body, 401,
+	       "otp_replayed", "the code used again");
+	fresh_code(U_OWNER, code);
+	baseline();
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", code);
+	refuse(verb != NULL ? "POST" : "DELETE", target, AS_USER(U_OWNER), body, again,
+	       again_code, "done twice");
+}
+
+static void good_freeze(void)
+{
+	int64_t id = atoll(sub_get("SHARE")), serial = 0;
+	json_object *s;
+	struct resp r;
+
+	owner_act("freeze", 200, "frozen", 409, "conflict");
+	assert_true(on_revocation_list(id, &serial));
+	/* The recipient keeps the shared key, which the locks refuse until it is unfrozen. */
+	s = share_listed(U_OTHER, id, &r);
+	assert_non_null(s);
+	assert_string_equal(jstr(s, "state"), "frozen");
+	assert_false(json_object_get_boolean(jget(s, "live")));
+	check_skey(jstr(s, "skey"), id, U_OTHER, U_OWNER);
+	resp_free(&r);
+}
+
+/* The unfreeze route needs a share the owner froze. */
+static void prepare_frozen(void)
+{
+	char body[32];
+	struct resp r;
+
+	prepare_active();
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", sub_get("OTP"));
+	share_act(U_OWNER, "freeze", atoll(sub_get("SHARE")), body, 200, &r);
+	resp_free(&r);
+	prepare_owner_code();
+}
+
+/* The INSTALL_SHAREs of share `id` queued, ever. */
+static int64_t installs_queued(int64_t id)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM mgmt_queue WHERE kind = 'install_share' "
+		 "AND key_id = %lld", (long long)id);
+	return sdb_int(sql);
+}
+
+static void own_unfreeze(void)
+{
+	char target[96], body[32];
+
+	snprintf(target, sizeof(target), "/v1/shares/%s/unfreeze", sub_get("SHARE"));
+	refuse("POST", target, AS_USER(U_OTHER), NULL, 403, "forbidden", "its recipient");
+	refuse("POST", target, AS_USER(U_DRIVER), NULL, 404, "not_found",
+	       "a user with no part in it");
+	refuse_otp("POST", target, U_OWNER, NULL);
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", sub_get("OTP"));
+	snprintf(target, sizeof(target), "/v1/shares/%lld/unfreeze",
+		 (long long)sharing.held_plain);
+	refuse("POST", target, AS_USER(U_OWNER), body, 409, "conflict", "an active share");
+}
+
+static void good_unfreeze(void)
+{
+	int64_t id = atoll(sub_get("SHARE")), installs = installs_queued(id), serial = 0;
+	json_object *s;
+	struct resp r;
+
+	assert_true(on_revocation_list(id, &serial));
+	owner_act("unfreeze", 200, "active", 409, "conflict");
+	/* Off the list, and its code queued again: the lock deleted it. */
+	assert_false(on_revocation_list(id, &serial));
+	assert_int_equal(installs_queued(id), installs + 1);
+	s = share_listed(U_OTHER, id, &r);
+	assert_non_null(s);
+	assert_true(json_object_get_boolean(jget(s, "live")));
+	assert_string_equal(jstr(jget(s, "delivery"), "state"), "pending");
+	resp_free(&r);
+}
+
+static void own_share_remove(void)
+{
+	char target[96], body[32];
+
+	snprintf(target, sizeof(target), "/v1/shares/%s", sub_get("SHARE"));
+	refuse("DELETE", target, AS_USER(U_OTHER), NULL, 403, "forbidden", "its recipient");
+	refuse("DELETE", target, AS_USER(U_DRIVER), NULL, 404, "not_found",
+	       "a user with no part in it");
+	refuse_otp("DELETE", target, U_OWNER, NULL);
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", sub_get("OTP"));
+	snprintf(target, sizeof(target), "/v1/shares/%lld", (long long)sharing.owner_key);
+	refuse("DELETE", target, AS_USER(U_OWNER), body, 404, "not_found", "his e-key's ID");
+}
+
+static void good_share_remove(void)
+{
+	int64_t id = atoll(sub_get("SHARE")), serial = 0;
+	struct resp r;
+
+	/* Removed, it is listed nowhere, and a second removal finds nothing. */
+	owner_act(NULL, 204, NULL, 404, "not_found");
+	assert_null(share_listed(U_OWNER, id, &r));
+	resp_free(&r);
+	assert_null(share_listed(U_OTHER, id, &r));
+	resp_free(&r);
+	assert_true(on_revocation_list(id, &serial));
+}
+
+/*
+ * The revoke route: the owner revokes the other driver's key (@KEYX@), with a code. And a
+ * key handed on: 102 lets renters share from now on, so the other driver's new key for
+ * it may be shared, and his transfer of it to the fresh user, which the owner approves,
+ * is accepted.
+ */
+static void prepare_key_revoke(void)
+{
+	static char body[TEXT_MAX];
+	struct resp r;
+
+	sharing_world();
+	prepare_owner_code();
+	if (sharing.handed_on != 0)
+		return;
+	api_ok("PATCH", "/v1/spots/102", AS_USER(U_OWNER), "{\"renters_may_share\":true}", 200,
+	       &r);
+	resp_free(&r);
+	expand(EK("\"@CT102@\"", "\"@DEV@\""), body, sizeof(body));
+	api_ok("POST", "/v1/ekeys", AS_USER(U_OTHER), body, 201, &r);
+	sharing.handed_on = jint(r.json, "key_id");
+	resp_free(&r);
+	snprintf(body, sizeof(body), "{\"key_id\":%lld,\"phone\":\"%s\",\"mode\":\"transfer\"}",
+		 (long long)sharing.handed_on, users[U_FRESH].phone);
+	sharing.transfer = offer_share(U_OTHER, body, 202);
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", sub_get("OTP"));
+	share_act(U_OWNER, "approve", sharing.transfer, body, 200, &r);
+	resp_free(&r);
+	accept_share(U_FRESH, sharing.transfer, &r);
+	resp_free(&r);
+	prepare_owner_code();
+}
+
+static void own_key_revoke(void)
+{
+	char target[96], body[32];
+
+	expand("/v1/keys/@KEYX@/revoke", target, sizeof(target));
+	refuse("POST", target, AS_USER(U_DRIVER), NULL, 404, "not_found", "another user's key");
+	refuse("POST", target, AS_USER(U_FRESH), NULL, 404, "not_found", "another user's key");
+	refuse("POST", target, AS_USER(U_ATTENDANT), NULL, 404, "not_found",
+	       "the site's attendant");
+	refuse_otp("POST", target, U_OWNER, NULL);
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", sub_get("OTP"));
+	expand("/v1/keys/@KEYD@/revoke", target, sizeof(target));
+	refuse("POST", target, AS_USER(U_OWNER), body, 404, "not_found",
+	       "an owner, a key for a spot not his");
+	expand("/v1/keys/@HELD@/revoke", target, sizeof(target));
+	refuse("POST", target, AS_USER(U_DRIVER), NULL, 404, "not_found",
+	       "the ID of a share he holds");
+	snprintf(target, sizeof(target), "/v1/keys/%lld/revoke", (long long)sharing.handed_on);
+	refuse("POST", target, AS_USER(U_OTHER), NULL, 409, "conflict",
+	       "its holder, a key he handed on");
+}
+
+/* User u's key `id`, as GET /v1/keys shows it; the reply is in *r. */
+static json_object *key_listed(int u, int64_t id, struct resp *r)
+{
+	json_object *list, *k;
+	size_t i;
+
+	api_ok("GET", "/v1/keys", AS_USER(u), NULL, 200, r);
+	list = jget(r->json, "keys");
+	for (i = 0; i < json_object_array_length(list); i++) {
+		k = json_object_array_get_idx(list, i);
+		if (jint(k, "key_id") == id)
+			return k;
+	}
+	fail_msg("user %lld does not hold key %lld", (long long)users[u].id, (long long)id);
+	return NULL;
+}
+
+static void good_key_revoke(void)
+{
+	char target[96], body[32], code[7];
+	int64_t before = 0, serial = 0;
+	json_object *k, *s;
+	struct resp r;
+
+	assert_false(on_revocation_list(sharing.other_key, &before));
+	expand("/v1/keys/@KEYX@/revoke", target, sizeof(target));
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", sub_get("OTP"));
+	api_ok("POST", target, AS_USER(U_OWNER), body, 200, &r);
+	assert_int_equal(jint(r.json, "key_id"), sharing.other_key);
+	assert_true(json_object_get_boolean(jget(r.json, "revoked")));
+	assert_true(jint(r.json, "revoked_at") > 0);
+	assert_true(jint(r.json, "revocation_serial") > before);
+	resp_free(&r);
+	k = key_listed(U_OTHER, sharing.other_key, &r);
+	assert_true(json_object_get_boolean(jget(k, "revoked")));
+	assert_false(json_object_get_boolean(jget(k, "live")));
+	resp_free(&r);
+	assert_true(on_revocation_list(sharing.other_key, &serial));
+	baseline();
+	refuse("POST", target, AS_USER(U_OWNER), body, 401, "otp_replayed", "the code used again");
+	fresh_code(U_OWNER, code);
+	baseline();
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", code);
+	refuse("POST", target, AS_USER(U_OWNER), body, 409, "conflict", "revoked twice");
+	/* A holder who is not enrolled revokes his own key without a code. */
+	expand("/v1/keys/@KEYD@/revoke", target, sizeof(target));
+	api_ok("POST", target, AS_USER(U_DRIVER), NULL, 200, &r);
+	resp_free(&r);
+	/* The owner revokes a key handed on; the transfer that holds its right ends with it. */
+	fresh_code(U_OWNER, code);
+	snprintf(target, sizeof(target), "/v1/keys/%lld/revoke", (long long)sharing.handed_on);
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", code);
+	api_ok("POST", target, AS_USER(U_OWNER), body, 200, &r);
+	resp_free(&r);
+	s = share_listed(U_FRESH, sharing.transfer, &r);
+	assert_non_null(s);
+	assert_string_equal(jstr(s, "state"), "revoked");
+	resp_free(&r);
+}
+
+static void own_revocations(void)
+{
+	refuse("GET", "/v1/sites/1/revocations", AS_USER(U_ATTENDANT2), NULL, 403, "forbidden",
+	       "another site's attendant");
+	refuse("GET", "/v1/sites/2/revocations", AS_USER(U_OTHER), NULL, 403, "forbidden",
+	       "a key holder of another site");
+	refuse("GET", "/v1/sites/3/revocations", AS_USER(U_OWNER), NULL, 403, "forbidden",
+	       "a spot owner of another site");
+}
+
+/* Site 1's list, after the rows before: signed, complete, as a lock takes it. */
+static void good_revocations(void)
+{
+	uint8_t frame[PROTO_FRAME_MAX];
+	union proto_mgmt_payload p;
+	struct proto_msg m;
+	json_object *ids, *v;
+	struct resp r;
+	int64_t serial, owners = 0;
+	size_t i;
+	int len;
+
+	baseline();
+	api_ok("GET", "/v1/sites/1/revocations", AS_USER(U_OTHER), NULL, 200, &r);
+	assert_int_equal(jint(r.json, "site_id"), SITE1);
+	serial = jint(r.json, "serial");
+	ids = jget(r.json, "ids");
+	len = hex_decode(jstr(r.json, "frame"), frame, sizeof(frame));
+	assert_true(len > 0);
+	assert_int_equal(proto_decode(frame, (size_t)len, &m), 0);
+	assert_int_equal(m.type, PROTO_MGMT);
+	assert_int_equal(m.u.mgmt.mtype, PROTO_MGMT_REVOKE);
+	assert_int_equal(m.u.mgmt.target_spot, PROTO_TARGET_ALL);
+	assert_int_equal(m.u.mgmt.seq, serial);
+	if (!mgmt_signed_by(&m.u.mgmt, SITE1, site1_pub))
+		fail_msg("site 1's revocation list is not signed by its key");
+	assert_int_equal(proto_mgmt_decode_payload(m.u.mgmt.mtype, m.u.mgmt.payload,
+						   m.u.mgmt.plen, &p), 0);
+	assert_int_equal(p.revoke.count, json_object_array_length(ids));
+	for (i = 0; i < p.revoke.count; i++) {
+		assert_int_equal(p.revoke.key_ids[i],
+				 json_object_get_int64(json_object_array_get_idx(ids, i)));
+		assert_true(i == 0 || p.revoke.key_ids[i] > p.revoke.key_ids[i - 1]);
+	}
+	resp_free(&r);
+	/* The same for the spot's owner and the site's staff. */
+	assert_true(on_revocation_list(sharing.other_key, &owners));
+	assert_int_equal(owners, serial);
+	api_ok("GET", "/v1/sites/1/revocations", AS_USER(U_ATTENDANT), NULL, 200, &r);
+	assert_int_equal(jint(r.json, "serial"), serial);
+	resp_free(&r);
+	/* Nothing was revoked on site 2. */
+	api_ok("GET", "/v1/sites/2/revocations", AS_USER(U_ADMIN), NULL, 200, &r);
+	assert_int_equal(jint(r.json, "serial"), 0);
+	assert_true(json_object_object_get_ex(r.json, "frame", &v) && v == NULL);
+	assert_int_equal(json_object_array_length(jget(r.json, "ids")), 0);
+	resp_free(&r);
+	unchanged("the revocation lists read");
+}
+
+/* ---- one-time codes ---- */
+
+static void own_otp_enrol(void)
+{
+	refuse_otp("POST", "/v1/otp/enrol", U_OWNER, NULL);
+}
+
+static void good_otp_enrol(void)
+{
+	char body[32], uri[256], code[7], target[96];
+	const char *secret;
+	struct resp r;
+
+	/* The enrolled owner asks for a new secret, with a code from the old one. */
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", sub_get("OTP"));
+	api_ok("POST", "/v1/otp/enrol", AS_USER(U_OWNER), body, 201, &r);
+	secret = jstr(r.json, "secret");
+	assert_int_equal(strspn(secret, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"), 32);
+	assert_int_equal(strlen(secret), 32);
+	assert_string_not_equal(secret, users[U_OWNER].otp_secret);
+	snprintf(uri, sizeof(uri), "otpauth://totp/Parking:%%2B%.19s?secret=%.40s&issuer=Parking&"
+		 "digits=6&period=30", users[U_OWNER].phone + 1, secret);
+	assert_string_equal(jstr(r.json, "uri"), uri);
+	assert_int_equal(jint(r.json, "digits"), 6);
+	assert_int_equal(jint(r.json, "period"), OTP_PERIOD_S);
+	assert_false(json_object_get_boolean(jget(r.json, "confirmed")));
+	resp_free(&r);
+	baseline();
+	refuse("POST", "/v1/otp/enrol", AS_USER(U_OWNER), body, 401, "otp_replayed",
+	       "the code used again");
+	/* Until the new secret is confirmed, the old one is the one asked for. */
+	api_ok("GET", "/v1/me", AS_USER(U_OWNER), NULL, 200, &r);
+	assert_true(json_object_get_boolean(jget(r.json, "otp")));
+	resp_free(&r);
+	fresh_code(U_OWNER, code);
+	baseline();
+	snprintf(target, sizeof(target), "/v1/shares/%lld/approve", (long long)sharing.held);
+	snprintf(body, sizeof(body), "{\"otp\":\"%s\"}", code);
+	refuse("POST", target, AS_USER(U_OWNER), body, 409, "conflict",
+	       "the old secret's code, while a new one waits");
+	/* A user who is not enrolled needs no code. */
+	api_ok("POST", "/v1/otp/enrol", AS_USER(U_DRIVER), "{}", 201, &r);
+	resp_free(&r);
+}
+
+/* The confirm route needs an enrolment waiting: the driver's, whose app has the secret. */
+static void prepare_confirm(void)
+{
+	struct resp r;
+
+	api_ok("POST", "/v1/otp/enrol", AS_USER(U_DRIVER), NULL, 201, &r);
+	snprintf(users[U_DRIVER].otp_secret, sizeof(users[U_DRIVER].otp_secret), "%s",
+		 jstr(r.json, "secret"));
+	resp_free(&r);
+}
+
+/* Sent by the driver, whose enrolment waits; a code is six digits, as a string. */
+static const struct input_case confirm_bodies[] = {
+	{ "{}", 400, "missing_field" },
+	{ "{\"code\":null}", 400, "missing_field" },
+	{ "{\"Code\":\"123456\"}", 400, "missing_field" },
+	{ "{\"otp\":\"123456\"}", 400, "missing_field" },
+	{ "{\"code\":123456}", 400, "bad_field" },
+	{ "{\"code\":true}", 400, "bad_field" },
+	{ "{\"code\":[\"123456\"]}", 400, "bad_field" },
+	{ "{\"code\":\"\"}", 400, "bad_field" },
+	{ "{\"code\":\"12345\"}", 400, "bad_field" },
+	{ "{\"code\":\"1234567\"}", 400, "bad_field" },
+	{ "{\"code\":\"12a456\"}", 400, "bad_field" },
+	{ "{\"code\":\" 123456\"}", 400, "bad_field" },
+	{ "{\"code\":\"-12345\"}", 400, "bad_field" },
+	{ "{\"code\":\"123456\\u0000\"}", 400, "bad_field" },
+	{ "{\"code\":\"\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94\xef\xbc\x95\xef\xbc\x96\"}",
+	  400, "bad_field" },
+	{ "{\"code\":\"12345678901234567\"}", 400, "bad_field" },
+};
+
+static void own_otp_confirm(void)
+{
+	uint64_t step = app_step();
+	char body[64], code[7];
+
+	refuse("POST", "/v1/otp/confirm", AS_USER(U_FRESH), "{\"code\":\"123456\"}", 409,
+	       "conflict", "nothing waits to be confirmed");
+	/* Wrong codes are counted: not the app's, and the app's of 90 s ago and ahead. */
+	wrong_code(U_DRIVER, code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	refuse_otp_wrong("POST", "/v1/otp/confirm", U_DRIVER, body, "a wrong code");
+	app_code(users[U_DRIVER].otp_secret, step - 3, code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	refuse_otp_wrong("POST", "/v1/otp/confirm", U_DRIVER, body, "the code of 90 s ago");
+	app_code(users[U_DRIVER].otp_secret, step + 3, code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	refuse_otp_wrong("POST", "/v1/otp/confirm", U_DRIVER, body, "the code of 90 s ahead");
+}
+
+static void good_otp_confirm(void)
+{
+	char body[64], code[7], target[96];
+	struct resp r;
+
+	app_code(users[U_DRIVER].otp_secret, app_step(), code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	api_ok("POST", "/v1/otp/confirm", AS_USER(U_DRIVER), body, 200, &r);
+	assert_true(json_object_get_boolean(jget(r.json, "otp")));
+	resp_free(&r);
+	api_ok("GET", "/v1/me", AS_USER(U_DRIVER), NULL, 200, &r);
+	assert_true(json_object_get_boolean(jget(r.json, "otp")));
+	resp_free(&r);
+	baseline();
+	refuse("POST", "/v1/otp/confirm", AS_USER(U_DRIVER), body, 409, "conflict",
+	       "confirmed twice");
+	/* From now on the driver's decisive requests ask for a code. */
+	expand("/v1/keys/@KEYD@/revoke", target, sizeof(target));
+	refuse("POST", target, AS_USER(U_DRIVER), NULL, 401, "otp_required",
+	       "the driver, enrolled now");
+}
+
 /* ---- the table: one row per route of `parkd --routes` ---- */
 
 #define IN(a) a, sizeof(a) / sizeof(a[0])
@@ -2790,6 +4273,8 @@ static const struct route_case route_cases[] = {
 	  "{\"key_max_unlocks\":7}", IN(patch_bodies), NONE, NULL, own_patch, good_patch },
 	{ "GET", "/v1/spots/{id}/map", AUTH_USER, false, U_DRIVER, "/v1/spots/102/map", NULL,
 	  NONE, NONE, NULL, own_map, good_map },
+	{ "GET", "/v1/spots/{id}/keys", AUTH_USER, false, U_OWNER, "/v1/spots/102/keys", NULL,
+	  NONE, NONE, NULL, own_spot_keys, good_spot_keys },
 	{ "GET", "/v1/sites/{id}/roles", AUTH_USER, false, U_ADMIN, "/v1/sites/1/roles", NULL,
 	  NONE, NONE, NULL, own_roles_list, good_roles_list },
 	{ "POST", "/v1/sites/{id}/roles", AUTH_USER, true, U_ADMIN, "/v1/sites/1/roles",
@@ -2806,6 +4291,47 @@ static const struct route_case route_cases[] = {
 	{ "POST", "/v1/sites/{id}/alarms/{alarm}/ack", AUTH_USER, true, U_ATTENDANT,
 	  "/v1/sites/1/alarms/@ALARM@/ack", "{\"note\":\"Barrier checked\"}",
 	  IN(alarm_ack_bodies), NONE, prepare_alarm, own_alarm_ack, good_alarm_ack },
+	{ "GET", "/v1/spots/{id}/authorised", AUTH_USER, false, U_OWNER,
+	  "/v1/spots/102/authorised", NULL, NONE, NONE, NULL, own_authorised_list,
+	  good_authorised_list },
+	{ "POST", "/v1/spots/{id}/authorised", AUTH_USER, true, U_OWNER,
+	  "/v1/spots/102/authorised", "{\"phone\":\"@OTHERPHONE@\"}", IN(authorised_bodies),
+	  NONE, prepare_owner_code, own_authorised_add, good_authorised_add },
+	{ "DELETE", "/v1/spots/{id}/authorised/{user_id}", AUTH_USER, false, U_OWNER,
+	  "/v1/spots/102/authorised/@LISTED@", "{\"otp\":\"@OTP@\"}", IN(otp_bodies), NONE,
+	  prepare_authorised_remove, own_authorised_remove, good_authorised_remove },
+	{ "POST", "/v1/shares", AUTH_USER, true, U_OWNER, "/v1/shares", OFFER(KEYO, ""),
+	  IN(offer_bodies), NONE, prepare_sharing, own_offer, good_offer },
+	{ "GET", "/v1/shares", AUTH_USER, false, U_DRIVER, "/v1/shares", NULL, NONE, NONE,
+	  prepare_sharing, NULL, good_share_list },
+	{ "POST", "/v1/shares/{id}/accept", AUTH_USER, true, U_OTHER, "/v1/shares/@SHARE@/accept",
+	  "{\"device_pub\":\"@DEV@\"}", IN(accept_bodies), NONE, prepare_offered, own_accept,
+	  good_accept },
+	{ "POST", "/v1/shares/{id}/approve", AUTH_USER, false, U_OWNER,
+	  "/v1/shares/@SHARE@/approve", NULL, IN(otp_bodies), NONE, prepare_pending, own_approve,
+	  good_approve },
+	{ "POST", "/v1/shares/{id}/deny", AUTH_USER, false, U_OWNER, "/v1/shares/@SHARE@/deny",
+	  NULL, IN(otp_bodies), NONE, prepare_pending, own_deny, good_deny },
+	{ "POST", "/v1/shares/{id}/give-up", AUTH_USER, false, U_OTHER,
+	  "/v1/shares/@SHARE@/give-up", NULL, NONE, NONE, prepare_active, own_give_up,
+	  good_give_up },
+	{ "POST", "/v1/shares/{id}/freeze", AUTH_USER, false, U_OWNER,
+	  "/v1/shares/@SHARE@/freeze", NULL, IN(otp_bodies), NONE, prepare_active, own_freeze,
+	  good_freeze },
+	{ "POST", "/v1/shares/{id}/unfreeze", AUTH_USER, false, U_OWNER,
+	  "/v1/shares/@SHARE@/unfreeze", NULL, IN(otp_bodies), NONE, prepare_frozen,
+	  own_unfreeze, good_unfreeze },
+	{ "DELETE", "/v1/shares/{id}", AUTH_USER, false, U_OWNER, "/v1/shares/@SHARE@", NULL,
+	  IN(otp_bodies), NONE, prepare_active, own_share_remove, good_share_remove },
+	{ "POST", "/v1/keys/{id}/revoke", AUTH_USER, false, U_OWNER, "/v1/keys/@KEYX@/revoke",
+	  NULL, IN(otp_bodies), NONE, prepare_key_revoke, own_key_revoke, good_key_revoke },
+	{ "GET", "/v1/sites/{id}/revocations", AUTH_USER, false, U_OTHER,
+	  "/v1/sites/1/revocations", NULL, NONE, NONE, NULL, own_revocations, good_revocations },
+	{ "POST", "/v1/otp/enrol", AUTH_USER, false, U_OWNER, "/v1/otp/enrol", NULL,
+	  IN(otp_bodies), NONE, prepare_owner_code, own_otp_enrol, good_otp_enrol },
+	{ "POST", "/v1/otp/confirm", AUTH_USER, true, U_DRIVER, "/v1/otp/confirm",
+	  "{\"code\":\"123456\"}", IN(confirm_bodies), NONE, prepare_confirm, own_otp_confirm,
+	  good_otp_confirm },
 };
 #define ROUTE_CASES (sizeof(route_cases) / sizeof(route_cases[0]))
 
@@ -2926,9 +4452,8 @@ static size_t driver_keys(int u, int64_t *spots, int64_t *keys,
 static size_t queued_creds(int64_t *key_of, int64_t *user_of, int *per_spot)
 {
 	static const int gateways[] = { 2, 4 };
-	uint8_t frame[PROTO_FRAME_MAX], tbs[PROTO_FRAME_MAX + 16], digest[32];
+	uint8_t frame[PROTO_FRAME_MAX];
 	union proto_mgmt_payload p;
-	struct wire_writer w;
 	struct proto_msg m;
 	json_object *msgs, *o;
 	int64_t ids[2 * DELIVERY_BATCH_MAX];
@@ -2954,13 +4479,7 @@ static size_t queued_creds(int64_t *key_of, int64_t *user_of, int *per_spot)
 			assert_int_equal(m.type, PROTO_MGMT);
 			assert_int_equal(m.u.mgmt.target_spot, jint(o, "spot"));
 			assert_int_equal(m.u.mgmt.seq, jint(o, "seq"));
-			/* Signed by site 2's key, as the lock will check. */
-			wire_writer_init(&w, tbs, sizeof(tbs));
-			proto_tbs_mgmt_prefix(&w, SITE2);
-			wire_put_bytes(&w, m.u.mgmt.signed_body, m.u.mgmt.signed_len);
-			assert_false(w.error);
-			assert_int_equal(p256_sha256(tbs, w.off, digest), 0);
-			if (p256_verify_digest(site2_pub, digest, m.u.mgmt.sig) != 0)
+			if (!mgmt_signed_by(&m.u.mgmt, SITE2, site2_pub))
 				fail_msg("message %lld is not signed by site 2's key",
 					 (long long)ids[nids - 1]);
 			j = m.u.mgmt.target_spot - KILL_SPOT0;

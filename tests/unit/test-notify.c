@@ -168,6 +168,32 @@ static void test_file_once_per_event(void **state)
 	assert_non_null(strstr(text, "B1-02: the barrier was pushed down by force."));
 }
 
+/* A server notification for one user (a share's requester) goes to that user only. */
+static void test_one_user(void **state)
+{
+	struct fixture *f = *state;
+	int64_t requester = test_site_db_user(f->t, 3);
+	char text[8192];
+
+	must(db_exec(f->t->db, "INSERT INTO notifications (kind, spot_id, user_id, created_at) "
+		     "VALUES ('share_approved', 101, $1, $2)", "ii", requester,
+		     (int64_t)NOW) == 0);
+	must(db_exec(f->t->db, "INSERT INTO notifications (kind, spot_id, created_at) "
+		     "VALUES ('share_pending', 101, $1)", "i", (int64_t)NOW) == 0);
+	assert_int_equal(notify_pass(f->t->db, &f->hook, NOW), 2);
+	assert_int_equal(lines(f->out, text, sizeof(text)), 2);
+	/* The decision to the requester alone; the pending share to the spot's owner. */
+	assert_non_null(strstr(text, "B1-01: the owner approved your share."));
+	assert_non_null(strstr(text, "B1-01: a share of the spot waits for your approval."));
+	assert_non_null(strstr(text, "\"to\":[{\"user_id\":"));
+	assert_int_equal(test_site_db_int(f->t->db, "SELECT count(*) FROM notifications WHERE "
+					  "recipients = '[' || (SELECT id FROM users WHERE "
+					  "phone = '+8613800000003') || ']'"), 1);
+	assert_int_equal(test_site_db_int(f->t->db, "SELECT count(*) FROM notifications WHERE "
+					  "recipients = '[' || (SELECT owner_id FROM spots WHERE "
+					  "id = 101) || ']'"), 1);
+}
+
 static void test_command_hook(void **state)
 {
 	struct fixture *f = *state;
@@ -298,6 +324,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kinds),
 		cmocka_unit_test_setup_teardown(test_file_once_per_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_command_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_hook_retried_then_given_up, setup,
 						teardown),

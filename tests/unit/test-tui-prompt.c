@@ -77,6 +77,15 @@ static void test_one_key(void **state)
 	assert_int_equal(prompt_type(&p, 'l'), PROMPT_SUBMITTED);
 	assert_string_equal(p.text, "l");
 	assert_int_equal(prompt_type(&p, 3), PROMPT_EDITING);
+	/* A yes-or-no question before a decisive action is one key too. */
+	prompt_open(&p, PROMPT_CONFIRM, "Remove? y yes", false);
+	assert_true(p.one_key);
+	assert_int_equal(prompt_type(&p, 'n'), PROMPT_SUBMITTED);
+	assert_string_equal(p.text, "n");
+	/* A one-time code is typed and submitted with Enter. */
+	prompt_open(&p, PROMPT_OTP, "Code", false);
+	assert_false(p.one_key);
+	assert_int_equal(prompt_type(&p, '1'), PROMPT_EDITING);
 	prompt_open(&p, PROMPT_EXIT_PASSWORD, "Password", true);
 	assert_true(p.secret);
 	assert_false(p.one_key);
