@@ -356,7 +356,7 @@ BENCH_BINS := build/bench/bench-unlock $(BENCH_SYSTEM_BINS) build/bench/bench-co
 build/bench/bench-unlock: $(OBJ)/tests/bench/bench-unlock.o $(TEST_LINK)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CRYPTO_LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(TEST_LIBS)
 
 $(BENCH_SYSTEM_BINS): build/bench/bench-%: $(OBJ)/tests/bench/bench-%.o $(BENCH_SUPPORT_OBJ) \
 		$(TEST_LINK) | $(PROGRAMS)

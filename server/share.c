@@ -1022,8 +1022,13 @@ static int share_thaw(struct db *db, const struct share_actor *a, struct share_r
 	if (desc == NULL)
 		return share_db_fail(err, -DB_E_IO);
 	rc = share_set_state(db, r->id, "active", a->now);
-	if (rc == 0)
-		rc = revocation_unfreeze(db, r->site_id, r->id) == 0 ? 0 : -DB_E_IO;
+	if (rc == 0) {
+		rc = revocation_unfreeze(db, r->site_id, r->id);
+		if (rc != 0) {
+			free(desc);
+			return share_revocation_fail(err, rc, r->site_id);
+		}
+	}
 	if (rc == 0)
 		rc = share_descendants(db, r->id, desc, &n);
 	if (rc != 0) {
@@ -1139,8 +1144,11 @@ int share_key_revoke(struct db *db, const struct share_actor *a, int64_t key_id,
 	if (rc == 0 && db_changes(db) != 1)
 		return share_fail(err, -SHARE_E_CONFLICT, 409, "conflict", "Key %" PRId64 " was "
 				  "revoked meanwhile.", key_id);
-	if (rc == 0)
-		rc = revocation_add(db, k.site_id, &e, a->now) == 0 ? 0 : -DB_E_IO;
+	if (rc == 0) {
+		rc = revocation_add(db, k.site_id, &e, a->now);
+		if (rc != 0)
+			return share_revocation_fail(err, rc, k.site_id);
+	}
 	/* The lock ends them itself, as their parent key is listed; the server marks them. */
 	if (rc == 0)
 		rc = db_exec(db, "UPDATE shares SET state = 'revoked', ended_at = $2 WHERE "
