@@ -33,9 +33,7 @@
 struct main_cfg {
 	struct gateway_config gw;
 	enum log_level level;
-	const char *config_file;
 	bool print_key;
-	int pass; /* of parse_args(): 0 applies --config only, 1 every other option */
 };
 
 /* Applies one option's argument (NULL for none): 0, or -1 after printing what is wrong. */
@@ -56,12 +54,6 @@ static int opt_print_key(struct main_cfg *c, const char *arg)
 {
 	(void)arg;
 	c->print_key = true;
-	return 0;
-}
-
-static int opt_config(struct main_cfg *c, const char *arg)
-{
-	c->config_file = arg;
 	return 0;
 }
 
@@ -187,7 +179,6 @@ static const struct cli_option main_opts[MAIN_OPTS] = {
 
 /* What each row of main_opts does (--help and --version are cli.c's). */
 static const main_opt_fn main_sets[MAIN_OPTS] = {
-	[OPT_CONFIG] = opt_config,
 	[OPT_SERVER] = opt_server,
 	[OPT_DATA_DIR] = opt_data_dir,
 	[OPT_CA] = opt_ca,
@@ -214,38 +205,19 @@ static const struct cli main_cli = {
 	.help_width = 24,
 };
 
-/* A cli_apply_fn: ctx is the struct main_cfg, whose pass picks the options applied. */
+/* A cli_apply_fn: ctx is the struct main_cfg (--config is cli_parse_config()'s). */
 static int main_apply(void *ctx, int row, const char *arg)
-{
-	struct main_cfg *c = ctx;
-
-	if ((c->pass == 0) != (row == OPT_CONFIG))
-		return 0;
-	return main_sets[row](c, arg);
-}
-
-/* A cli_apply_fn for the config file's lines: every row it gives applies. */
-static int config_apply(void *ctx, int row, const char *arg)
 {
 	return main_sets[row](ctx, arg);
 }
 
-/*
- * Parses argv into c: a first pass finds --config, whose file is applied before the
- * second pass applies the command line over it. Returns 0, or -1 on a usage error.
- */
+/* Parses argv into c, over its config file. Returns 0, or -1 on a usage error. */
 static int parse_args(int argc, char **argv, struct main_cfg *c, struct cli_parser *p)
 {
-	int first = argc;
+	int first = cli_parse_config(p, &main_cli, argc, argv, OPT_CONFIG, NULL, main_apply, c);
 
-	for (c->pass = 0; c->pass < 2; c->pass++) {
-		first = cli_parse(p, &main_cli, argc, argv, main_apply, c);
-		if (first < 0)
-			return -1;
-		if (c->pass == 0 && c->config_file != NULL &&
-		    cli_config_file(&main_cli, c->config_file, OPT_CONFIG, config_apply, c) != 0)
-			return -1;
-	}
+	if (first < 0)
+		return -1;
 	if (first < argc) {
 		fprintf(stderr, _("parkgw: unexpected argument %s\n"), argv[first]);
 		return -1;

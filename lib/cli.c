@@ -10,6 +10,7 @@
 #include <libintl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 #define _(s) gettext(s)
 
@@ -202,4 +203,41 @@ int cli_config_file(const struct cli *cli, const char *path, int skip_row, cli_a
 	}
 	fclose(f);
 	return r;
+}
+
+/* cli_parse_config()'s passes: the first keeps the config file's name, the second the rest. */
+struct cli_config_pass {
+	cli_apply_fn apply;
+	void *ctx;
+	int config_row;
+	int pass;
+	const char *file;
+};
+
+static int cli_config_pass_apply(void *ctx, int row, const char *arg)
+{
+	struct cli_config_pass *c = ctx;
+
+	if (row == c->config_row) {
+		if (c->pass == 0)
+			c->file = arg;
+		return 0;
+	}
+	return c->pass == 1 ? c->apply(c->ctx, row, arg) : 0;
+}
+
+int cli_parse_config(struct cli_parser *p, const struct cli *cli, int argc, char **argv,
+		     int config_row, const char *default_file, cli_apply_fn apply, void *ctx)
+{
+	struct cli_config_pass c = { apply, ctx, config_row, 0, NULL };
+	int first = cli_parse(p, cli, argc, argv, cli_config_pass_apply, &c);
+
+	if (first < 0 || p->help || p->version)
+		return first;
+	if (c.file == NULL && default_file != NULL && access(default_file, F_OK) == 0)
+		c.file = default_file;
+	if (c.file != NULL && cli_config_file(cli, c.file, config_row, apply, ctx) != 0)
+		return -1;
+	c.pass = 1;
+	return cli_parse(p, cli, argc, argv, cli_config_pass_apply, &c);
 }

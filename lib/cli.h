@@ -96,6 +96,16 @@ int cli_parse(struct cli_parser *p, const struct cli *cli, int argc, char **argv
 int cli_config_file(const struct cli *cli, const char *path, int skip_row, cli_apply_fn apply,
 		    void *ctx);
 
+/*
+ * cli_parse() for a program with a config file: a first pass finds the command line's
+ * `config_row` option (FILE); that file is applied (else `default_file` when it exists;
+ * NULL: none; not with --help or --version), then a second pass applies every other
+ * option of the command line over it. `apply` gets each option and each config line
+ * alike, never the config_row itself. Returns as cli_parse().
+ */
+int cli_parse_config(struct cli_parser *p, const struct cli *cli, int argc, char **argv,
+		     int config_row, const char *default_file, cli_apply_fn apply, void *ctx);
+
 /* Prints --help to f: the synopsis, "Options:", a line per row, the epilogue. */
 void cli_help(const struct cli *cli, FILE *f);
 

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../lib/cli.h"
@@ -30,9 +29,6 @@
 struct main_cfg {
 	struct phoned_config d;
 	enum log_level level;
-	const char *config_file;
-	bool config_given;
-	int pass; /* of parse_args(): 0 applies --config only, 1 every other option */
 };
 
 typedef int (*main_opt_fn)(struct main_cfg *c, const char *arg);
@@ -44,13 +40,6 @@ static int set_text(const char *opt, char *dst, size_t cap, const char *arg)
 		return -1;
 	}
 	strcpy(dst, arg);
-	return 0;
-}
-
-static int opt_config(struct main_cfg *c, const char *arg)
-{
-	c->config_file = arg;
-	c->config_given = true;
 	return 0;
 }
 
@@ -147,7 +136,6 @@ static const struct cli_option main_opts[MAIN_OPTS] = {
 };
 
 static const main_opt_fn main_sets[MAIN_OPTS] = {
-	[OPT_CONFIG] = opt_config,
 	[OPT_SERVER] = opt_server,
 	[OPT_CA_FILE] = opt_ca_file,
 	[OPT_DATA_DIR] = opt_data_dir,
@@ -173,44 +161,20 @@ static const struct cli main_cli = {
 	.help_width = 24,
 };
 
+/* A cli_apply_fn: ctx is the struct main_cfg (--config is cli_parse_config()'s). */
 static int main_apply(void *ctx, int row, const char *arg)
-{
-	struct main_cfg *c = ctx;
-
-	if ((c->pass == 0) != (row == OPT_CONFIG))
-		return 0;
-	return main_sets[row](c, arg);
-}
-
-static int config_apply(void *ctx, int row, const char *arg)
 {
 	return main_sets[row](ctx, arg);
 }
 
-/* The config file: the one given, else the default one when it exists. */
-static int apply_config(struct main_cfg *c)
-{
-	struct stat st;
-
-	if (!c->config_given) {
-		if (stat(c->d.paths.config_file, &st) != 0)
-			return 0;
-		c->config_file = c->d.paths.config_file;
-	}
-	return cli_config_file(&main_cli, c->config_file, OPT_CONFIG, config_apply, c);
-}
-
+/* Parses argv into c, over the config file (--config, else the default one if any). */
 static int parse_args(int argc, char **argv, struct main_cfg *c, struct cli_parser *p)
 {
-	int first = argc;
+	int first = cli_parse_config(p, &main_cli, argc, argv, OPT_CONFIG,
+				     c->d.paths.config_file, main_apply, c);
 
-	for (c->pass = 0; c->pass < 2; c->pass++) {
-		first = cli_parse(p, &main_cli, argc, argv, main_apply, c);
-		if (first < 0)
-			return -1;
-		if (c->pass == 0 && !p->help && !p->version && apply_config(c) != 0)
-			return -1;
-	}
+	if (first < 0)
+		return -1;
 	if (first < argc) {
 		fprintf(stderr, _("parkphoned: unexpected argument %s\n"), argv[first]);
 		return -1;

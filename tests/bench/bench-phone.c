@@ -61,26 +61,13 @@ static void login(struct ctl_reader *r)
 
 static void up(struct stack_garage *g, struct stack_phone *phone)
 {
-	struct apiclient *admin;
-	uint8_t gw_pub[64];
-	char token[160];
-
 	stack_parkd(&s);
-	stack_login(&s, STACK_ADMIN_PHONE, token, sizeof(token));
-	admin = stack_client(&s, token, NULL);
 	memset(g, 0, sizeof(*g));
 	g->site_id = SITE;
 	g->first = FIRST_SPOT;
 	g->count = SPOTS;
 	g->travel_ms = 1;
-	stack_garages(&s, g, 1);
-	stack_gateway_key(&s, 0, gw_pub);
-	stack_site(&s, admin, g, 0, GATEWAY, gw_pub);
-	stack_provision(&s, admin, g);
-	stack_gateway(&s, 0, GATEWAY);
-	if (stack_wait_online(admin, g, NULL, 30000) < SPOTS)
-		stack_die("the locks did not come online");
-	apiclient_free(admin);
+	stack_site_up(&s, g, 0, GATEWAY);
 	stack_register(&s, DRIVER);
 	stack_phoned(&s, phone, "driver", NULL);
 	sleep(2); /* the gateway's start-up work (the locks' clocks, their logs) settles */

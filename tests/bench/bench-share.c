@@ -86,14 +86,9 @@ static void phone_up(struct phone *ph, const char *name, const char *number)
 
 static void up(struct stack_garage *g)
 {
-	struct apiclient *admin;
-	uint8_t gw_pub[64];
-	char token[160];
 	int64_t owner_id;
 
 	stack_parkd(&s);
-	stack_login(&s, STACK_ADMIN_PHONE, token, sizeof(token));
-	admin = stack_client(&s, token, NULL);
 	owner_id = stack_register(&s, OWNER);
 	stack_register(&s, FAMILY);
 	memset(g, 0, sizeof(*g));
@@ -101,14 +96,7 @@ static void up(struct stack_garage *g)
 	g->first = SPOT;
 	g->count = 1;
 	g->travel_ms = 1;
-	stack_garages(&s, g, 1);
-	stack_gateway_key(&s, 0, gw_pub);
-	stack_site(&s, admin, g, owner_id, GATEWAY, gw_pub);
-	stack_provision(&s, admin, g);
-	stack_gateway(&s, 0, GATEWAY);
-	if (stack_wait_online(admin, g, NULL, 30000) < 1)
-		stack_die("the lock did not come online");
-	apiclient_free(admin);
+	stack_site_up(&s, g, owner_id, GATEWAY);
 }
 
 /* The family's shared key and device key, as its daemon keeps them. */

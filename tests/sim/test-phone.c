@@ -152,30 +152,17 @@ static void patch_spot(uint32_t spot, const char *body)
 
 static int stack_up(void **state)
 {
-	struct apiclient *admin;
-	uint8_t gw_pub[64];
-	char token[160], text[2 * STACK_PATH_MAX];
-	int64_t owner_id;
+	char text[2 * STACK_PATH_MAX];
 
 	(void)state;
 	stack_init(&s, "test-phone", argv0);
 	stack_parkd(&s);
-	stack_login(&s, STACK_ADMIN_PHONE, token, sizeof(token));
-	admin = stack_client(&s, token, NULL);
-	owner_id = stack_register(&s, OWNER);
 	memset(&g, 0, sizeof(g));
 	g.site_id = SITE;
 	g.first = FIRST_SPOT;
 	g.count = SPOTS;
 	g.travel_ms = 50;
-	stack_garages(&s, &g, 1);
-	stack_gateway_key(&s, 0, gw_pub);
-	stack_site(&s, admin, &g, owner_id, GATEWAY, gw_pub);
-	stack_provision(&s, admin, &g);
-	stack_gateway(&s, 0, GATEWAY);
-	if (stack_wait_online(admin, &g, NULL, 20000) < SPOTS)
-		stack_die("the locks did not come online");
-	apiclient_free(admin);
+	stack_site_up(&s, &g, stack_register(&s, OWNER), GATEWAY);
 	/* The owner's notification command: a script that writes what it is given. */
 	snprintf(notify_cmd, sizeof(notify_cmd), "%s/notify.sh", s.dir);
 	snprintf(notify_out, sizeof(notify_out), "%s/notified.txt", s.dir);
@@ -185,9 +172,7 @@ static int stack_up(void **state)
 	stack_phoned(&s, &driver, "driver", NULL);
 	stack_phoned(&s, &owner, "owner", (const char *const[]){ "--notify-cmd", notify_cmd,
 								 NULL });
-	snprintf(pwfile, sizeof(pwfile), "%s/password", s.dir);
-	if (test_write_file(pwfile, STACK_PASSWORD "\n") != 0)
-		stack_die("cannot write %s", pwfile);
+	stack_password_file(&s, pwfile, sizeof(pwfile));
 	return 0;
 }
 

@@ -166,16 +166,11 @@ static void sync_keys(const struct stack_phone *p)
 
 static int setup(void **state)
 {
-	struct apiclient *admin;
-	uint8_t gw_pub[64];
-	char token[160];
 	int64_t owner_id;
 
 	(void)state;
 	stack_init(&s, "test-sharing", argv0);
 	stack_parkd(&s);
-	stack_login(&s, STACK_ADMIN_PHONE, token, sizeof(token));
-	admin = stack_client(&s, token, NULL);
 	owner_id = stack_register(&s, OWNER);
 	stack_register(&s, FAMILY);
 	stack_register(&s, RENTER1);
@@ -185,21 +180,12 @@ static int setup(void **state)
 	g.first = FIRST_SPOT;
 	g.count = SPOTS;
 	g.travel_ms = 50;
-	stack_garages(&s, &g, 1);
-	stack_gateway_key(&s, 0, gw_pub);
-	stack_site(&s, admin, &g, owner_id, GATEWAY, gw_pub);
-	stack_provision(&s, admin, &g);
-	stack_gateway(&s, 0, GATEWAY);
-	if (stack_wait_online(admin, &g, NULL, 20000) < SPOTS)
-		stack_die("the locks did not come online");
-	apiclient_free(admin);
+	stack_site_up(&s, &g, owner_id, GATEWAY);
 	stack_phoned(&s, &owner, "owner", NULL);
 	stack_phoned(&s, &family, "family", NULL);
 	stack_phoned(&s, &renter1, "renter1", NULL);
 	stack_phoned(&s, &renter2, "renter2", NULL);
-	snprintf(pwfile, sizeof(pwfile), "%s/password", s.dir);
-	if (test_write_file(pwfile, STACK_PASSWORD "\n") != 0)
-		stack_die("cannot write %s", pwfile);
+	stack_password_file(&s, pwfile, sizeof(pwfile));
 	return 0;
 }
 

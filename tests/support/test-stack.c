@@ -517,6 +517,32 @@ void stack_gateway_with(struct stack *s, unsigned index, int64_t id, const char 
 		stack_die("parkgw %u exited at start; see %s", index, log);
 }
 
+/* ---- the usual garage ---- */
+
+void stack_site_up(struct stack *s, struct stack_garage *g, int64_t owner_id, int64_t gw_id)
+{
+	struct apiclient *admin;
+	uint8_t gw_pub[64];
+	char token[160];
+
+	stack_login(s, STACK_ADMIN_PHONE, token, sizeof(token));
+	admin = stack_client(s, token, NULL);
+	stack_garages(s, g, 1);
+	stack_gateway_key(s, 0, gw_pub);
+	stack_site(s, admin, g, owner_id, gw_id, gw_pub);
+	stack_provision(s, admin, g);
+	stack_gateway(s, 0, gw_id);
+	if (stack_wait_online(admin, g, NULL, STACK_WAIT_MS) < g->count)
+		stack_die("the locks of site %u did not come online", (unsigned)g->site_id);
+	apiclient_free(admin);
+}
+
+void stack_password_file(const struct stack *s, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/password", s->dir);
+	stack_write(path, STACK_PASSWORD "\n");
+}
+
 /* ---- phones ---- */
 
 void stack_phoned(struct stack *s, struct stack_phone *p, const char *name,

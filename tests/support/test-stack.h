@@ -100,6 +100,17 @@ void stack_login(const struct stack *s, const char *phone, char *token,
 /* Registers `phone` through the SMS code; returns the new user ID. Dies on failure. */
 int64_t stack_register(const struct stack *s, const char *phone);
 
+/*
+ * The usual garage of the phone and console tests, after stack_parkd(): g's locks
+ * (site_id, first, count and travel_ms set by the caller) factory-fresh, the site with
+ * one gateway `gw_id` covering them all and owned by owner_id (0: nobody), the locks
+ * provisioned, the gateway started, and every lock online. Dies on failure.
+ */
+void stack_site_up(struct stack *s, struct stack_garage *g, int64_t owner_id, int64_t gw_id);
+
+/* Writes STACK_PASSWORD to s->dir/password, its path into path[0..cap). Dies on failure. */
+void stack_password_file(const struct stack *s, char *path, size_t cap);
+
 /* The newest SMS code sent to `phone`, into code[0..7); dies when there is none. */
 void stack_sms_code(const struct stack *s, const char *phone, char code[7]);
 

@@ -229,6 +229,85 @@ static void test_parse_applies_each(void **state)
 	assert_string_equal(log, "2=bad;");
 }
 
+/* A program with a config file: --config FILE, and --name NAME, also a config key. */
+enum { CFG_HELP, CFG_VERSION, CFG_CONFIG, CFG_NAME, CFG_QUIET, CFG_COUNT };
+
+static const struct cli_option cfg_opts[CFG_COUNT] = {
+	[CFG_HELP] = { "help", 'h', NULL, "show this help and exit" },
+	[CFG_VERSION] = { "version", 'V', NULL, "show the version and exit" },
+	[CFG_CONFIG] = { "config", 'c', "FILE", "read FILE" },
+	[CFG_NAME] = { "name", 'n', "NAME", "the name" },
+	[CFG_QUIET] = { "quiet", 'q', NULL, "say less" },
+};
+
+static const struct cli cfg_cli = {
+	.prog = "prog", .version = "1", .synopsis = "Usage: prog\n", .epilogue = "",
+	.options = cfg_opts, .noptions = CFG_COUNT, .help_width = 16,
+};
+
+static void write_config(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * The config file first, then the command line over it; the default file only when none
+ * is given; the config row never reaches the program; --help skips the file; a bad line
+ * ends the parse.
+ */
+static void test_config_then_command_line(void **state)
+{
+	char dir[] = "/tmp/test-cli.XXXXXX", given[64], deflt[64], missing[64];
+	char log[RECORD_MAX] = "";
+	struct cli_parser p;
+	struct args a;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(given, sizeof(given), "%s/given.conf", dir);
+	snprintf(deflt, sizeof(deflt), "%s/default.conf", dir);
+	snprintf(missing, sizeof(missing), "%s/missing.conf", dir);
+	write_config(given, "# a comment\nname = from-file\n");
+	write_config(deflt, "name = from-default\n");
+	make_args(&a, (const char *const[]){ "-q", "--name", "cmd", "--config", given, NULL });
+	assert_int_equal(cli_parse_config(&p, &cfg_cli, a.argc, a.argv, CFG_CONFIG, deflt,
+					  record, log), a.argc);
+	assert_string_equal(log, "3=from-file;4=-;3=cmd;");
+	log[0] = '\0';
+	make_args(&a, (const char *const[]){ "-q", NULL });
+	assert_int_equal(cli_parse_config(&p, &cfg_cli, a.argc, a.argv, CFG_CONFIG, deflt,
+					  record, log), a.argc);
+	assert_string_equal(log, "3=from-default;4=-;");
+	log[0] = '\0';
+	assert_int_equal(cli_parse_config(&p, &cfg_cli, a.argc, a.argv, CFG_CONFIG, missing,
+					  record, log), a.argc);
+	assert_string_equal(log, "4=-;");
+	log[0] = '\0';
+	make_args(&a, (const char *const[]){ "--help", NULL });
+	assert_int_equal(cli_parse_config(&p, &cfg_cli, a.argc, a.argv, CFG_CONFIG, deflt,
+					  record, log), a.argc);
+	assert_true(p.help);
+	assert_string_equal(log, "");
+	/* A file that names no option, or a value the program refuses: an error. */
+	write_config(given, "colour = red\n");
+	make_args(&a, (const char *const[]){ "-c", given, NULL });
+	assert_int_equal(cli_parse_config(&p, &cfg_cli, a.argc, a.argv, CFG_CONFIG, NULL,
+					  record, log), -1);
+	write_config(given, "name = bad\n");
+	assert_int_equal(cli_parse_config(&p, &cfg_cli, a.argc, a.argv, CFG_CONFIG, NULL,
+					  record, log), -1);
+	make_args(&a, (const char *const[]){ "-c", missing, NULL });
+	assert_int_equal(cli_parse_config(&p, &cfg_cli, a.argc, a.argv, CFG_CONFIG, NULL,
+					  record, log), -1);
+	unlink(given);
+	unlink(deflt);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 struct bad_run {
 	const char *const *words;
 	int result;
@@ -306,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_help_and_version_kept),
 		cmocka_unit_test(test_stop_at_operand_and_second_pass),
 		cmocka_unit_test(test_parse_applies_each),
+		cmocka_unit_test(test_config_then_command_line),
 		cmocka_unit_test(test_unknown_option),
 		cmocka_unit_test(test_missing_argument),
 		cmocka_unit_test(test_usage_error),
