@@ -223,13 +223,10 @@ static int key_admit_anyone(struct db *db, const struct key_spot *s, int64_t use
 	return 1;
 }
 
-/* Admitted when the user has no region set, or the spot's. */
+/* Admitted when an administrator recorded the spot's region as the user's (POST
+ * /v1/users/region); a user of no recorded region is not in it. */
 static int key_admit_region(struct db *db, const struct key_spot *s, int64_t user_id)
 {
-	int r = key_found(db, "SELECT 1 FROM user_regions WHERE user_id = $1", user_id, NULL, NULL);
-
-	if (r <= 0)
-		return r < 0 ? r : 1;
 	return key_found(db, "SELECT 1 FROM user_regions WHERE user_id = $1 AND region = $2",
 			 user_id, NULL, s->region);
 }

@@ -197,6 +197,103 @@ out:
 	server_db_put(srv, db);
 }
 
+#define ROUTE_ACCOUNT_REGION_MAX 63 /* bytes of a region's name */
+
+/* The account of `phone`: 0 with *id, -DB_E_NOTFOUND, or another -DB_E_*. */
+static int route_account_user(struct db *db, const char *phone, int64_t *id)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT id FROM users WHERE phone = $1");
+	int r;
+
+	if (st == NULL)
+		return -DB_E_IO;
+	r = db_bind_text(st, 1, phone);
+	if (r == 0)
+		r = db_step(st);
+	if (r == DB_ROW)
+		*id = db_col_int(st, 0);
+	db_finalize(st);
+	return r == DB_ROW ? 0 : r == DB_DONE ? -DB_E_NOTFOUND : r < 0 ? r : -DB_E_IO;
+}
+
+/* Sets (region a string) or clears (region null) user_id's region: 0 or -DB_E_*. */
+static int route_account_set_region(struct db *db, int64_t user_id, const char *region)
+{
+	int r = db_begin(db);
+
+	if (r == 0)
+		r = db_exec(db, "DELETE FROM user_regions WHERE user_id = $1", "i", user_id);
+	if (r == 0 && region != NULL)
+		r = db_exec(db, "INSERT INTO user_regions (user_id, region) VALUES ($1, $2)", "is",
+			    user_id, region);
+	if (r == 0)
+		r = db_commit(db);
+	if (r != 0)
+		db_rollback(db);
+	return r;
+}
+
+/*
+ * POST /v1/users/region: an administrator records where a user lives (patent [0034]: a
+ * spot whose policy is "region" takes only users of its region). {"phone","region"}; a
+ * null region clears it.
+ */
+static void route_account_region(struct server *srv, struct http_request *req,
+				 struct http_reply *rep)
+{
+	const char *phone, *region = NULL;
+	json_object *o;
+	struct db *db;
+	int64_t user_id;
+	int r;
+
+	if (!req->user->admin) {
+		http_reply_error(rep, 403, "forbidden", "Only an administrator may set a user's "
+				 "region.");
+		return;
+	}
+	if ((phone = json_field_string(req->json, "phone", 9, 16, rep)) == NULL)
+		return;
+	if (!json_object_object_get_ex(req->json, "region", &o)) {
+		http_reply_error(rep, 400, "missing_field", "The field 'region' is missing: give "
+				 "the region's name, or null to clear it.");
+		return;
+	}
+	if (o != NULL && (region = json_field_string(req->json, "region", 1,
+						     ROUTE_ACCOUNT_REGION_MAX, rep)) == NULL)
+		return;
+	if (!account_phone_valid(phone)) {
+		http_reply_error(rep, 400, "bad_field", "The field 'phone' must be an E.164 number: "
+				 "'+', then the country code and number (+8613800000001).");
+		return;
+	}
+	db = server_db_get(srv);
+	if (db == NULL) {
+		http_reply_error(rep, 503, "unavailable", "The database is busy; try again.");
+		return;
+	}
+	r = route_account_user(db, phone, &user_id);
+	if (r == -DB_E_NOTFOUND) {
+		http_reply_error(rep, 404, "not_found", "No account has this phone number.");
+		goto out;
+	}
+	if (r == 0)
+		r = route_account_set_region(db, user_id, region);
+	if (r != 0) {
+		http_reply_error(rep, 500, "internal", "The region could not be stored; try again.");
+		goto out;
+	}
+	server_audit_request(srv, db, req, req->user->user_id, "region_set",
+			     region != NULL ? region : "(none)");
+	o = json_object_new_object();
+	json_object_object_add(o, "user_id", json_object_new_int64(user_id));
+	json_object_object_add(o, "phone", json_object_new_string(phone));
+	json_object_object_add(o, "region", region != NULL ? json_object_new_string(region) : NULL);
+	http_reply_json(rep, 200, o);
+out:
+	server_db_put(srv, db);
+}
+
 const struct http_route account_routes[] = {
 	{ "POST", "/v1/accounts", route_account_register, HTTP_JSON_BODY,
 	  "register a phone number: a 6-digit code goes out by SMS", 0 },
@@ -208,5 +305,7 @@ const struct http_route account_routes[] = {
 	  "log out: end the session of the token", 0 },
 	{ "GET", "/v1/me", route_account_me, HTTP_AUTH_USER,
 	  "the caller's account, roles, and whether one-time codes are on", 0 },
+	{ "POST", "/v1/users/region", route_account_region, HTTP_AUTH_USER | HTTP_JSON_BODY,
+	  "an administrator sets (or clears with null) the region a user lives in", 0 },
 };
 const size_t account_routes_count = sizeof(account_routes) / sizeof(account_routes[0]);

@@ -2528,6 +2528,49 @@ static void good_roles_list(void)
 	resp_free(&r);
 }
 
+/* POST /v1/users/region: an administrator records a user's region. */
+static const struct input_case region_bodies[] = {
+	{ "{}", 400, "missing_field" },
+	{ "{\"phone\":\"@OTHERPHONE@\"}", 400, "missing_field" },
+	{ "{\"region\":\"Futian\"}", 400, "missing_field" },
+	{ "{\"phone\":\"@OTHERPHONE@\",\"region\":5}", 400, "bad_field" },
+	{ "{\"phone\":\"@OTHERPHONE@\",\"region\":\"\"}", 400, "bad_field" },
+	{ "{\"phone\":\"@OTHERPHONE@\",\"region\":\"" "0123456789012345678901234567890123"
+	  "456789012345678901234567890123\"}", 400, "bad_field" },
+	{ "{\"phone\":8613800000103,\"region\":\"Futian\"}", 400, "bad_field" },
+	{ "{\"phone\":\"not a phone\",\"region\":\"Futian\"}", 400, "bad_field" },
+	{ "{\"phone\":\"" NA "\",\"region\":\"Futian\"}", 404, "not_found" },
+};
+
+static void own_region(void)
+{
+	refuse("POST", "/v1/users/region", AS_USER(U_DRIVER),
+	       "{\"phone\":\"+8613800000102\",\"region\":\"Futian\"}", 403, "forbidden",
+	       "a driver sets a region");
+	refuse("POST", "/v1/users/region", AS_USER(U_ATTENDANT),
+	       "{\"phone\":\"+8613800000102\",\"region\":\"Futian\"}", 403, "forbidden",
+	       "a site's attendant sets a region");
+}
+
+static void good_region(void)
+{
+	char body[128];
+	json_object *v;
+	struct resp r;
+
+	snprintf(body, sizeof(body), "{\"phone\":\"%s\",\"region\":\"Futian\"}",
+		 users[U_DRIVER].phone);
+	api_ok("POST", "/v1/users/region", AS_USER(U_ADMIN), body, 200, &r);
+	assert_string_equal(jstr(r.json, "region"), "Futian");
+	resp_free(&r);
+	snprintf(body, sizeof(body), "{\"phone\":\"%s\",\"region\":null}",
+		 users[U_DRIVER].phone);
+	api_ok("POST", "/v1/users/region", AS_USER(U_ADMIN), body, 200, &r);
+	assert_true(json_object_object_get_ex(r.json, "region", &v));
+	assert_null(v);
+	resp_free(&r);
+}
+
 static const struct input_case grant_bodies[] = {
 	{ "{}", 400, "missing_field" },
 	{ "{\"phone\":\"@OTHERPHONE@\"}", 400, "missing_field" },
@@ -4233,6 +4276,9 @@ static const struct route_case route_cases[] = {
 	  NONE, NULL, NULL, good_login },
 	{ "DELETE", "/v1/sessions/current", AUTH_USER, false, U_DRIVER, "/v1/sessions/current",
 	  NULL, NONE, NONE, NULL, NULL, good_logout },
+	{ "POST", "/v1/users/region", AUTH_USER, true, U_ADMIN, "/v1/users/region",
+	  "{\"phone\":\"@OTHERPHONE@\",\"region\":\"Nanshan\"}", IN(region_bodies), NONE, NULL,
+	  own_region, good_region },
 	{ "GET", "/v1/me", AUTH_USER, false, U_DRIVER, "/v1/me", NULL, NONE, NONE, NULL, NULL,
 	  good_me },
 	{ "GET", "/metrics", AUTH_NONE, false, 0, "/metrics", NULL, NONE, NONE, NULL, NULL,

@@ -341,7 +341,7 @@ static void test_policies(void **state)
 				 "VALUES (201, $1)", "i", f->alice), 0);
 	assert_int_equal(issue(f, f->alice, 201, f->dev_a.device_pub, &k, &err), 0);
 
-	/* 'region': a user without a region, or of the spot's region. */
+	/* 'region': only a user of the spot's region; none recorded is not in it. */
 	assert_int_equal(db_exec(f->t->db, "UPDATE spots SET policy = 'region', region = 'Futian' "
 				 "WHERE id = 202", NULL), 0);
 	assert_int_equal(db_exec(f->t->db, "INSERT INTO user_regions (user_id, region) "
@@ -352,7 +352,8 @@ static void test_policies(void **state)
 				 "WHERE user_id = $1", "i", f->bob), 0);
 	assert_int_equal(issue(f, f->bob, 202, f->dev_b.device_pub, &k, &err), 0);
 	assert_int_equal(db_exec(f->t->db, "UPDATE ekeys SET revoked = 1", NULL), 0);
-	assert_int_equal(issue(f, f->carol, 202, f->dev_a.device_pub, &k, &err), 0);
+	assert_int_equal(issue(f, f->carol, 202, f->dev_a.device_pub, &k, &err), -KEY_E_FORBIDDEN);
+	assert_string_equal(err.code, "not_allowed");
 }
 
 /* Every refusal leaves the keys, the queue and the lock sequences as they were. */
