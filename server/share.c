@@ -917,20 +917,34 @@ int share_accept(struct db *db, const struct share_actor *a, int64_t share_id,
 
 /* ---- the owner's decisions ---- */
 
-int share_decide(struct db *db, const struct share_actor *a, int64_t share_id, bool approve,
-		 struct share_outcome *out, struct share_error *err)
+/*
+ * The start of every owner's action on a share: out and err cleared, the share loaded
+ * into *r, and the caller the spot's owner. 0, or -SHARE_E_* with *err.
+ */
+static int share_owner_acts(struct db *db, const struct share_actor *a, int64_t share_id,
+			    struct share_row *r, struct share_outcome *out, struct share_error *err)
 {
-	struct share_row r;
-	const char *why = NULL;
 	int64_t owner = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
-	if ((rc = share_visible(db, a, share_id, &r, &owner, err)) != 0)
+	if ((rc = share_visible(db, a, share_id, r, &owner, err)) != 0)
 		return rc;
 	if (a->user_id != owner)
 		return share_only(err, share_id, "the spot's owner");
+	return 0;
+}
+
+int share_decide(struct db *db, const struct share_actor *a, int64_t share_id, bool approve,
+		 struct share_outcome *out, struct share_error *err)
+{
+	struct share_row r;
+	const char *why = NULL;
+	int rc;
+
+	if ((rc = share_owner_acts(db, a, share_id, &r, out, err)) != 0)
+		return rc;
 	if (!share_state_is(&r, "pending_approval"))
 		return share_not_in(err, &r, "pending approval");
 	if (approve) {
@@ -1053,16 +1067,11 @@ int share_freeze(struct db *db, const struct share_actor *a, int64_t share_id, b
 		 struct share_outcome *out, struct share_error *err)
 {
 	struct share_row r;
-	int64_t owner = 0;
 	bool listed = false;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	memset(err, 0, sizeof(*err));
-	if ((rc = share_visible(db, a, share_id, &r, &owner, err)) != 0)
+	if ((rc = share_owner_acts(db, a, share_id, &r, out, err)) != 0)
 		return rc;
-	if (a->user_id != owner)
-		return share_only(err, share_id, "the spot's owner");
 	if (!share_state_is(&r, freeze ? "active" : "frozen") || r.transferred)
 		return share_not_in(err, &r, freeze ? "active" : "frozen");
 	out->share_id = share_id;
@@ -1083,16 +1092,11 @@ int share_delete(struct db *db, const struct share_actor *a, int64_t share_id,
 		 struct share_outcome *out, struct share_error *err)
 {
 	struct share_row r;
-	int64_t owner = 0;
 	bool listed = false;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	memset(err, 0, sizeof(*err));
-	if ((rc = share_visible(db, a, share_id, &r, &owner, err)) != 0)
+	if ((rc = share_owner_acts(db, a, share_id, &r, out, err)) != 0)
 		return rc;
-	if (a->user_id != owner)
-		return share_only(err, share_id, "the spot's owner");
 	/* Ended before: its IDs are on the list already, if the lock could hold them. */
 	if (share_ended(&r))
 		rc = share_set_state(db, share_id, "removed", a->now);
