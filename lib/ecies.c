@@ -31,7 +31,11 @@ struct ecies_keys {
 	uint8_t b[ECIES_KEY_LEN + ECIES_IV_LEN];
 };
 
-/* ECDH: the shared point's X coordinate, 32 bytes, from our private and their public key. */
+/*
+ * ECDH: the shared point's X coordinate, 32 bytes, from our private and their public key.
+ * `peer` comes from p256.c, which has checked the point, so OpenSSL is
+ * not asked to check it a second time.
+ */
 static int ecies_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t shared[ECIES_SHARED_LEN])
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
@@ -40,7 +44,7 @@ static int ecies_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t shared[ECIES_SHARE
 
 	if (ctx == NULL)
 		goto out;
-	if (EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, peer) != 1)
+	if (EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) != 1)
 		goto out;
 	if (EVP_PKEY_derive(ctx, shared, &len) != 1 || len != ECIES_SHARED_LEN)
 		goto out;
@@ -138,9 +142,11 @@ int ecies_encrypt(const uint8_t recipient_pub[64], const uint8_t *msg, size_t le
 		return -1;
 	if (len > 0 && msg == NULL)
 		return -1;
-	recipient = p256_from_public_raw(recipient_pub);
 	eph = p256_generate();
-	if (recipient == NULL || eph == NULL)
+	if (eph == NULL)
+		goto out;
+	recipient = p256_public_like(eph, recipient_pub);
+	if (recipient == NULL)
 		goto out;
 	if (p256_public_raw(eph, out) != 0)
 		goto out;
@@ -179,7 +185,7 @@ int ecies_decrypt(EVP_PKEY *recipient, const uint8_t *ct, size_t len, uint8_t *o
 	plain = malloc(plen > 0 ? plen : 1);
 	if (plain == NULL)
 		return -1;
-	eph = p256_from_public_raw(ct); /* refuses points off the curve */
+	eph = p256_public_like(recipient, ct); /* refuses points off the curve */
 	if (eph == NULL)
 		goto out;
 	if (p256_public_raw(recipient, recipient_pub) != 0)

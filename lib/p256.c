@@ -73,16 +73,31 @@ out:
 
 int p256_public_raw(const EVP_PKEY *key, uint8_t pub[64])
 {
-	/* Affine coordinates, not the encoded point: a loaded key may carry a compressed one. */
+	uint8_t point[65];
+	size_t len = 0;
+
 	if (!p256_is_p256(key))
 		return -1;
+	/* The encoded point is one conversion; two coordinates as BIGNUMs cost four times it. */
+	if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point),
+					    &len) == 1 &&
+	    len == sizeof(point) && point[0] == 0x04) {
+		memcpy(pub, point + 1, 64);
+		return 0;
+	}
+	/* A loaded key may carry a compressed point: its affine coordinates, then. */
 	if (p256_get_coord(key, OSSL_PKEY_PARAM_EC_PUB_X, pub) != 0 ||
 	    p256_get_coord(key, OSSL_PKEY_PARAM_EC_PUB_Y, pub + 32) != 0)
 		return -1;
 	return 0;
 }
 
-/* Runs OpenSSL's full public-key check: coordinates in range, on the curve, not infinity. */
+/*
+ * Checks a public point: coordinates in range, on the curve, not infinity. That is the
+ * whole check on P-256: its cofactor is 1, so every point on the curve is in the group
+ * of order n, and OpenSSL's full check (EVP_PKEY_public_check) would only add an n*Q
+ * multiplication that cannot fail, as dear as the ECDH that follows.
+ */
 static int p256_check_public(EVP_PKEY *key)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
@@ -90,7 +105,7 @@ static int p256_check_public(EVP_PKEY *key)
 
 	if (ctx == NULL)
 		goto out;
-	if (EVP_PKEY_public_check(ctx) != 1)
+	if (EVP_PKEY_public_check_quick(ctx) != 1)
 		goto out;
 	r = 0;
 out:
@@ -124,6 +139,27 @@ EVP_PKEY *p256_from_public_raw(const uint8_t pub[64])
 	}
 out:
 	EVP_PKEY_CTX_free(ctx);
+	return key;
+}
+
+EVP_PKEY *p256_public_like(const EVP_PKEY *like, const uint8_t pub[64])
+{
+	uint8_t point[65];
+	EVP_PKEY *key;
+
+	if (!p256_is_p256(like))
+		return NULL;
+	point[0] = 0x04; /* uncompressed */
+	memcpy(point + 1, pub, 64);
+	key = EVP_PKEY_new();
+	if (key == NULL)
+		return NULL;
+	if (EVP_PKEY_copy_parameters(key, like) != 1 ||
+	    EVP_PKEY_set1_encoded_public_key(key, point, sizeof(point)) != 1 ||
+	    p256_check_public(key) != 0) {
+		EVP_PKEY_free(key);
+		return NULL;
+	}
 	return key;
 }
 

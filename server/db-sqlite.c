@@ -120,7 +120,13 @@ static struct db *sqlite_open(const char *path, const char **err)
 	sqlite3_extended_result_codes(d->h, 1);
 	sqlite3_busy_timeout(d->h, SQLITE_BUSY_MS);
 	if (sqlite_set_wal(d) != 0 ||
-	    sqlite_run(d, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON") != 0) {
+	    /*
+	     * temp_store=MEMORY keeps the statement journals of savepoints (one per call
+	     * of a group commit) in memory: on files, each spilled to a temporary file
+	     * that was written and closed again within the transaction.
+	     */
+	    sqlite_run(d, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+		       "PRAGMA temp_store=MEMORY") != 0) {
 		log_error("sqlite: cannot set up %s: %s", path, d->err);
 		*err = "cannot set up the SQLite database (WAL journal, synchronous, foreign keys)";
 		goto fail;

@@ -3,8 +3,9 @@
  * the list of a user's keys. Byte layouts come from proto.h and signatures from
  * lib/signer.c; this file decides who gets which key and stores it. Transactions are the
  * caller's, so that an issuance and its audit line commit together. An issuance is split
- * so that its costly crypto (unsealing, ECIES) runs before the write transaction and only
- * the decisions that can change, the counters, two signatures and the inserts run in it.
+ * so that its costly crypto (unsealing, ECIES) runs before the write transaction, and in
+ * it the decisions that can change and the counters (decide), two signatures that need no
+ * database (sign, on any thread), and the rows that carry them (store).
  */
 #include "key.h"
 
@@ -22,7 +23,6 @@
 #include "site.h"
 
 #define KEY_U32_MAX 4294967295LL
-#define KEY_MGMT_FRAME_MAX 256 /* an INSTALL_CRED frame is 3 + 75 + 83 = 161 bytes */
 
 /* The columns of a spot that issuance needs. */
 struct key_spot {
@@ -374,19 +374,11 @@ static int key_decrypt_spot(EVP_PKEY *res, const uint8_t *ct, size_t len, int64_
 	return 0;
 }
 
-/*
- * Signs and queues the INSTALL_CRED frame with `site` (the key of k->site_id), or with the
- * site key opened from `db` when `site` is NULL; the lock's sequence is already taken.
- */
-static int key_queue_cred(struct db *db, const uint8_t master[32], EVP_PKEY *site,
-			  const struct key_issued *k, const uint8_t res_pub[64], int64_t now,
-			  int64_t *mgmt_id)
+/* Signs k's INSTALL_CRED frame with `site` (the key of k->site_id) into k->cred. 0 or -1. */
+static int key_sign_cred(EVP_PKEY *site, const uint8_t res_pub[64], struct key_issued *k)
 {
 	union proto_mgmt_payload p;
-	uint8_t frame[KEY_MGMT_FRAME_MAX];
-	EVP_PKEY *opened = NULL;
-	struct db_stmt *st = NULL;
-	int len, r = -DB_E_IO;
+	int len;
 
 	memset(&p, 0, sizeof(p));
 	p.cred.key_id = k->ekey.key_id;
@@ -396,39 +388,40 @@ static int key_queue_cred(struct db *db, const uint8_t master[32], EVP_PKEY *sit
 	p.cred.not_after = k->ekey.not_after;
 	p.cred.max_unlocks = k->ekey.max_unlocks;
 	p.cred.flags = k->ekey.flags;
-	if (site == NULL) {
-		if (site_key(db, master, k->site_id, &opened) != 0)
-			goto out;
-		site = opened;
-	}
 	/* The tag is the requester's and not signed: the gateway may set its own. */
 	len = signer_mgmt_frame(site, (uint32_t)k->site_id, (uint8_t)(1 + k->mgmt_seq % 255),
-				PROTO_MGMT_INSTALL_CRED, k->ekey.spot_id, k->mgmt_seq, &p, frame,
-				sizeof(frame));
-	if (len < 0)
-		goto out;
+				PROTO_MGMT_INSTALL_CRED, k->ekey.spot_id, k->mgmt_seq, &p, k->cred,
+				sizeof(k->cred));
+	k->cred_len = len > 0 ? (size_t)len : 0;
+	return len > 0 ? 0 : -1;
+}
+
+/* Queues k's signed INSTALL_CRED frame for its lock: 0 with k->mgmt_id, or -DB_E_*. */
+static int key_queue_cred(struct db *db, struct key_issued *k, int64_t now)
+{
+	struct db_stmt *st;
+	int r = -DB_E_IO;
+
 	st = db_prepare(db, "INSERT INTO mgmt_queue (spot_id, seq, kind, key_id, frame, "
 			"created_at, state) VALUES ($1, $2, 'install_cred', $3, $4, $5, 'pending') "
 			"RETURNING id");
 	if (st == NULL)
-		goto out;
+		return r;
 	if ((r = db_bind_int(st, 1, k->ekey.spot_id)) != 0 ||
 	    (r = db_bind_int(st, 2, k->mgmt_seq)) != 0 ||
 	    (r = db_bind_int(st, 3, k->ekey.key_id)) != 0 ||
-	    (r = db_bind_blob(st, 4, frame, (size_t)len)) != 0 ||
+	    (r = db_bind_blob(st, 4, k->cred, k->cred_len)) != 0 ||
 	    (r = db_bind_int(st, 5, now)) != 0)
 		goto out;
 	r = db_step(st);
 	if (r == DB_ROW) {
-		*mgmt_id = db_col_int(st, 0);
+		k->mgmt_id = db_col_int(st, 0);
 		r = db_step(st) == DB_DONE ? 0 : -DB_E_IO;
 	} else if (r == DB_DONE) {
 		r = -DB_E_IO;
 	}
 out:
-	if (st != NULL)
-		db_finalize(st);
-	EVP_PKEY_free(opened);
+	db_finalize(st);
 	return r;
 }
 
@@ -462,17 +455,20 @@ int key_request_open(struct db *db, const uint8_t master[32], struct keycache *k
 			     (long long)user_id);
 		goto out;
 	}
-	/* Only a check: the e-key carries the raw key, and the lock uses it. */
-	dev = p256_from_public_raw(device_pub);
+	req->user_id = user_id;
+	memcpy(req->device_pub, device_pub, sizeof(req->device_pub));
+	r = key_reservation_open(db, master, keys, user_id, &req->res, req->res_pub);
+	/*
+	 * Only a check: the e-key carries the raw key, and the lock uses it. Made on the
+	 * reservation key's curve when there is one (cheaper), and before any other answer.
+	 */
+	dev = r == 0 ? p256_public_like(req->res, device_pub) : p256_from_public_raw(device_pub);
 	if (dev == NULL) {
 		r = key_fail(err, -KEY_E_INVALID, 400, "bad_field",
 			     "device_pub is not a P-256 public key (128 hex digits, X || Y).");
 		goto out;
 	}
 	EVP_PKEY_free(dev);
-	req->user_id = user_id;
-	memcpy(req->device_pub, device_pub, sizeof(req->device_pub));
-	r = key_reservation_open(db, master, keys, user_id, &req->res, req->res_pub);
 	if (r == -DB_E_NOTFOUND) {
 		r = key_fail(err, -KEY_E_CONFLICT, 409, "no_reservation_key",
 			     "Ask for your reservation key (POST /v1/reservation-key) first.");
@@ -507,28 +503,45 @@ void key_request_free(struct key_request *req)
 	OPENSSL_cleanse(req, sizeof(*req));
 }
 
-int key_request_issue(struct db *db, const uint8_t master[32], const struct key_request *req,
-		      int64_t now, struct key_issued *out, struct key_error *err)
+/* Whether another user than `user_id` and the owner holds a live key for the spot. */
+static int key_taken(struct db *db, const struct key_spot *spot, int64_t user_id, int64_t now,
+		     bool *taken)
 {
+	struct db_stmt *st;
+	int r = -DB_E_IO;
+
+	st = db_prepare(db, "SELECT COUNT(*) FROM ekeys WHERE spot_id = $1 AND revoked = 0 "
+			"AND not_after >= $2 AND user_id <> $3 AND user_id <> $4");
+	if (st != NULL && db_bind_int(st, 1, spot->id) == 0 && db_bind_int(st, 2, now) == 0 &&
+	    db_bind_int(st, 3, user_id) == 0 && db_bind_int(st, 4, spot->owner_id) == 0 &&
+	    (r = db_step(st)) == DB_ROW) {
+		*taken = db_col_int(st, 0) > 0;
+		r = 0;
+	}
+	if (st != NULL)
+		db_finalize(st);
+	return r;
+}
+
+int key_request_decide(struct db *db, const struct key_request *req, int64_t now,
+		       struct key_issued *out, struct key_error *err)
+{
+	static const uint8_t unsigned_ekey[PROTO_EKEY_LEN];
 	struct key_spot spot;
-	int64_t spot_id = req->spot_id, user_id = req->user_id, seq = 0, key_id = 0, taken = 0;
-	struct db_stmt *st = NULL;
+	int64_t spot_id = req->spot_id, user_id = req->user_id, seq = 0, key_id = 0;
+	bool taken = false;
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
-	if (req->res == NULL) {
-		r = key_fail(err, -KEY_E_INTERNAL, 500, "internal", "The request was not opened.");
-		goto out;
-	}
-	if (user_id < 1 || user_id > KEY_U32_MAX || now < 0 || now > KEY_U32_MAX) {
-		r = key_fail(err, -KEY_E_INTERNAL, 500, "internal", "User %lld cannot hold keys.",
-			     (long long)user_id);
-		goto out;
-	}
+	if (req->res == NULL)
+		return key_fail(err, -KEY_E_INTERNAL, 500, "internal", "The request was not opened.");
+	if (user_id < 1 || user_id > KEY_U32_MAX || now < 0 || now > KEY_U32_MAX)
+		return key_fail(err, -KEY_E_INTERNAL, 500, "internal",
+				"User %lld cannot hold keys.", (long long)user_id);
 	/* The spot and its policy again: they may have changed since the request was opened. */
 	if ((r = key_spot_admits(db, user_id, spot_id, &spot, err)) != 0)
-		goto out;
+		return r;
 	out->owner = spot.owner_id == user_id;
 
 	/*
@@ -538,32 +551,18 @@ int key_request_issue(struct db *db, const uint8_t master[32], const struct key_
 	 */
 	r = key_next(db, "UPDATE locks SET mgmt_seq = mgmt_seq + 1 WHERE spot_id = $1 "
 		     "RETURNING mgmt_seq", &spot_id, &seq);
-	if (r == 0 && !out->owner) {
-		r = -DB_E_IO;
-		st = db_prepare(db, "SELECT COUNT(*) FROM ekeys WHERE spot_id = $1 AND revoked = 0 "
-				"AND not_after >= $2 AND user_id <> $3 AND user_id <> $4");
-		if (st != NULL && db_bind_int(st, 1, spot_id) == 0 &&
-		    db_bind_int(st, 2, now) == 0 && db_bind_int(st, 3, user_id) == 0 &&
-		    db_bind_int(st, 4, spot.owner_id) == 0 &&
-		    (r = db_step(st)) == DB_ROW) {
-			taken = db_col_int(st, 0);
-			r = 0;
-		}
-	}
-	if (r == 0 && taken > 0) {
-		r = key_fail(err, -KEY_E_CONFLICT, 409, "spot_taken",
-			     "Another driver holds a key for spot %lld.", (long long)spot_id);
-		goto out;
-	}
+	if (r == 0 && !out->owner)
+		r = key_taken(db, &spot, user_id, now, &taken);
+	if (r == 0 && taken)
+		return key_fail(err, -KEY_E_CONFLICT, 409, "spot_taken",
+				"Another driver holds a key for spot %lld.", (long long)spot_id);
 	if (r == 0)
 		r = key_next(db, "UPDATE id_counters SET value = value + 1 WHERE name = 'key_id' "
 			     "RETURNING value", NULL, &key_id);
 	if (r == 0 && (seq < 1 || seq > KEY_U32_MAX || key_id < 1 || key_id > KEY_U32_MAX))
 		r = -DB_E_IO; /* 2^32 keys or messages: the number space is spent */
-	if (r != 0) {
-		r = key_db_fail(err, r);
-		goto out;
-	}
+	if (r != 0)
+		return key_db_fail(err, r);
 
 	out->site_id = spot.site_id;
 	out->mgmt_seq = (uint32_t)seq;
@@ -572,25 +571,58 @@ int key_request_issue(struct db *db, const uint8_t master[32], const struct key_
 	out->ekey.spot_id = (uint32_t)spot_id;
 	key_limits(&spot, out->owner, now, &out->ekey);
 	memcpy(out->ekey.device_pub, req->device_pub, PROTO_PUBKEY_LEN);
-	if (signer_ekey(req->res, &out->ekey) != 0 || key_encode(&out->ekey, out->wire) != 0) {
-		r = key_fail(err, -KEY_E_INTERNAL, 500, "internal",
-			     "The e-key could not be signed.");
-		goto out;
-	}
+	/* The row now, so that the batch's next "taken" check sees it; its bytes at store. */
 	r = db_exec(db, "INSERT INTO ekeys (key_id, user_id, spot_id, device_pub, not_before, "
 		    "not_after, max_unlocks, flags, ekey, issued_at) VALUES ($1, $2, $3, $4, $5, "
 		    "$6, $7, $8, $9, $10)", "iiibiiiibi", key_id, user_id, spot_id,
 		    (const void *)req->device_pub, (size_t)64, (int64_t)out->ekey.not_before,
 		    (int64_t)out->ekey.not_after, (int64_t)out->ekey.max_unlocks,
-		    (int64_t)out->ekey.flags, (const void *)out->wire, (size_t)PROTO_EKEY_LEN, now);
-	if (r == 0)
-		r = key_queue_cred(db, master, spot.site_id == req->site_id ? req->site : NULL,
-				   out, req->res_pub, now, &out->mgmt_id);
-	if (r != 0)
+		    (int64_t)out->ekey.flags, (const void *)unsigned_ekey, sizeof(unsigned_ekey),
+		    now);
+	return r != 0 ? key_db_fail(err, r) : 0;
+}
+
+int key_request_sign(const struct key_request *req, struct key_issued *out)
+{
+	if (signer_ekey(req->res, &out->ekey) != 0 || key_encode(&out->ekey, out->wire) != 0)
+		return -1;
+	/* The credential too when the site key is at hand; else store signs it. */
+	if (req->site != NULL && out->site_id == req->site_id)
+		return key_sign_cred(req->site, req->res_pub, out);
+	return 0;
+}
+
+int key_request_store(struct db *db, const uint8_t master[32], const struct key_request *req,
+		      int64_t now, struct key_issued *out)
+{
+	EVP_PKEY *site = NULL;
+	int r;
+
+	if (out->cred_len == 0) {
+		if (site_key(db, master, out->site_id, &site) != 0)
+			return -DB_E_IO;
+		r = key_sign_cred(site, req->res_pub, out);
+		EVP_PKEY_free(site);
+		if (r != 0)
+			return -DB_E_IO;
+	}
+	r = db_exec(db, "UPDATE ekeys SET ekey = $1 WHERE key_id = $2", "bi",
+		    (const void *)out->wire, (size_t)PROTO_EKEY_LEN, (int64_t)out->ekey.key_id);
+	if (r == 0 && db_changes(db) != 1)
+		r = -DB_E_IO;
+	return r != 0 ? r : key_queue_cred(db, out, now);
+}
+
+int key_request_issue(struct db *db, const uint8_t master[32], const struct key_request *req,
+		      int64_t now, struct key_issued *out, struct key_error *err)
+{
+	int r = key_request_decide(db, req, now, out, err);
+
+	if (r == 0 && key_request_sign(req, out) != 0)
+		r = key_fail(err, -KEY_E_INTERNAL, 500, "internal",
+			     "The e-key could not be signed.");
+	if (r == 0 && (r = key_request_store(db, master, req, now, out)) != 0)
 		r = key_db_fail(err, r);
-out:
-	if (st != NULL)
-		db_finalize(st);
 	if (r != 0)
 		OPENSSL_cleanse(out, sizeof(*out));
 	return r;

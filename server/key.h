@@ -38,6 +38,8 @@ struct key_error {
 	char detail[200];
 };
 
+#define KEY_MGMT_FRAME_MAX 256 /* an INSTALL_CRED frame is 3 + 75 + 83 = 161 bytes */
+
 /* An issued e-key and what was queued for its lock. */
 struct key_issued {
 	struct proto_ekey ekey;          /* signed with the holder's reservation key */
@@ -46,6 +48,8 @@ struct key_issued {
 	int64_t mgmt_id;                 /* the mgmt_queue row of the INSTALL_CRED frame */
 	uint32_t mgmt_seq;               /* that frame's management sequence */
 	bool owner;                      /* issued to the spot's owner: no limits */
+	uint8_t cred[KEY_MGMT_FRAME_MAX];  /* the signed INSTALL_CRED frame */
+	size_t cred_len;                   /* 0 until signed */
 };
 
 /*
@@ -106,6 +110,22 @@ int key_request_open(struct db *db, const uint8_t master[32], struct keycache *k
  */
 int key_request_issue(struct db *db, const uint8_t master[32], const struct key_request *req,
 		      int64_t now, struct key_issued *out, struct key_error *err);
+
+/*
+ * key_request_issue() in its three steps, for a writer that must not spend its time on
+ * signatures (server_write_staged()). All three in one transaction, in this order:
+ * decide (the checks, the sequence and key ID, the e-key's row with its bytes still
+ * blank, so that a later decision in the same transaction sees the key): 0 or -KEY_E_*
+ * with *err as key_request_issue(); sign (both signatures, no database, any thread): 0
+ * or -1; store (the e-key's bytes, the queued INSTALL_CRED frame, signed here with the
+ * site key from `db` when sign could not): 0 or -DB_E_*. After a failed sign or store
+ * the transaction must be rolled back.
+ */
+int key_request_decide(struct db *db, const struct key_request *req, int64_t now,
+		       struct key_issued *out, struct key_error *err);
+int key_request_sign(const struct key_request *req, struct key_issued *out);
+int key_request_store(struct db *db, const uint8_t master[32], const struct key_request *req,
+		      int64_t now, struct key_issued *out);
 
 /* Frees the key handles of a request and wipes it. Fine after a failed open, and twice. */
 void key_request_free(struct key_request *req);

@@ -94,24 +94,41 @@ static json_object *route_key_issued(const struct key_issued *k)
 	return o;
 }
 
-/* One issuance as the writer thread runs it (server_write_batched()). */
+/* One issuance as the writer thread runs it (server_write_staged()). */
 struct route_key_issue {
 	struct server *srv;
 	const struct http_request *req;
 	const struct key_request *kr;
+	int64_t now;                 /* taken by decide, for the whole issuance */
 	struct key_issued k;         /* when fn returned 0 */
 	struct key_error err;        /* when it did not */
 };
 
-/* The issuance and its audit line, in the writer's transaction. */
-static int route_key_issue_batched(struct db *db, void *ctx)
+/* The issuance's decisions and numbers, in the writer's transaction. */
+static int route_key_decide(struct db *db, void *ctx)
+{
+	struct route_key_issue *x = ctx;
+
+	x->now = server_now(x->srv);
+	return key_request_decide(db, x->kr, x->now, &x->k, &x->err);
+}
+
+/* Its two signatures, on the request's own thread. */
+static int route_key_sign(void *ctx)
+{
+	struct route_key_issue *x = ctx;
+
+	return key_request_sign(x->kr, &x->k);
+}
+
+/* The signed e-key, the queued credential and the audit line, in the same transaction. */
+static int route_key_store(struct db *db, void *ctx)
 {
 	struct route_key_issue *x = ctx;
 	char detail[160];
 	int r;
 
-	r = key_request_issue(db, server_master_key(x->srv), x->kr, server_now(x->srv), &x->k,
-			      &x->err);
+	r = key_request_store(db, server_master_key(x->srv), x->kr, x->now, &x->k);
 	if (r != 0)
 		return r;
 	snprintf(detail, sizeof(detail), "key %u for spot %u%s, credential queued (message "
@@ -120,6 +137,10 @@ static int route_key_issue_batched(struct db *db, void *ctx)
 	server_audit_request(x->srv, db, x->req, x->req->user->user_id, "key_issued", detail);
 	return 0;
 }
+
+static const struct server_write_ops route_key_ops = {
+	.decide = route_key_decide, .sign = route_key_sign, .store = route_key_store,
+};
 
 static void route_key_ekey(struct server *srv, struct http_request *req,
 			   struct http_reply *rep)
@@ -161,7 +182,7 @@ static void route_key_ekey(struct server *srv, struct http_request *req,
 		x.kr = &kr;
 		r = -KEY_E_BUSY;
 		for (tries = 0; tries < ROUTE_KEY_TRIES && r == -KEY_E_BUSY; tries++) {
-			if (server_write_batched(srv, route_key_issue_batched, &x, &r) != 0) {
+			if (server_write_staged(srv, &route_key_ops, &x, &r) != 0) {
 				r = -KEY_E_BUSY; /* the shared transaction did not commit */
 				x.err.status = 503;
 				x.err.code = "busy";

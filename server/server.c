@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,10 +58,14 @@ static const struct {
 	{ "parkd_rate_limited_total", "attempts refused by a rate limit" },
 	{ "parkd_audit_failures_total", "audit rows that could not be written" },
 	{ "parkd_ekeys_issued_total", "e-keys issued" },
+	{ "parkd_write_transactions_total", "transactions of the writer thread (group commits)" },
+	{ "parkd_write_calls_total", "writes the writer thread ran, in those transactions" },
+	{ "parkd_write_busy_microseconds_total", "time the writer spent in its transactions" },
+	{ "parkd_write_commit_microseconds_total", "of which in commits (durable on disk)" },
 };
 #define SERVER_METRICS_FIXED (sizeof(server_metric_table) / sizeof(server_metric_table[0]))
 
-/* A thread waiting in server_queue_enter(), on its own stack. */
+/* A thread waiting in server_queue_enter_as(), on its own stack. */
 struct server_waiter {
 	pthread_cond_t cond;
 	bool go;                     /* a place was handed to this waiter */
@@ -77,6 +82,7 @@ struct server_queue {
 	size_t places;               /* holders at most, >= 1 */
 	size_t held;                 /* holders now */
 	struct server_waiter *head, *tail;
+	struct server_waiter *urgent; /* the last urgent waiter, NULL for none */
 };
 
 struct server {
@@ -93,6 +99,8 @@ struct server {
 
 	pthread_mutex_t batch_lock;
 	pthread_cond_t batch_cond;       /* a call was queued, or batch_stop was set */
+	pthread_cond_t batch_signed;     /* batch_signing dropped to 0 */
+	size_t batch_signing;            /* calls of the batch still signing */
 	struct server_batch_call *batch_head, *batch_tail; /* queued, in arrival order */
 	bool batch_started;              /* batch_thread runs: join it at close */
 	bool batch_stop;
@@ -275,7 +283,25 @@ static void server_queue_destroy(struct server_queue *q)
 	pthread_mutex_destroy(&q->lock);
 }
 
-static void server_queue_enter(struct server_queue *q)
+/* Puts w in the waiting line: at its end, or after the urgent waiters before it. */
+static void server_queue_line_up(struct server_queue *q, struct server_waiter *w, bool urgent)
+{
+	struct server_waiter **at = &q->head;
+
+	if (!urgent)
+		at = q->tail != NULL ? &q->tail->next : &q->head;
+	else if (q->urgent != NULL)
+		at = &q->urgent->next;
+	w->next = *at;
+	*at = w;
+	if (w->next == NULL)
+		q->tail = w;
+	if (urgent)
+		q->urgent = w;
+}
+
+/* Takes a place, waiting in line for one; an urgent caller goes before the others. */
+static void server_queue_enter_as(struct server_queue *q, bool urgent)
 {
 	struct server_waiter w;
 
@@ -287,16 +313,16 @@ static void server_queue_enter(struct server_queue *q)
 	}
 	pthread_cond_init(&w.cond, NULL);
 	w.go = false;
-	w.next = NULL;
-	if (q->tail != NULL)
-		q->tail->next = &w;
-	else
-		q->head = &w;
-	q->tail = &w;
+	server_queue_line_up(q, &w, urgent);
 	while (!w.go)
 		pthread_cond_wait(&w.cond, &q->lock);
 	pthread_mutex_unlock(&q->lock);
 	pthread_cond_destroy(&w.cond);
+}
+
+static void server_queue_enter(struct server_queue *q)
+{
+	server_queue_enter_as(q, false);
 }
 
 static void server_queue_leave(struct server_queue *q)
@@ -312,6 +338,8 @@ static void server_queue_leave(struct server_queue *q)
 		q->head = w->next;
 		if (q->head == NULL)
 			q->tail = NULL;
+		if (q->urgent == w)
+			q->urgent = NULL;
 		w->go = true;
 		pthread_cond_signal(&w->cond);
 	}
@@ -345,6 +373,8 @@ static void *server_ckpt_main(void *arg)
 	const char *err = NULL;
 	struct db *db = NULL;
 	unsigned ticks = 0;
+
+	prctl(PR_SET_NAME, "parkd-ckpt");
 
 	while (!atomic_load(&srv->ckpt_stop)) {
 		nanosleep(&nap, NULL);
@@ -425,25 +455,35 @@ void server_cpu_end(struct server *srv)
 
 /* ---- group commit ---- */
 
-/* A call of server_write_batched(), on its caller's stack. */
+/* Where a call of server_write_staged() is. */
+enum server_stage {
+	STAGE_QUEUED,  /* waiting for the writer, or in its decide step */
+	STAGE_SIGN,    /* decided: to be signed by its caller's thread or by the writer */
+	STAGE_SIGNING, /* being signed by one of them */
+	STAGE_SIGNED,  /* signed (sign_result): the writer may store it */
+	STAGE_DONE,    /* status is final: the caller may return */
+};
+
+/* A call of server_write_staged(), on its caller's stack. */
 struct server_batch_call {
-	int (*fn)(struct db *db, void *ctx);
+	const struct server_write_ops *ops;
 	void *ctx;
-	int result;                  /* fn's return */
+	int result;                  /* decide's return */
+	int sign_result;             /* sign's return */
 	int status;                  /* the transaction's: 0 committed, or -DB_E_* */
-	bool done;                   /* status is final: the caller may return */
-	pthread_cond_t cond;         /* signalled with done, under batch_lock */
+	enum server_stage stage;     /* changed under batch_lock */
+	pthread_cond_t cond;         /* signalled at STAGE_SIGN and STAGE_DONE */
 	struct server_batch_call *next;
 };
 
-/* Runs fn in a savepoint: 0 with c->result set, or -DB_E_* when the transaction broke. */
+/* Runs decide in a savepoint: 0 with c->result set, or -DB_E_* when the transaction broke. */
 static int server_batch_one(struct db *db, struct server_batch_call *c)
 {
 	int r = db_exec(db, "SAVEPOINT server_batch", NULL);
 
 	if (r != 0)
 		return r;
-	c->result = c->fn(db, c->ctx);
+	c->result = c->ops->decide(db, c->ctx);
 	if (c->result != 0)
 		r = db_exec(db, "ROLLBACK TO SAVEPOINT server_batch", NULL);
 	/* After ROLLBACK TO, the savepoint is still open: release it either way. */
@@ -452,17 +492,100 @@ static int server_batch_one(struct db *db, struct server_batch_call *c)
 	return r;
 }
 
+/* True when call c goes on past its decide step to sign and store. */
+static bool server_batch_goes_on(const struct server_batch_call *c)
+{
+	return c->result == 0 && c->ops->sign != NULL;
+}
+
+/* Signs c, claimed (STAGE_SIGNING) under batch_lock, which is held again on return. */
+static void server_batch_sign_one(struct server *srv, struct server_batch_call *c)
+{
+	pthread_mutex_unlock(&srv->batch_lock);
+	c->sign_result = c->ops->sign(c->ctx);
+	pthread_mutex_lock(&srv->batch_lock);
+	c->stage = STAGE_SIGNED;
+	if (--srv->batch_signing == 0)
+		pthread_cond_signal(&srv->batch_signed);
+}
+
+/*
+ * Signs the decided calls of a batch: each caller's thread is woken to sign its own
+ * call, and the writer signs those not taken yet, from the last one back, so that the
+ * batch's signatures use every core when cores are free and are never slower than the
+ * writer signing them all. 0, or -DB_E_IO when a signature failed (the whole
+ * transaction is then undone).
+ */
+static int server_batch_sign(struct server *srv, struct server_batch_call *first)
+{
+	struct server_batch_call *c, *line[SERVER_BATCH_MAX];
+	size_t n = 0;
+	int r = 0;
+
+	pthread_mutex_lock(&srv->batch_lock);
+	for (c = first; c != NULL && n < SERVER_BATCH_MAX; c = c->next) {
+		if (!server_batch_goes_on(c))
+			continue;
+		c->stage = STAGE_SIGN;
+		srv->batch_signing++;
+		line[n++] = c;
+		pthread_cond_signal(&c->cond);
+	}
+	while (n > 0) {
+		c = line[--n];
+		if (c->stage != STAGE_SIGN)
+			continue;
+		c->stage = STAGE_SIGNING;
+		server_batch_sign_one(srv, c);
+	}
+	while (srv->batch_signing > 0)
+		pthread_cond_wait(&srv->batch_signed, &srv->batch_lock);
+	pthread_mutex_unlock(&srv->batch_lock);
+	for (c = first; c != NULL; c = c->next)
+		if (server_batch_goes_on(c) && c->sign_result != 0)
+			r = -DB_E_IO;
+	if (r != 0)
+		log_warn("group commit: a signature failed; the batch is undone and retried");
+	return r;
+}
+
+/* The store steps of the signed calls. 0, or the first -DB_E_* (the transaction breaks). */
+static int server_batch_store(struct db *db, struct server_batch_call *first)
+{
+	struct server_batch_call *c;
+	int r = 0;
+
+	for (c = first; r == 0 && c != NULL; c = c->next)
+		if (server_batch_goes_on(c))
+			r = c->ops->store(db, c->ctx);
+	return r;
+}
+
+static uint64_t server_usec(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
 /* One transaction for the calls `first`, ...; sets each one's status. */
 static void server_batch_run(struct server *srv, struct db *db, struct server_batch_call *first)
 {
 	struct server_batch_call *c;
+	uint64_t t0 = server_usec(), t1 = t0, n = 0;
 	int r = -DB_E_IO;
 
 	if (db != NULL) {
 		server_write_begin(srv);
 		r = db_begin(db);
-		for (c = first; r == 0 && c != NULL; c = c->next)
+		for (c = first; r == 0 && c != NULL; c = c->next, n++)
 			r = server_batch_one(db, c);
+		if (r == 0)
+			r = server_batch_sign(srv, first);
+		if (r == 0)
+			r = server_batch_store(db, first);
+		t1 = server_usec();
 		if (r == 0)
 			r = db_commit(db);
 		if (r != 0) {
@@ -473,6 +596,10 @@ static void server_batch_run(struct server *srv, struct db *db, struct server_ba
 	}
 	for (c = first; c != NULL; c = c->next)
 		c->status = r;
+	server_count(srv, "parkd_write_transactions_total", 1);
+	server_count(srv, "parkd_write_calls_total", n);
+	server_count(srv, "parkd_write_busy_microseconds_total", server_usec() - t0);
+	server_count(srv, "parkd_write_commit_microseconds_total", server_usec() - t1);
 }
 
 static void *server_batch_main(void *arg)
@@ -483,6 +610,7 @@ static void *server_batch_main(void *arg)
 	const char *err = NULL;
 	size_t n;
 
+	prctl(PR_SET_NAME, "parkd-writer"); /* for top -H, perf and gdb */
 	pthread_mutex_lock(&srv->batch_lock);
 	for (;;) {
 		while (srv->batch_head == NULL && !srv->batch_stop)
@@ -505,8 +633,8 @@ static void *server_batch_main(void *arg)
 
 		pthread_mutex_lock(&srv->batch_lock);
 		for (c = first; c != NULL; c = next) {
-			next = c->next; /* c is gone once its caller sees done */
-			c->done = true;
+			next = c->next; /* c is gone once its caller sees STAGE_DONE */
+			c->stage = STAGE_DONE;
 			pthread_cond_signal(&c->cond);
 		}
 	}
@@ -515,40 +643,66 @@ static void *server_batch_main(void *arg)
 	return NULL;
 }
 
-int server_write_batched(struct server *srv, int (*fn)(struct db *db, void *ctx), void *ctx,
-			 int *result)
+/* Queues c for the writer, starting it on the first call. 0, or -1 when stopping. */
+static int server_batch_queue(struct server *srv, struct server_batch_call *c)
 {
-	struct server_batch_call c;
-
-	memset(&c, 0, sizeof(c));
-	c.fn = fn;
-	c.ctx = ctx;
-	c.status = -DB_E_IO;
-	*result = 0;
-	if (pthread_cond_init(&c.cond, NULL) != 0)
-		return -DB_E_IO;
-	pthread_mutex_lock(&srv->batch_lock);
 	/* Started by the first call: processes that never write this way have no thread. */
 	if (!srv->batch_started && !srv->batch_stop &&
 	    pthread_create(&srv->batch_thread, NULL, server_batch_main, srv) == 0)
 		srv->batch_started = true;
-	if (!srv->batch_started || srv->batch_stop) {
-		pthread_mutex_unlock(&srv->batch_lock);
-		pthread_cond_destroy(&c.cond);
-		return -DB_E_IO;
-	}
+	if (!srv->batch_started || srv->batch_stop)
+		return -1;
 	if (srv->batch_tail != NULL)
-		srv->batch_tail->next = &c;
+		srv->batch_tail->next = c;
 	else
-		srv->batch_head = &c;
-	srv->batch_tail = &c;
+		srv->batch_head = c;
+	srv->batch_tail = c;
 	pthread_cond_signal(&srv->batch_cond);
-	while (!c.done)
-		pthread_cond_wait(&c.cond, &srv->batch_lock);
+	return 0;
+}
+
+/* The caller's part: waits for its stages, runs its signature when asked. Under batch_lock. */
+static void server_batch_wait(struct server *srv, struct server_batch_call *c)
+{
+	for (;;) {
+		while (c->stage != STAGE_SIGN && c->stage != STAGE_DONE)
+			pthread_cond_wait(&c->cond, &srv->batch_lock);
+		if (c->stage == STAGE_DONE)
+			return;
+		/* Not through the CPU places: the writer waits for this, not for them. */
+		c->stage = STAGE_SIGNING;
+		server_batch_sign_one(srv, c);
+	}
+}
+
+int server_write_staged(struct server *srv, const struct server_write_ops *ops, void *ctx,
+			int *result)
+{
+	struct server_batch_call c;
+
+	memset(&c, 0, sizeof(c));
+	c.ops = ops;
+	c.ctx = ctx;
+	c.status = -DB_E_IO;
+	c.stage = STAGE_QUEUED;
+	*result = 0;
+	if (pthread_cond_init(&c.cond, NULL) != 0)
+		return -DB_E_IO;
+	pthread_mutex_lock(&srv->batch_lock);
+	if (server_batch_queue(srv, &c) == 0)
+		server_batch_wait(srv, &c);
 	pthread_mutex_unlock(&srv->batch_lock);
 	pthread_cond_destroy(&c.cond);
 	*result = c.result;
 	return c.status;
+}
+
+int server_write_batched(struct server *srv, int (*fn)(struct db *db, void *ctx), void *ctx,
+			 int *result)
+{
+	const struct server_write_ops ops = { .decide = fn, .sign = NULL, .store = NULL };
+
+	return server_write_staged(srv, &ops, ctx, result);
 }
 
 /* ---- unsealed keys ---- */
@@ -785,6 +939,7 @@ int server_open(const struct config *cfg, struct server **out)
 	server_queue_init(&srv->cpu, cores > 0 ? 2 * (size_t)cores : 2);
 	pthread_mutex_init(&srv->batch_lock, NULL);
 	pthread_cond_init(&srv->batch_cond, NULL);
+	pthread_cond_init(&srv->batch_signed, NULL);
 	pthread_mutex_init(&srv->metrics_lock, NULL);
 	pthread_mutex_init(&srv->gw_lock, NULL);
 	pthread_mutex_init(&srv->heavy_lock, NULL);
@@ -882,6 +1037,7 @@ void server_close(struct server *srv)
 	server_queue_destroy(&srv->cpu);
 	server_queue_destroy(&srv->writers);
 	pthread_cond_destroy(&srv->batch_cond);
+	pthread_cond_destroy(&srv->batch_signed);
 	pthread_mutex_destroy(&srv->batch_lock);
 	pthread_cond_destroy(&srv->gw_cond);
 	pthread_mutex_destroy(&srv->gw_lock);

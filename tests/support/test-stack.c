@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "../../lib/hex.h"
 #include "../../lib/p256.h"
 #include "../../lib/lockconn.h"
@@ -996,4 +998,49 @@ long stack_cars_drain(struct stack_cars *c, long ms, long *sent)
 	left = c->counted_pending;
 	pthread_mutex_unlock(&c->mu);
 	return left;
+}
+
+/* ---- metrics ---- */
+
+struct stack_text {
+	char buf[16384];
+	size_t len;
+};
+
+static size_t stack_text_add(char *p, size_t size, size_t n, void *arg)
+{
+	struct stack_text *t = arg;
+	size_t len = size * n;
+
+	if (len >= sizeof(t->buf) - t->len)
+		return 0; /* too long: the transfer fails */
+	memcpy(t->buf + t->len, p, len);
+	t->len += len;
+	t->buf[t->len] = '\0';
+	return len;
+}
+
+unsigned long long stack_metric(struct stack *s, const char *name)
+{
+	static struct stack_text text;
+	char url[128], key[96];
+	const char *p;
+	CURL *c = curl_easy_init();
+	long status = 0;
+
+	text.len = 0;
+	text.buf[0] = '\0';
+	snprintf(url, sizeof(url), "%s/metrics", s->base);
+	if (c == NULL || curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stack_text_add) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &text) != CURLE_OK ||
+	    curl_easy_perform(c) != CURLE_OK ||
+	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200)
+		stack_die("GET /metrics failed");
+	curl_easy_cleanup(c);
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = strstr(text.buf, key);
+	if (p == NULL)
+		stack_die("/metrics has no %s", name);
+	return strtoull(p + strlen(key), NULL, 10);
 }

@@ -298,6 +298,9 @@ long stack_cars_drain(struct stack_cars *c, long ms, long *sent);
 /* CPU seconds (user + system) process `pid` has used so far, from /proc; -1 if unknown. */
 double stack_cpu_s(pid_t pid);
 
+/* The value of counter `name` in parkd's GET /metrics; dies when it cannot be read. */
+unsigned long long stack_metric(struct stack *s, const char *name);
+
 /* Milliseconds on the monotonic clock, with fractions. */
 double stack_now_ms(void);
 

@@ -499,6 +499,71 @@ static void test_open_then_issue_decides_again(void **state)
 	assert_null(req.res);
 }
 
+/* The e-key bytes stored for key_id. */
+static void stored_ekey(struct fixture *f, uint32_t key_id, uint8_t out[PROTO_EKEY_LEN])
+{
+	struct db_stmt *st = db_prepare(f->t->db, "SELECT ekey FROM ekeys WHERE key_id = $1");
+	const void *p;
+	size_t len = 0;
+
+	assert_non_null(st);
+	assert_int_equal(db_bind_int(st, 1, key_id), 0);
+	assert_int_equal(db_step(st), DB_ROW);
+	p = db_col_blob(st, 0, &len);
+	assert_int_equal(len, PROTO_EKEY_LEN);
+	memcpy(out, p, PROTO_EKEY_LEN);
+	db_finalize(st);
+}
+
+/*
+ * Issuing in steps, as the server's writer does for a batch: two drivers' requests for
+ * one spot decided in one transaction (the second sees the first's row, before either is
+ * signed), signed outside it, stored: the rows hold the signed bytes, and the frame is
+ * signed with the site key from the database when the request carried none.
+ */
+static void test_issue_in_steps(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t ct[4 + ECIES_OVERHEAD], wire[PROTO_EKEY_LEN], tbs[PROTO_FRAME_MAX], digest[32];
+	struct key_request ra, rb;
+	struct key_issued ka, kb;
+	struct key_error err;
+	struct wire_writer w;
+	size_t n;
+
+	n = spot_ct(f, f->alice, 102, ct);
+	assert_int_equal(key_request_open(f->t->db, f->t->master, NULL, f->alice, ct, n,
+					  f->dev_a.device_pub, &ra, &err), 0);
+	n = spot_ct(f, f->bob, 102, ct);
+	assert_int_equal(key_request_open(f->t->db, f->t->master, NULL, f->bob, ct, n,
+					  f->dev_b.device_pub, &rb, &err), 0);
+	assert_int_equal(db_begin(f->t->db), 0);
+	assert_int_equal(key_request_decide(f->t->db, &ra, NOW, &ka, &err), 0);
+	assert_int_equal(key_request_decide(f->t->db, &rb, NOW, &kb, &err), -KEY_E_CONFLICT);
+	assert_string_equal(err.code, "spot_taken");
+	assert_int_equal(ka.cred_len, 0);
+	assert_int_equal(key_request_sign(&ra, &ka), 0); /* no site key: store signs it */
+	assert_int_equal(ka.cred_len, 0);
+	assert_int_equal(key_request_store(f->t->db, f->t->master, &ra, NOW, &ka), 0);
+	assert_int_equal(db_commit(f->t->db), 0);
+
+	/* Stored: the signed bytes, which verify with the reservation key. */
+	stored_ekey(f, ka.ekey.key_id, wire);
+	assert_memory_equal(wire, ka.wire, PROTO_EKEY_LEN);
+	wire_writer_init(&w, tbs, sizeof(tbs));
+	proto_tbs_ekey(&w, &ka.ekey);
+	assert_false(w.error);
+	assert_memory_equal(wire, tbs + 4, PROTO_EKEY_TBS_LEN);
+	assert_memory_equal(wire + PROTO_EKEY_TBS_LEN, ka.ekey.sig, PROTO_SIG_LEN);
+	assert_int_equal(p256_sha256(tbs, w.off, digest), 0);
+	assert_int_equal(p256_verify_digest(ra.res_pub, digest, ka.ekey.sig), 0);
+	assert_true(ka.cred_len > 0);
+	assert_frame_signed_by_site(f, ka.mgmt_id);
+	assert_int_equal(query(f->t->db, "SELECT COUNT(*) FROM ekeys WHERE spot_id = 102"), 1);
+	key_request_free(&ra);
+	key_request_free(&rb);
+}
+
 /* Refused when opened: nothing to free, and the refusal is the one key_issue() gives. */
 static void test_open_refusals(void **state)
 {
@@ -620,6 +685,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_store_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_issue_in_steps, setup, teardown),
 	};
 
 	log_init("test-key", LOG_WARN);

@@ -295,6 +295,35 @@ static void test_off_curve_points(void **state)
 	assert_null(p256_from_public_raw(pub));
 }
 
+/* The handle made on another key's curve: the same point, the same refusals. */
+static void test_public_like(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *other = p256_generate(), *x25519, *k;
+	uint8_t pub[64];
+
+	assert_non_null(other);
+	k = p256_public_like(other, f->pub);
+	assert_non_null(k);
+	assert_int_equal(p256_public_raw(k, pub), 0);
+	assert_memory_equal(pub, f->pub, 64);
+	EVP_PKEY_free(k);
+
+	pub[63] ^= 0x01; /* off the curve */
+	assert_null(p256_public_like(other, pub));
+	memset(pub, 0, 64);
+	assert_null(p256_public_like(other, pub));
+	memset(pub, 0xff, 64);
+	assert_null(p256_public_like(other, pub));
+	/* The curve must come from a P-256 key. */
+	assert_null(p256_public_like(NULL, f->pub));
+	x25519 = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+	assert_non_null(x25519);
+	assert_null(p256_public_like(x25519, f->pub));
+	EVP_PKEY_free(x25519);
+	EVP_PKEY_free(other);
+}
+
 static void test_rfc6979_known_answers(void **state)
 {
 	uint8_t pub[64], sig[64], digest[32];
@@ -539,6 +568,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_r_plus_order_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_public_raw_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_off_curve_points, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_public_like, setup, teardown),
 		cmocka_unit_test(test_rfc6979_known_answers),
 		cmocka_unit_test_setup_teardown(test_foreign_keys_cannot_sign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_load_private, setup, teardown),

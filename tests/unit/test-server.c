@@ -2,7 +2,8 @@
  * test-server.c: server/server's shared services that e-key issuance leans on, through
  * server.h, on a server opened over the test site's database: writers served in arrival
  * order, group commit (each call's changes kept or undone on its own, durable when it
- * returns, under many threads at once), the pool lending no more than db_pool
+ * returns, under many threads at once; in three steps, signatures of a batch at once and
+ * a failed one undoing the batch), the pool lending no more than db_pool
  * connections, and site keys unsealed once and kept.
  */
 #include <stdarg.h>
@@ -210,6 +211,153 @@ static void test_batched_many_threads(void **state)
 	}
 }
 
+/* ---- group commit in three steps ---- */
+
+struct staged_arg {
+	int64_t n;
+	int decide_ret, sign_ret;  /* what decide and sign return */
+	int steps;                 /* 1 decide, 2 sign, 3 store: the last step run, in order */
+	bool out_of_order;
+	atomic_int *signing;       /* signs running now, over all calls */
+	atomic_int *most;          /* the most that ran at once */
+};
+
+/* The row with a blank mark, which the batch's later decides can see. */
+static int staged_decide(struct db *db, void *ctx)
+{
+	struct staged_arg *a = ctx;
+
+	a->out_of_order |= a->steps != 0;
+	a->steps = 1;
+	if (db_exec(db, "INSERT INTO batch_rows (n) VALUES ($1)", "i", a->n) != 0)
+		return -100;
+	return a->decide_ret;
+}
+
+static int staged_sign(void *ctx)
+{
+	struct staged_arg *a = ctx;
+	int now = atomic_fetch_add(a->signing, 1) + 1, most = atomic_load(a->most);
+
+	while (now > most && !atomic_compare_exchange_weak(a->most, &most, now))
+		;
+	a->out_of_order |= a->steps != 1;
+	a->steps = 2;
+	usleep(2000); /* long enough for the other calls' signs to overlap this one */
+	atomic_fetch_sub(a->signing, 1);
+	return a->sign_ret;
+}
+
+/* Marks the row: n becomes -n once stored. */
+static int staged_store(struct db *db, void *ctx)
+{
+	struct staged_arg *a = ctx;
+
+	a->out_of_order |= a->steps != 2;
+	a->steps = 3;
+	return db_exec(db, "UPDATE batch_rows SET n = -n WHERE n = $1", "i", a->n);
+}
+
+static const struct server_write_ops staged_ops = {
+	.decide = staged_decide, .sign = staged_sign, .store = staged_store,
+};
+
+struct staged_thread {
+	pthread_t thread;
+	struct server *srv;
+	struct staged_arg a;
+	int status, result;
+	pthread_barrier_t *start;
+};
+
+static void *staged_thread_main(void *arg)
+{
+	struct staged_thread *t = arg;
+
+	pthread_barrier_wait(t->start);
+	t->status = server_write_staged(t->srv, &staged_ops, &t->a, &t->result);
+	return NULL;
+}
+
+/* Runs `count` staged calls at once: n = 2000 + i, decide refusing where refuse[i]. */
+static void staged_run(struct fixture *f, struct staged_thread *t, int count, const int *refuse,
+		       int failing_sign, atomic_int *most)
+{
+	static atomic_int signing;
+	pthread_barrier_t start;
+	int i;
+
+	atomic_store(&signing, 0);
+	atomic_store(most, 0);
+	assert_int_equal(pthread_barrier_init(&start, NULL, (unsigned)count), 0);
+	for (i = 0; i < count; i++) {
+		t[i] = (struct staged_thread){ .srv = f->srv, .start = &start };
+		t[i].a = (struct staged_arg){ .n = 2000 + i, .decide_ret = refuse[i],
+					      .sign_ret = i == failing_sign ? -1 : 0,
+					      .signing = &signing, .most = most };
+		assert_int_equal(pthread_create(&t[i].thread, NULL, staged_thread_main, &t[i]), 0);
+	}
+	for (i = 0; i < count; i++)
+		pthread_join(t[i].thread, NULL);
+	pthread_barrier_destroy(&start);
+}
+
+/*
+ * Decide, sign, store in order for every call that decided yes, signs of a batch at the
+ * same time, a refusal undone on its own; durable on return.
+ */
+static void test_staged_steps(void **state)
+{
+	struct fixture *f = *state;
+	static const int refuse[THREADS] = { 0, 0, 5, 0, 0, 0, 5, 0 };
+	struct staged_thread t[THREADS];
+	atomic_int most;
+	int i, overlapped = 0, round;
+
+	/* Signs overlap when the calls share a batch; a few tries make one certain. */
+	for (round = 0; round < 5 && !overlapped; round++) {
+		assert_int_equal(db_exec(f->t->db, "DELETE FROM batch_rows", NULL), 0);
+		staged_run(f, t, THREADS, refuse, -1, &most);
+		for (i = 0; i < THREADS; i++) {
+			assert_int_equal(t[i].status, 0);
+			assert_int_equal(t[i].result, refuse[i]);
+			assert_false(t[i].a.out_of_order);
+			assert_int_equal(t[i].a.steps, refuse[i] == 0 ? 3 : 1);
+			assert_int_equal(rows(f, -(2000 + i)), refuse[i] == 0 ? 1 : 0);
+			assert_int_equal(rows(f, 2000 + i), 0);
+		}
+		overlapped = atomic_load(&most) > 1;
+	}
+	assert_true(overlapped);
+}
+
+/* A failed signature undoes the whole transaction: no call of it keeps anything. */
+static void test_staged_failed_sign_undoes_batch(void **state)
+{
+	struct fixture *f = *state;
+	static const int refuse[2] = { 0, 0 };
+	struct staged_thread t[2];
+	atomic_int most;
+	int i;
+
+	staged_run(f, t, 1, refuse, 0, &most);
+	assert_int_not_equal(t[0].status, 0);
+	assert_int_equal(rows(f, 2000), 0);
+	assert_int_equal(rows(f, -2000), 0);
+	/* Whatever batches the two calls fell into, the failing one's stored nothing. */
+	staged_run(f, t, 2, refuse, 1, &most);
+	assert_int_not_equal(t[1].status, 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(rows(f, 2000 + i), 0);
+		assert_int_equal(rows(f, -(2000 + i)), t[i].status == 0 ? 1 : 0);
+	}
+	/* The writer goes on: the next call commits. */
+	assert_int_equal(db_exec(f->t->db, "DELETE FROM batch_rows", NULL), 0);
+	staged_run(f, t, 1, refuse, -1, &most);
+	assert_int_equal(t[0].status, 0);
+	assert_int_equal(rows(f, -2000), 1);
+}
+
 /* ---- the pool ---- */
 
 struct borrower {
@@ -299,6 +447,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writers_in_arrival_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batched_keeps_or_undoes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batched_many_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_staged_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_staged_failed_sign_undoes_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_lends_at_most_db_pool, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_site_key_kept, setup, teardown),
 	};
