@@ -26,7 +26,7 @@ EVP_PKEY *p256_from_public_raw(const uint8_t pub[64]);
 /*
  * The same from a P-256 key the caller already holds, whose curve is copied rather than
  * built again: about a third of p256_from_public_raw()'s cost, for hot paths (ECIES
- * decryption, the server's checks of device keys). Checked the same way.
+ * decryption, the server's checks of device keys). Refuses the same points.
  */
 EVP_PKEY *p256_public_like(const EVP_PKEY *like, const uint8_t pub[64]);
 

@@ -54,6 +54,10 @@ struct db_backend {
 	int (*defer_checkpoints)(struct db *db);
 	/* ... a call of this on another connection, which never blocks writers. */
 	int (*checkpoint)(struct db *db);
+
+	/* Optional (NULL: commits are always durable, and sync has nothing to do). */
+	int (*lazy_commits)(struct db *db);
+	int (*sync)(struct db *db); /* thread-safe against the connection's own use */
 };
 
 extern const struct db_backend db_sqlite_backend;

@@ -1,15 +1,20 @@
 /*
  * db-sqlite.c: the SQLite backend of db.h, one file in the data directory: WAL journal,
- * synchronous=FULL (a commit is on disk when it returns), foreign keys on, a 5 s busy
+ * synchronous=FULL (a commit is on disk when it returns; a group-commit writer syncs
+ * the WAL itself, see db_lazy_commits()), foreign keys on, a 5 s busy
  * wait. It maps the $N parameters of the shared SQL to SQLite's own numbering and
  * SQLite's result codes to DB_E_*, and keeps each connection's recently finalized
  * statements prepared for the next db_prepare() of the same SQL (parsing and planning
  * cost more than running most of our statements). It knows no table.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -32,6 +37,9 @@ struct sqlite_db {
 	/* Finalized by the caller, reset and unbound here; [0] is the least recently used. */
 	struct sqlite_stmt *idle[SQLITE_STMT_CACHE];
 	size_t nidle;
+	/* After db_lazy_commits(): the WAL, opened by db_sync() for fdatasync, or -1. */
+	int wal_fd;
+	char wal_path[PATH_MAX];
 };
 
 /* SQLite's primary result codes that callers handle; everything else is -DB_E_IO. */
@@ -109,6 +117,7 @@ static struct db *sqlite_open(const char *path, const char **err)
 		return NULL;
 	}
 	d->base.be = &db_sqlite_backend;
+	d->wal_fd = -1;
 	rc = sqlite3_open_v2(path, &d->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			     SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -151,6 +160,8 @@ static void sqlite_close(struct db *db)
 
 	while (d->nidle > 0)
 		sqlite_stmt_free(d->idle[--d->nidle]);
+	if (d->wal_fd >= 0)
+		close(d->wal_fd);
 	if (sqlite3_close_v2(d->h) != SQLITE_OK)
 		log_warn("sqlite: close: %s", sqlite3_errmsg(d->h));
 	free(d);
@@ -392,6 +403,60 @@ static int sqlite_defer_checkpoints(struct db *db)
 										-DB_E_IO;
 }
 
+/*
+ * synchronous=NORMAL: in WAL mode a commit then writes its frames without syncing
+ * them (SQLite still syncs at checkpoints and when the WAL starts over); sqlite_sync()
+ * makes them durable. The WAL's name is SQLite's own, for the database it opened.
+ */
+static int sqlite_lazy_commits(struct db *db)
+{
+	struct sqlite_db *d = sqlite_of(db);
+	sqlite3_filename name = sqlite3_db_filename(d->h, "main");
+	const char *wal = name != NULL ? sqlite3_filename_wal(name) : NULL;
+
+	if (wal == NULL || wal[0] == '\0' || strlen(wal) >= sizeof(d->wal_path)) {
+		snprintf(d->err, sizeof(d->err), "the database has no write-ahead log file");
+		return -DB_E_IO;
+	}
+	if (sqlite_run(d, "PRAGMA synchronous=NORMAL") != 0)
+		return -DB_E_IO;
+	snprintf(d->wal_path, sizeof(d->wal_path), "%s", wal);
+	return 0;
+}
+
+/* True when wal_fd is still the file at wal_path (SQLite may have made it anew). */
+static bool sqlite_wal_current(const struct sqlite_db *d)
+{
+	struct stat a, b;
+
+	return fstat(d->wal_fd, &a) == 0 && stat(d->wal_path, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * fdatasync of the WAL through a descriptor of its own: a sync is of the file, whoever
+ * wrote it, and this never touches the connection, which its thread may be using.
+ */
+static int sqlite_sync(struct db *db)
+{
+	struct sqlite_db *d = sqlite_of(db);
+
+	if (d->wal_path[0] == '\0')
+		return 0; /* every commit synced itself */
+	if (d->wal_fd >= 0 && !sqlite_wal_current(d)) {
+		close(d->wal_fd);
+		d->wal_fd = -1;
+	}
+	if (d->wal_fd < 0)
+		d->wal_fd = open(d->wal_path, O_RDONLY | O_CLOEXEC);
+	if (d->wal_fd < 0)
+		return errno == ENOENT ? 0 : -DB_E_IO; /* no WAL: nothing was written */
+	while (fdatasync(d->wal_fd) != 0)
+		if (errno != EINTR)
+			return -DB_E_IO;
+	return 0;
+}
+
 /* PASSIVE: folds in what no reader still needs, and never waits for a writer. */
 static int sqlite_checkpoint(struct db *db)
 {
@@ -424,4 +489,6 @@ const struct db_backend db_sqlite_backend = {
 	.changes = sqlite_changes,
 	.defer_checkpoints = sqlite_defer_checkpoints,
 	.checkpoint = sqlite_checkpoint,
+	.lazy_commits = sqlite_lazy_commits,
+	.sync = sqlite_sync,
 };

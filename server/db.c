@@ -125,6 +125,16 @@ int db_checkpoint(struct db *db)
 	return db->be->checkpoint != NULL ? db->be->checkpoint(db) : 0;
 }
 
+int db_lazy_commits(struct db *db)
+{
+	return db->be->lazy_commits != NULL ? db->be->lazy_commits(db) : 0;
+}
+
+int db_sync(struct db *db)
+{
+	return db->be->sync != NULL ? db->be->sync(db) : 0;
+}
+
 int64_t db_changes(struct db *db)
 {
 	return db->be->changes(db);

@@ -83,6 +83,17 @@ int db_defer_checkpoints(struct db *db);
 int db_checkpoint(struct db *db);
 
 /*
+ * Group commit's split commit, for a writer that must not wait for the disk: after
+ * db_lazy_commits(), db_commit() on this connection returns once the change is written
+ * (seen by other connections, not yet durable), and db_sync() returns once every commit
+ * made on it before the call is durable. db_sync() may run on another thread while the
+ * connection is in use. Backends whose commits are always durable do nothing in either.
+ * Both return 0 or -DB_E_IO.
+ */
+int db_lazy_commits(struct db *db);
+int db_sync(struct db *db);
+
+/*
  * Convenience: prepare, bind the parameters described by `fmt` (one char each: 'i'
  * int64_t, 's' const char *, 'b' const void * then size_t), run to completion. Returns
  * 0 or -DB_E_*; a unique violation is -DB_E_CONSTRAINT.

@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +38,7 @@
 #define HTTP_CONN_TIMEOUT_S 120        /* idle connections close after this */
 #define HTTP_STREAM_BLOCK 4096
 #define HTTP_TLS_FILE_MAX (1024 * 1024)
+#define HTTP_THREAD_NICE 5             /* request threads, below the writer (see below) */
 
 struct http_server {
 	struct server *srv;
@@ -823,6 +827,24 @@ static int http_take_body(struct http_conn *c, const char *data, size_t n)
 	return 0;
 }
 
+/*
+ * Lowers the calling request thread's scheduling priority once (nice +5, which needs no
+ * privilege): when the cores are busy, the server's own threads (the writer, which
+ * every e-key waits for, its syncer, the checkpointer) go first, and a burst of requests
+ * cannot starve the work that answers them. The flag is the thread's own, as its nice
+ * value is.
+ */
+static void http_thread_yield_priority(void)
+{
+	static _Thread_local bool done;
+
+	if (done)
+		return;
+	done = true;
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), HTTP_THREAD_NICE) != 0)
+		log_debug("http: request thread keeps its priority: %s", strerror(errno));
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
 				   const char *method, const char *version,
 				   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -831,6 +853,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 
 	(void)cls;
 	(void)version;
+	http_thread_yield_priority();
 	if (c == NULL)
 		return MHD_NO; /* out of memory when the request began */
 	if (!c->started) {

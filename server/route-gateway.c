@@ -172,6 +172,8 @@ static void route_gateway_messages(struct server *srv, struct http_request *req,
 	/* The generation before the first look: a wake-up from then on is not missed. */
 	(void)server_wait_gateways(srv, 0, 0, &gen);
 	for (;;) {
+		/* Nothing goes to a lock that a power cut could still take back. */
+		server_durable_wait(srv);
 		db = server_db_get(srv);
 		if (db == NULL) {
 			route_gateway_unavailable(rep);

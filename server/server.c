@@ -61,7 +61,9 @@ static const struct {
 	{ "parkd_write_transactions_total", "transactions of the writer thread (group commits)" },
 	{ "parkd_write_calls_total", "writes the writer thread ran, in those transactions" },
 	{ "parkd_write_busy_microseconds_total", "time the writer spent in its transactions" },
-	{ "parkd_write_commit_microseconds_total", "of which in commits (durable on disk)" },
+	{ "parkd_write_commit_microseconds_total", "of which in commits (written, not synced)" },
+	{ "parkd_write_syncs_total", "syncs of the writer's commits to disk (each for all since)" },
+	{ "parkd_write_sync_microseconds_total", "time the syncer spent syncing" },
 };
 #define SERVER_METRICS_FIXED (sizeof(server_metric_table) / sizeof(server_metric_table[0]))
 
@@ -105,6 +107,14 @@ struct server {
 	bool batch_started;              /* batch_thread runs: join it at close */
 	bool batch_stop;
 	pthread_t batch_thread;
+	/* Committed by the writer, not yet durable: the syncer makes them so, then answers. */
+	pthread_cond_t sync_wake;        /* the sync list grew, or sync_stop was set */
+	pthread_cond_t sync_done;        /* synced moved on */
+	struct server_batch_call *sync_head, *sync_tail;
+	uint64_t commits, synced;        /* the writer's transactions; of which durable */
+	struct db *batch_db;             /* the writer's connection, for db_sync() */
+	bool sync_running, sync_stop;
+	pthread_t sync_thread;
 	pthread_t ckpt_thread;           /* folds the journal in, off the commit path */
 	bool ckpt_started;
 	atomic_bool ckpt_stop;
@@ -602,12 +612,126 @@ static void server_batch_run(struct server *srv, struct db *db, struct server_ba
 	server_count(srv, "parkd_write_commit_microseconds_total", server_usec() - t1);
 }
 
+/* Marks the calls first, ... answered. Under batch_lock. */
+static void server_batch_answer(struct server_batch_call *first)
+{
+	struct server_batch_call *c, *next;
+
+	for (c = first; c != NULL; c = next) {
+		next = c->next; /* c is gone once its caller sees STAGE_DONE */
+		c->stage = STAGE_DONE;
+		pthread_cond_signal(&c->cond);
+	}
+}
+
+/*
+ * The syncer: makes the writer's commits durable (one fdatasync for all that came
+ * meanwhile), then answers their calls, while the writer is already at its next
+ * transaction. A failed sync stops the server: its commits are seen already, and no
+ * reply may claim what the disk may not hold.
+ */
+static void *server_sync_main(void *arg)
+{
+	struct server *srv = arg;
+	struct server_batch_call *list;
+	struct db *db;
+	uint64_t target, t0;
+
+	prctl(PR_SET_NAME, "parkd-sync");
+	pthread_mutex_lock(&srv->batch_lock);
+	for (;;) {
+		while (srv->sync_head == NULL && !srv->sync_stop)
+			pthread_cond_wait(&srv->sync_wake, &srv->batch_lock);
+		if (srv->sync_head == NULL)
+			break;
+		list = srv->sync_head;
+		srv->sync_head = srv->sync_tail = NULL;
+		target = srv->commits;
+		db = srv->batch_db;
+		pthread_mutex_unlock(&srv->batch_lock);
+		t0 = server_usec();
+		if (db != NULL && db_sync(db) != 0) {
+			log_error("syncing the database's write-ahead log failed (%s): stopping, "
+				  "since its last commits may not be on disk; check the disk, then "
+				  "start parkd again", strerror(errno));
+			_exit(EXIT_FAILURE);
+		}
+		server_count(srv, "parkd_write_syncs_total", 1);
+		server_count(srv, "parkd_write_sync_microseconds_total", server_usec() - t0);
+		pthread_mutex_lock(&srv->batch_lock);
+		srv->synced = target;
+		pthread_cond_broadcast(&srv->sync_done);
+		server_batch_answer(list);
+	}
+	srv->sync_running = false;
+	pthread_cond_broadcast(&srv->sync_done);
+	pthread_mutex_unlock(&srv->batch_lock);
+	return NULL;
+}
+
+/* The writer's connection, committing lazily when the syncer runs. NULL on failure. */
+static struct db *server_batch_db(struct server *srv)
+{
+	const char *err = NULL;
+	struct db *db = server_db_open(srv->cfg->db_url, &err);
+
+	if (db == NULL) {
+		log_error("database: %s", err);
+		return NULL;
+	}
+	pthread_mutex_lock(&srv->batch_lock);
+	if (!srv->sync_running && !srv->sync_stop &&
+	    pthread_create(&srv->sync_thread, NULL, server_sync_main, srv) == 0)
+		srv->sync_running = true;
+	/* Without the syncer every commit syncs itself, as everywhere else. */
+	if (srv->sync_running && db_lazy_commits(db) != 0)
+		log_warn("database: commits of the writer stay synchronous: %s", db_errmsg(db));
+	srv->batch_db = db;
+	pthread_mutex_unlock(&srv->batch_lock);
+	return db;
+}
+
+/* Hands a run batch to the syncer, or answers it at once when there is none. */
+static void server_batch_done(struct server *srv, struct server_batch_call *first)
+{
+	struct server_batch_call *last = first;
+
+	while (last->next != NULL)
+		last = last->next;
+	pthread_mutex_lock(&srv->batch_lock);
+	srv->commits++;
+	if (!srv->sync_running) {
+		srv->synced = srv->commits;
+		server_batch_answer(first);
+		return; /* locked, as the caller expects */
+	}
+	if (srv->sync_tail != NULL)
+		srv->sync_tail->next = first;
+	else
+		srv->sync_head = first;
+	srv->sync_tail = last;
+	pthread_cond_signal(&srv->sync_wake);
+}
+
+/* Stops the syncer once it has answered everything. */
+static void server_sync_stop(struct server *srv)
+{
+	bool running;
+
+	pthread_mutex_lock(&srv->batch_lock);
+	srv->sync_stop = true;
+	running = srv->sync_running;
+	pthread_cond_signal(&srv->sync_wake);
+	pthread_mutex_unlock(&srv->batch_lock);
+	if (running)
+		pthread_join(srv->sync_thread, NULL);
+}
+
 static void *server_batch_main(void *arg)
 {
 	struct server *srv = arg;
-	struct server_batch_call *first, *c, *next;
+	struct server_batch_call *first, *c;
 	struct db *db = NULL;
-	const char *err = NULL;
 	size_t n;
 
 	prctl(PR_SET_NAME, "parkd-writer"); /* for top -H, perf and gdb */
@@ -627,20 +751,26 @@ static void *server_batch_main(void *arg)
 		c->next = NULL;
 		pthread_mutex_unlock(&srv->batch_lock);
 
-		if (db == NULL && (db = server_db_open(srv->cfg->db_url, &err)) == NULL)
-			log_error("database: %s", err);
+		if (db == NULL)
+			db = server_batch_db(srv);
 		server_batch_run(srv, db, first);
-
-		pthread_mutex_lock(&srv->batch_lock);
-		for (c = first; c != NULL; c = next) {
-			next = c->next; /* c is gone once its caller sees STAGE_DONE */
-			c->stage = STAGE_DONE;
-			pthread_cond_signal(&c->cond);
-		}
+		server_batch_done(srv, first); /* returns with batch_lock held */
 	}
 	pthread_mutex_unlock(&srv->batch_lock);
+	server_sync_stop(srv);
 	db_close(db);
 	return NULL;
+}
+
+void server_durable_wait(struct server *srv)
+{
+	uint64_t target;
+
+	pthread_mutex_lock(&srv->batch_lock);
+	target = srv->commits;
+	while (srv->synced < target && srv->sync_running)
+		pthread_cond_wait(&srv->sync_done, &srv->batch_lock);
+	pthread_mutex_unlock(&srv->batch_lock);
 }
 
 /* Queues c for the writer, starting it on the first call. 0, or -1 when stopping. */
@@ -940,6 +1070,8 @@ int server_open(const struct config *cfg, struct server **out)
 	pthread_mutex_init(&srv->batch_lock, NULL);
 	pthread_cond_init(&srv->batch_cond, NULL);
 	pthread_cond_init(&srv->batch_signed, NULL);
+	pthread_cond_init(&srv->sync_wake, NULL);
+	pthread_cond_init(&srv->sync_done, NULL);
 	pthread_mutex_init(&srv->metrics_lock, NULL);
 	pthread_mutex_init(&srv->gw_lock, NULL);
 	pthread_mutex_init(&srv->heavy_lock, NULL);
@@ -1038,6 +1170,8 @@ void server_close(struct server *srv)
 	server_queue_destroy(&srv->writers);
 	pthread_cond_destroy(&srv->batch_cond);
 	pthread_cond_destroy(&srv->batch_signed);
+	pthread_cond_destroy(&srv->sync_wake);
+	pthread_cond_destroy(&srv->sync_done);
 	pthread_mutex_destroy(&srv->batch_lock);
 	pthread_cond_destroy(&srv->gw_cond);
 	pthread_mutex_destroy(&srv->gw_lock);

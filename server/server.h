@@ -89,6 +89,15 @@ int server_write_staged(struct server *srv, const struct server_write_ops *ops, 
 			int *result);
 
 /*
+ * The writer's commits are made durable by a thread of their own (one sync for all the
+ * transactions committed meanwhile), so that the writer goes on to its next
+ * transaction; a call returns once its transaction is durable. Other connections may
+ * see a commit a moment before that: what is handed on outside the server (messages
+ * for locks) waits here first, until every commit made before the call is durable.
+ */
+void server_durable_wait(struct server *srv);
+
+/*
  * The server's cache of unsealed private keys (keycache.h): site keys, and reservation
  * keys for key_request_open(). The process holds the master key anyway, so a key
  * unsealed in its memory gives one who can read that memory nothing more; keeping it

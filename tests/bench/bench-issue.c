@@ -348,8 +348,9 @@ int main(int argc, char **argv)
 	static const char *const writer_names[] = {
 		"parkd_write_transactions_total", "parkd_write_calls_total",
 		"parkd_write_busy_microseconds_total", "parkd_write_commit_microseconds_total",
+		"parkd_write_syncs_total", "parkd_write_sync_microseconds_total",
 	};
-	double writer[4];
+	double writer[6];
 	char token[160], first_error[400] = "";
 	long ok = 0, failed = 0, round_ok;
 	int i, j, round;
@@ -373,7 +374,7 @@ int main(int argc, char **argv)
 		if (pthread_create(&k[i].thread, NULL, issue_client_main, &k[i]) != 0)
 			stack_die("cannot start client %d", i);
 	usleep(ISSUE_WARMUP_MS * 1000);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 6; i++)
 		writer[i] = -(double)stack_metric(&s, writer_names[i]);
 	for (round = 0; round < ISSUE_ROUNDS; round++) {
 		if (round > 0) {
@@ -398,7 +399,7 @@ int main(int argc, char **argv)
 		bound[round] = issue_bound_rate(&in, ISSUE_BOUND_THREADS, ISSUE_MEASURE_MS);
 		ratio[round] = bound[round] > 0 ? 100.0 * rate[round] / bound[round] : 0;
 	}
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 6; i++)
 		writer[i] += (double)stack_metric(&s, writer_names[i]);
 	issue_set_phase(ISSUE_DONE, round);
 	memset(&lat, 0, sizeof(lat));
@@ -455,6 +456,10 @@ int main(int argc, char **argv)
 		printf("  %-50s %10.2f\n", "writer: commit time per transaction (ms, mean)",
 		       writer[3] / writer[0] / 1000.0);
 	}
+	if (writer[4] > 0)
+		printf("  %-50s %10.2f  (%.1f transactions each)\n",
+		       "syncer: fdatasync time (ms, mean)", writer[5] / writer[4] / 1000.0,
+		       writer[0] / writer[4]);
 	printf("  crypto per issuance, one thread, median of %d (us):\n", ISSUE_OPS_SAMPLES);
 	total = 0;
 	for (i = 0; i < ISSUE_STEPS; i++) {

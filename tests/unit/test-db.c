@@ -11,6 +11,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -302,6 +305,88 @@ static void test_checkpoint_off_the_commit_path(void **state)
 	db_close(db);
 }
 
+/* Descriptors of this process open on the write-ahead log. */
+static int wal_fds(void)
+{
+	char wal[sizeof(path) + 8], link[300], target[sizeof(wal) + 16];
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+	ssize_t n;
+	int count = 0;
+
+	assert_non_null(d);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	while ((e = readdir(d)) != NULL) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			count += strcmp(target, wal) == 0;
+		}
+	}
+	closedir(d);
+	return count;
+}
+
+struct syncer {
+	pthread_t thread;
+	struct db *db;
+	atomic_int stop;
+	int syncs, failed;
+};
+
+static void *syncer_main(void *arg)
+{
+	struct syncer *s = arg;
+
+	while (!atomic_load(&s->stop)) {
+		if (db_sync(s->db) != 0)
+			s->failed++;
+		s->syncs++;
+	}
+	return NULL;
+}
+
+/*
+ * Lazy commits: that connection alone stops syncing at commit (NORMAL), db_sync() syncs
+ * the WAL through a descriptor of its own, from another thread while the connection
+ * commits, and what was committed is there from a fresh connection.
+ */
+static void test_lazy_commits_and_sync(void **state)
+{
+	struct db *db = open_table(), *other = open_db(), *fresh;
+	struct syncer s = { .stop = 0 };
+	int i;
+
+	(void)state;
+	assert_int_equal(db_sync(db), 0); /* not lazy: nothing to do */
+	assert_int_equal(wal_fds(), 2);   /* SQLite's own, one per connection */
+	assert_int_equal(db_lazy_commits(db), 0);
+	assert_int_equal(query_int(db, "PRAGMA synchronous"), 1);    /* NORMAL */
+	assert_int_equal(query_int(other, "PRAGMA synchronous"), 2); /* FULL, as before */
+	s.db = db;
+	assert_int_equal(pthread_create(&s.thread, NULL, syncer_main, &s), 0);
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(db_begin(db), 0);
+		assert_int_equal(db_exec(db, "INSERT INTO t (n) VALUES ($1)", "i",
+					 (int64_t)i), 0);
+		assert_int_equal(db_commit(db), 0);
+	}
+	atomic_store(&s.stop, 1);
+	pthread_join(s.thread, NULL);
+	assert_true(s.syncs > 0);
+	assert_int_equal(s.failed, 0);
+	assert_int_equal(db_sync(db), 0);
+	assert_int_equal(wal_fds(), 3); /* and db_sync()'s */
+	fresh = open_db();
+	assert_int_equal(query_int(fresh, "SELECT COUNT(*) FROM t"), 200);
+	db_close(fresh);
+	assert_int_equal(db_exec(db, "DROP TABLE t", NULL), 0);
+	db_close(other);
+	db_close(db);
+	assert_int_equal(wal_fds(), 0);
+}
+
 /*
  * A finalized statement is kept prepared for the next db_prepare() of the same SQL: it
  * comes back without its old bindings, from its first row, on a fresh snapshot; two of
@@ -414,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_commit_durable_rollback_gone),
 		cmocka_unit_test(test_checkpoint_off_the_commit_path),
+		cmocka_unit_test(test_lazy_commits_and_sync),
 		cmocka_unit_test(test_statements_reused),
 		cmocka_unit_test(test_migrations),
 	};

@@ -279,6 +279,19 @@ static void *staged_thread_main(void *arg)
 	return NULL;
 }
 
+/* The value of counter `name`. */
+static uint64_t metric(struct fixture *f, const char *name)
+{
+	struct server_metric m[64];
+	size_t i, n = server_metrics(f->srv, m, 64);
+
+	for (i = 0; i < n; i++)
+		if (strcmp(m[i].name, name) == 0)
+			return m[i].value;
+	fail_msg("no metric %s", name);
+	return 0;
+}
+
 /* Runs `count` staged calls at once: n = 2000 + i, decide refusing where refuse[i]. */
 static void staged_run(struct fixture *f, struct staged_thread *t, int count, const int *refuse,
 		       int failing_sign, atomic_int *most)
@@ -329,6 +342,11 @@ static void test_staged_steps(void **state)
 		overlapped = atomic_load(&most) > 1;
 	}
 	assert_true(overlapped);
+	/* Each call was answered after the syncer synced its transaction. */
+	assert_true(metric(f, "parkd_write_syncs_total") >= 1);
+	assert_true(metric(f, "parkd_write_syncs_total") <= metric(f,
+								  "parkd_write_transactions_total"));
+	server_durable_wait(f->srv); /* nothing pending: returns at once */
 }
 
 /* A failed signature undoes the whole transaction: no call of it keeps anything. */
