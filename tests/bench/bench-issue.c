@@ -443,7 +443,10 @@ int main(int argc, char **argv)
 	printf("  %-50s %10.0f\n", "crypto-only bound, 2 threads (per second), median",
 	       issue_median(bound, ISSUE_ROUNDS));
 	printf("  %-50s %10.2f\n", "latency p50 (ms)", bench_stats_pct(&lat, 50));
+	printf("  %-50s %10.2f\n", "latency p90 (ms)", bench_stats_pct(&lat, 90));
 	printf("  %-50s %10.2f\n", "latency p99 (ms)", bench_stats_pct(&lat, 99));
+	printf("  %-50s %10.2f\n", "latency p99.9 (ms)", bench_stats_pct(&lat, 99.9));
+	printf("  %-50s %10.2f\n", "latency max (ms)", bench_stats_pct(&lat, 100));
 	printf("  %-50s %10.2f\n", "parkd CPU in the HTTP windows (cores, of 2)",
 	       cpu_server * 1000.0 / window_ms);
 	printf("  %-50s %10.2f\n", "the clients' CPU in the HTTP windows (cores)",
