@@ -4,7 +4,9 @@
 #include "follow.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -37,10 +39,17 @@ int follow_notify(const char *cmd, const char *kind, const char *json)
 	return 0;
 }
 
+/* The follower's own state across reconnections. */
+struct follow_ctx {
+	struct phoned *d;
+	int64_t last_id; /* of the last stored event seen: the stream resumes after it */
+};
+
 static int on_event(void *arg, const char *event, const char *data)
 {
-	struct phoned *d = arg;
-	json_object *o;
+	struct follow_ctx *f = arg;
+	struct phoned *d = f->d;
+	json_object *o, *id;
 
 	if (strcmp(event, "ready") == 0) {
 		pthread_mutex_lock(&d->lock);
@@ -55,6 +64,9 @@ static int on_event(void *arg, const char *event, const char *data)
 		json_object_put(o);
 		return 0;
 	}
+	if (json_object_object_get_ex(o, "id", &id) && json_object_is_type(id, json_type_int) &&
+	    json_object_get_int64(id) > f->last_id)
+		f->last_id = json_object_get_int64(id);
 	phoned_publish(d, event, o);
 	if (d->cfg.notify_cmd[0] != '\0')
 		(void)follow_notify(d->cfg.notify_cmd, event,
@@ -71,21 +83,33 @@ static void nap_ms(long ms)
 		;
 }
 
-/* One stream, until it ends. Returns 0 when it ran at all (the backoff starts over). */
-static int follow_once(struct phoned *d, struct apiclient *c)
+/*
+ * One stream, until it ends: from the last event seen when there was one, so that what
+ * happened while the link was down comes first (or a "reset" when too much did).
+ * Returns 0 when it ran at all (the backoff starts over).
+ */
+static int follow_once(struct follow_ctx *f, struct apiclient *c)
 {
+	struct phoned *d = f->d;
 	struct apiclient_error e;
+	char path[64];
 	bool was_up;
 	int r;
 
 	memset(&e, 0, sizeof(e));
-	r = apiclient_stream(c, "/v1/events", 0, on_event, d, &e);
+	if (f->last_id > 0)
+		snprintf(path, sizeof(path), "/v1/events?after=%" PRId64, f->last_id);
+	else
+		snprintf(path, sizeof(path), "/v1/events");
+	r = apiclient_stream(c, path, 0, on_event, f, &e);
 	pthread_mutex_lock(&d->lock);
 	was_up = d->server_up;
 	d->server_up = false;
 	pthread_mutex_unlock(&d->lock);
-	if (r == -APICLIENT_E_HTTP && e.status == 401)
+	if (r == -APICLIENT_E_HTTP && e.status == 401) {
 		log_warn("the event stream ended: the session is no longer valid");
+		f->last_id = 0; /* the next session's stream starts afresh */
+	}
 	else if (r != 0 && r != -APICLIENT_E_CANCELLED && !atomic_load(&d->stopping))
 		log_warn("the event stream of %s ended: %s", d->cfg.server, e.detail);
 	return was_up ? 0 : -1;
@@ -93,6 +117,7 @@ static int follow_once(struct phoned *d, struct apiclient *c)
 
 static void *follow_main(void *arg)
 {
+	struct follow_ctx f = { .d = arg, .last_id = 0 };
 	struct phoned *d = arg;
 	struct apiclient *c;
 	long backoff = FOLLOW_BACKOFF_MS;
@@ -100,6 +125,7 @@ static void *follow_main(void *arg)
 	while (!atomic_load(&d->stopping)) {
 		atomic_store(&d->follow_cancel, 0);
 		if (!phoned_session_get(d, NULL)) {
+			f.last_id = 0;
 			nap_ms(FOLLOW_IDLE_LOGGED_OUT_MS);
 			continue;
 		}
@@ -108,7 +134,7 @@ static void *follow_main(void *arg)
 			nap_ms(FOLLOW_BACKOFF_MAX_MS);
 			continue;
 		}
-		if (follow_once(d, c) == 0)
+		if (follow_once(&f, c) == 0)
 			backoff = FOLLOW_BACKOFF_MS;
 		else if (!atomic_load(&d->follow_cancel))
 			(void)apiclient_sleep(c, backoff);

@@ -3,7 +3,8 @@
  * /v1/events) while a session is held, hands each event to the control-socket
  * subscribers (phoned_publish) and to the notification command when one is set
  * (claims 8-9: an owner learns of every unlock, lock, arrival and departure), and
- * reconnects with backoff when the server goes away.
+ * reconnects with backoff when the server goes away, resuming after the last event it
+ * had (?after=), so that the events of the gap are not missed.
  */
 #ifndef PARK_PHONE_FOLLOW_H
 #define PARK_PHONE_FOLLOW_H

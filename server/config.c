@@ -134,6 +134,8 @@ static const struct config_option config_options[] = {
 	    N_("seconds after which each lock is sent a new site-signed time (SET_TIME)")),
 	INT(redeliver_s, 1, 3600, "30",
 	    N_("seconds before a long poll gives a gateway a still pending message again")),
+	INT(stream_replay_max, 0, 1000, "500",
+	    N_("stored events a reconnecting event stream is sent at most, else a reset")),
 };
 #define CONFIG_OPTIONS (sizeof(config_options) / sizeof(config_options[0]))
 

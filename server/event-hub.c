@@ -17,7 +17,13 @@
 
 #include "../lib/log.h"
 
-#define EVENT_HUB_CHUNK_MAX 2048
+#define EVENT_HUB_HELD_MAX 4096 /* events kept for a held subscriber; more: it is ended */
+
+/* A live event kept aside for a held subscriber. */
+struct event_held {
+	int64_t id;               /* 0: the server's own news, which has none */
+	char *chunk;
+};
 
 struct event_sub {
 	int64_t site_id;          /* > 0: the whole site; 0: spots[] */
@@ -25,6 +31,12 @@ struct event_sub {
 	size_t nspots;
 	struct http_stream *stream;
 	atomic_bool closed;       /* set once by event_hub_closed() */
+	/* Under the hub's lock: */
+	bool held;                /* until event_hub_release(): live events go to held[] */
+	bool overflow;            /* held[] was full: the stream ends at release */
+	struct event_held *kept;
+	size_t nkept, capkept;
+	int64_t after;            /* events with IDs up to this were replayed: not again */
 	struct event_sub *next;
 };
 
@@ -71,10 +83,23 @@ struct event_sub *event_hub_sub_new(int64_t site_id, const int64_t *spots, size_
 	return sub;
 }
 
+/* Frees what a held subscriber kept. */
+static void event_sub_drop_kept(struct event_sub *sub)
+{
+	size_t i;
+
+	for (i = 0; i < sub->nkept; i++)
+		free(sub->kept[i].chunk);
+	free(sub->kept);
+	sub->kept = NULL;
+	sub->nkept = sub->capkept = 0;
+}
+
 void event_hub_sub_free(struct event_sub *sub)
 {
 	if (sub == NULL)
 		return;
+	event_sub_drop_kept(sub);
 	free(sub->spots);
 	free(sub);
 }
@@ -93,7 +118,8 @@ static void sweep(struct event_hub *h)
 	struct event_sub **p = &h->subs, *sub;
 
 	while ((sub = *p) != NULL) {
-		if (!atomic_load(&sub->closed)) {
+		/* A held subscriber is still its handler's until released. */
+		if (!atomic_load(&sub->closed) || sub->held) {
 			p = &sub->next;
 			continue;
 		}
@@ -105,9 +131,10 @@ static void sweep(struct event_hub *h)
 }
 
 void event_hub_attach(struct event_hub *h, struct event_sub *sub, struct http_stream *s,
-		      const char *hello)
+		      const char *hello, bool held)
 {
 	sub->stream = s;
+	sub->held = held;
 	if (hello != NULL)
 		(void)http_stream_push(s, hello);
 	pthread_mutex_lock(&h->mu);
@@ -126,31 +153,92 @@ static bool wants(const struct event_sub *sub, int64_t site_id, int64_t spot_id)
 	       bsearch(&spot_id, sub->spots, sub->nspots, sizeof(*sub->spots), cmp_id) != NULL;
 }
 
-void event_hub_publish(struct event_hub *h, int64_t site_id, int64_t spot_id, json_object *ev)
+int64_t event_hub_chunk(json_object *ev, char *chunk, size_t cap)
 {
-	char chunk[EVENT_HUB_CHUNK_MAX];
 	json_object *id = NULL, *kind = NULL;
-	struct event_sub *sub;
+	int64_t v = 0;
 	int n;
 
 	(void)json_object_object_get_ex(ev, "id", &id);
 	(void)json_object_object_get_ex(ev, "kind", &kind);
 	/* Only a stored event has an ID; the server's own news ("offline") leaves it be. */
-	n = id != NULL ? snprintf(chunk, sizeof(chunk), "id: %" PRId64 "\n",
-				  json_object_get_int64(id)) : 0;
-	if (n >= 0 && (size_t)n < sizeof(chunk))
-		n += snprintf(chunk + n, sizeof(chunk) - (size_t)n, "event: %s\ndata: %s\n\n",
+	if (id != NULL)
+		v = json_object_get_int64(id);
+	n = id != NULL ? snprintf(chunk, cap, "id: %" PRId64 "\n", v) : 0;
+	if (n >= 0 && (size_t)n < cap)
+		n += snprintf(chunk + n, cap - (size_t)n, "event: %s\ndata: %s\n\n",
 			      kind != NULL ? json_object_get_string(kind) : "event",
 			      json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
-	if (n < 0 || (size_t)n >= sizeof(chunk)) {
+	if (n < 0 || (size_t)n >= cap || v < 0)
+		return -1;
+	return v;
+}
+
+/* Keeps a copy of chunk for a held subscriber, or marks it overflowed. Under h->mu. */
+static void event_sub_keep(struct event_sub *sub, int64_t id, const char *chunk)
+{
+	struct event_held *nk;
+	size_t cap;
+
+	if (sub->overflow)
+		return;
+	if (sub->nkept == sub->capkept) {
+		cap = sub->capkept != 0 ? 2 * sub->capkept : 16;
+		nk = cap <= EVENT_HUB_HELD_MAX ? realloc(sub->kept, cap * sizeof(*nk)) : NULL;
+		if (nk == NULL) {
+			sub->overflow = true;
+			return;
+		}
+		sub->kept = nk;
+		sub->capkept = cap;
+	}
+	sub->kept[sub->nkept].id = id;
+	sub->kept[sub->nkept].chunk = strdup(chunk);
+	if (sub->kept[sub->nkept].chunk == NULL)
+		sub->overflow = true;
+	else
+		sub->nkept++;
+}
+
+void event_hub_publish(struct event_hub *h, int64_t site_id, int64_t spot_id, json_object *ev)
+{
+	char chunk[EVENT_HUB_CHUNK_MAX];
+	struct event_sub *sub;
+	int64_t id = event_hub_chunk(ev, chunk, sizeof(chunk));
+
+	if (id < 0) {
 		log_error("event-hub: an event of spot %" PRId64 " does not fit a chunk", spot_id);
 		return;
 	}
 	pthread_mutex_lock(&h->mu);
 	sweep(h);
-	for (sub = h->subs; sub != NULL; sub = sub->next)
-		if (!atomic_load(&sub->closed) && wants(sub, site_id, spot_id))
+	for (sub = h->subs; sub != NULL; sub = sub->next) {
+		if (atomic_load(&sub->closed) || !wants(sub, site_id, spot_id))
+			continue;
+		if (sub->held)
+			event_sub_keep(sub, id, chunk);
+		else if (id == 0 || id > sub->after)
 			(void)http_stream_push(sub->stream, chunk); /* a slow client is dropped */
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+void event_hub_release(struct event_hub *h, struct event_sub *sub, char *const *replay,
+		       size_t n, int64_t after)
+{
+	size_t i;
+
+	pthread_mutex_lock(&h->mu);
+	for (i = 0; i < n; i++)
+		(void)http_stream_push(sub->stream, replay[i]);
+	sub->after = after;
+	for (i = 0; i < sub->nkept; i++)
+		if (sub->kept[i].id == 0 || sub->kept[i].id > after)
+			(void)http_stream_push(sub->stream, sub->kept[i].chunk);
+	if (sub->overflow) /* events were lost while held: the client comes back for them */
+		http_stream_end(sub->stream);
+	event_sub_drop_kept(sub);
+	sub->held = false;
 	pthread_mutex_unlock(&h->mu);
 }
 

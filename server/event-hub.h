@@ -8,12 +8,15 @@
 #ifndef PARK_EVENT_HUB_H
 #define PARK_EVENT_HUB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
 
 #include "http-stream.h"
+
+#define EVENT_HUB_CHUNK_MAX 2048 /* one event's SSE chunk, at most */
 
 struct server;
 struct event_hub;
@@ -43,10 +46,29 @@ void event_hub_closed(void *ctx, struct http_stream *s);
 /*
  * Hands `sub` and its stream (the owner's reference) to the hub: `hello` (a whole SSE
  * chunk, may be NULL) is pushed first, then every matching event. The hub owns both
- * from here on.
+ * from here on. When `held`, the matching events are kept aside (not sent) until
+ * event_hub_release(), and until then the caller may still use sub: for a replay of
+ * stored events that must come before them, none missed in between.
  */
 void event_hub_attach(struct event_hub *h, struct event_sub *sub, struct http_stream *s,
-		      const char *hello);
+		      const char *hello, bool held);
+
+/*
+ * Ends the hold of `sub`: pushes replay[0..n) (whole SSE chunks), then the events kept
+ * meanwhile whose IDs are above `after` (those up to it were in the replay), and from
+ * then on never an event with an ID up to `after`. When more events came meanwhile than
+ * a subscriber may keep, the stream is ended after them (the client reconnects from the
+ * last ID it saw). The caller must not use sub afterwards.
+ */
+void event_hub_release(struct event_hub *h, struct event_sub *sub, char *const *replay,
+		       size_t n, int64_t after);
+
+/*
+ * The SSE chunk of `ev` into chunk[0..cap): "id: ID\nevent: KIND\ndata: JSON\n\n" (no
+ * id line for an event without "id"). Returns the ID (0 for none), or -1 when it does
+ * not fit.
+ */
+int64_t event_hub_chunk(json_object *ev, char *chunk, size_t cap);
 
 /*
  * Pushes `ev` (borrowed) to every live subscriber of `site_id` or of `spot_id` as

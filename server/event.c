@@ -613,3 +613,98 @@ int event_user_spots(struct db *db, int64_t user_id, int64_t **spots, size_t *n)
 	*n = count;
 	return 0;
 }
+
+/* ---- replay ---- */
+
+#define EVENT_SINCE_COLUMNS "SELECT e.id, s.site_id, e.spot_id, e.seq, e.time, e.kind, " \
+	"e.arg8, e.arg16, e.user_id, e.key_id, e.received_at FROM events e " \
+	"JOIN spots s ON s.id = e.spot_id "
+
+/* The published JSON of the current row of an EVENT_SINCE_COLUMNS query. */
+static json_object *event_row_json(struct db_stmt *st)
+{
+	static const char *const names[] = { "id", "site", "spot", "seq", "time", "kind",
+					     "arg8", "arg16", "user_id", "key_id",
+					     "received_at" };
+	json_object *o = json_object_new_object();
+	size_t i;
+
+	for (i = 0; o != NULL && i < sizeof(names) / sizeof(names[0]); i++)
+		json_object_object_add(o, names[i], i == 5 ?
+				       json_object_new_string(db_col_text(st, 5) != NULL ?
+							      db_col_text(st, 5) : "") :
+				       json_object_new_int64(db_col_int(st, (int)i)));
+	return o;
+}
+
+/* Appends the rows of `sql` ($1 scope, $2 after, $3 limit) to `arr`. 0 or -1. */
+static int event_since_query(struct db *db, const char *sql, int64_t scope, int64_t after,
+			     size_t limit, json_object *arr)
+{
+	struct db_stmt *st = db_prepare(db, sql);
+	json_object *o;
+	int r;
+
+	if (st == NULL || db_bind_int(st, 1, scope) != 0 || db_bind_int(st, 2, after) != 0 ||
+	    db_bind_int(st, 3, (int64_t)limit) != 0) {
+		db_finalize(st);
+		return -1;
+	}
+	while ((r = db_step(st)) == DB_ROW) {
+		o = event_row_json(st);
+		if (o == NULL || json_object_array_add(arr, o) != 0) {
+			json_object_put(o);
+			r = -1;
+			break;
+		}
+	}
+	db_finalize(st);
+	return r == DB_DONE ? 0 : -1;
+}
+
+static int64_t event_json_id(json_object *o)
+{
+	json_object *id = NULL;
+
+	return json_object_object_get_ex(o, "id", &id) ? json_object_get_int64(id) : 0;
+}
+
+static int event_cmp_id(const void *a, const void *b)
+{
+	int64_t x = event_json_id(*(json_object *const *)a);
+	int64_t y = event_json_id(*(json_object *const *)b);
+
+	return x < y ? -1 : x > y;
+}
+
+int event_since(struct db *db, int64_t after, int64_t site_id, const int64_t *spots, size_t n,
+		size_t max, json_object **out, bool *more)
+{
+	json_object *arr = json_object_new_array();
+	size_t i, len;
+	int r = 0;
+
+	*out = NULL;
+	*more = false;
+	if (arr == NULL)
+		return -1;
+	/* One more than max, to tell "exactly max" from "more". */
+	if (site_id > 0)
+		r = event_since_query(db, EVENT_SINCE_COLUMNS "WHERE s.site_id = $1 AND e.id > $2 "
+				      "ORDER BY e.id LIMIT $3", site_id, after, max + 1, arr);
+	for (i = 0; site_id == 0 && r == 0 && i < n; i++)
+		r = event_since_query(db, EVENT_SINCE_COLUMNS "WHERE e.spot_id = $1 AND e.id > $2 "
+				      "ORDER BY e.id LIMIT $3", spots[i], after, max + 1, arr);
+	if (r != 0) {
+		json_object_put(arr);
+		return -1;
+	}
+	json_object_array_sort(arr, event_cmp_id);
+	len = json_object_array_length(arr);
+	if (len > max) {
+		*more = true;
+		json_object_array_del_idx(arr, max, len - max);
+	}
+	*out = arr;
+	return 0;
+}

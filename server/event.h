@@ -126,4 +126,14 @@ int event_may_watch_site(struct db *db, int64_t user_id, bool admin, int64_t sit
  */
 int event_user_spots(struct db *db, int64_t user_id, int64_t **spots, size_t *n);
 
+/*
+ * Events a stream asks to have replayed (GET /v1/events after a reconnection): the
+ * stored events of site `site_id` (> 0), or of spots[0..n) when site_id is 0, whose IDs
+ * are above `after`, oldest first, each the JSON object event_ingest() publishes, at most
+ * `max` of them, as a new array in *out; *more is true when there were more. IDs follow
+ * the commit order on SQLite (one writer at a time). Returns 0, or -1 on a storage error.
+ */
+int event_since(struct db *db, int64_t after, int64_t site_id, const int64_t *spots, size_t n,
+		size_t max, json_object **out, bool *more);
+
 #endif

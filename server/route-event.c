@@ -5,6 +5,7 @@
  * that own the event hub and the notification worker. The work is event.c's,
  * event-hub.c's and notify.c's; this file turns requests into calls.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -177,6 +178,35 @@ out:
 
 /* ---- GET /v1/events ---- */
 
+/*
+ * Where a reconnecting client left off: the Last-Event-ID header (what EventSource
+ * sends), else ?after=. 0 with *after (-1: not asked), or -1 with rep set to 400.
+ */
+static int events_resume_point(struct http_request *req, struct http_reply *rep,
+			       int64_t *after)
+{
+	const char *v = http_header(req, "Last-Event-ID"), *name = "Last-Event-ID";
+	char *end;
+	long long n;
+
+	*after = -1;
+	if (v == NULL) {
+		v = http_query(req, "after");
+		name = "after";
+	}
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n < 0) {
+		http_reply_error(rep, 400, "bad_field", "%s must be the ID of the last event "
+				 "received (a whole number, 0 or more).", name);
+		return -1;
+	}
+	*after = n;
+	return 0;
+}
+
 /* The first chunk of a stream: what it follows. NULL when out of memory. */
 static char *hello_chunk(int64_t site_id, const int64_t *spots, size_t n)
 {
@@ -204,6 +234,49 @@ static char *hello_chunk(int64_t site_id, const int64_t *spots, size_t n)
 	return chunk;
 }
 
+/*
+ * The stored events of the subscriber's scope after `after`, then the release of its
+ * hold. More than stream_replay_max missed (or none readable): a "reset" event instead,
+ * telling the client to read the state afresh; the live events follow either way.
+ */
+static void events_replay(struct server *srv, struct event_hub *hub, struct event_sub *sub,
+			  int64_t after, int64_t site_id, const int64_t *spots, size_t n)
+{
+	char **chunks = NULL, reset[160], buf[EVENT_HUB_CHUNK_MAX];
+	json_object *list = NULL;
+	struct db *db = server_db_get(srv);
+	int64_t last = after, id;
+	size_t i, count = 0, len = 0;
+	bool more = false;
+	size_t max = (size_t)server_config(srv)->stream_replay_max;
+	int r = db != NULL ? event_since(db, after, site_id, spots, n, max, &list, &more) : -1;
+
+	server_db_put(srv, db);
+	if (r == 0)
+		len = json_object_array_length(list);
+	if (r == 0 && !more && len > 0 && (chunks = calloc(len, sizeof(*chunks))) == NULL)
+		r = -1;
+	for (i = 0; r == 0 && !more && i < len; i++) {
+		id = event_hub_chunk(json_object_array_get_idx(list, i), buf, sizeof(buf));
+		if (id > 0 && (chunks[count] = strdup(buf)) != NULL) {
+			count++;
+			last = id > last ? id : last;
+		}
+	}
+	if (r != 0 || more) {
+		snprintf(reset, sizeof(reset), "event: reset\ndata: {\"after\":%" PRId64 ",\"reason\":"
+			 "\"%s\"}\n\n", after, r != 0 ? "unreadable" : "too_many");
+		chunks = realloc(chunks, sizeof(*chunks));
+		if (chunks != NULL && (chunks[0] = strdup(reset)) != NULL)
+			count = 1;
+	}
+	event_hub_release(hub, sub, chunks, count, last);
+	for (i = 0; i < count; i++)
+		free(chunks[i]);
+	free(chunks);
+	json_object_put(list);
+}
+
 static void events_stream(struct server *srv, struct http_request *req, struct http_reply *rep)
 {
 	struct event_hub *hub = event_hub_of(srv);
@@ -211,7 +284,7 @@ static void events_stream(struct server *srv, struct http_request *req, struct h
 	struct event_sub *sub = NULL;
 	struct http_stream *stream;
 	int64_t *spots = NULL;
-	int64_t site_id = 0;
+	int64_t site_id = 0, after;
 	struct db *db;
 	char *end, *hello = NULL;
 	bool unknown_site = false;
@@ -223,6 +296,8 @@ static void events_stream(struct server *srv, struct http_request *req, struct h
 				 "again later.");
 		return;
 	}
+	if (events_resume_point(req, rep, &after) != 0)
+		return;
 	if (site != NULL) {
 		site_id = strtoll(site, &end, 10);
 		if (*site == '\0' || *end != '\0' || site_id < 1 || site_id > 4294967295LL) {
@@ -266,7 +341,10 @@ static void events_stream(struct server *srv, struct http_request *req, struct h
 		http_reply_error(rep, 500, "internal", "The server is out of memory; try again.");
 		goto out;
 	}
-	event_hub_attach(hub, sub, stream, hello);
+	/* Held while the missed events are read, so that none is lost or sent twice. */
+	event_hub_attach(hub, sub, stream, hello, after >= 0);
+	if (after >= 0)
+		events_replay(srv, hub, sub, after, site_id, spots, n);
 	sub = NULL; /* transferred */
 out:
 	event_hub_sub_free(sub);

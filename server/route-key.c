@@ -113,7 +113,7 @@ static int route_key_decide(struct db *db, void *ctx)
 	return key_request_decide(db, x->kr, x->now, &x->k, &x->err);
 }
 
-/* Its two signatures, on the request's own thread. */
+/* Its two signatures, by the writer or a signer, outside the database. */
 static int route_key_sign(void *ctx)
 {
 	struct route_key_issue *x = ctx;

@@ -35,6 +35,7 @@
 #include "site.h"
 
 #define SERVER_MASTER_KEY_LEN 32
+#define SERVER_SIGNERS_MAX 15        /* threads signing beside the writer: cores - 1 */
 #define SERVER_METRICS_EXTRA 32      /* counters named by other modules at run time */
 #define SERVER_KEYS_KEPT 4096        /* unsealed keys cached; ~2 KiB each */
 
@@ -103,6 +104,13 @@ struct server {
 	pthread_cond_t batch_cond;       /* a call was queued, or batch_stop was set */
 	pthread_cond_t batch_signed;     /* batch_signing dropped to 0 */
 	size_t batch_signing;            /* calls of the batch still signing */
+	/* The batch being signed: the writer takes calls from the back, the signers from the front. */
+	struct server_batch_call **sign_line;
+	size_t sign_front, sign_back;
+	pthread_cond_t sign_wake;        /* a batch to sign, or sign_stop */
+	bool sign_stop;
+	size_t nsigners;
+	pthread_t signers[SERVER_SIGNERS_MAX];
 	struct server_batch_call *batch_head, *batch_tail; /* queued, in arrival order */
 	bool batch_started;              /* batch_thread runs: join it at close */
 	bool batch_stop;
@@ -468,7 +476,7 @@ void server_cpu_end(struct server *srv)
 /* Where a call of server_write_staged() is. */
 enum server_stage {
 	STAGE_QUEUED,  /* waiting for the writer, or in its decide step */
-	STAGE_SIGN,    /* decided: to be signed by its caller's thread or by the writer */
+	STAGE_SIGN,    /* decided: to be signed by the writer or a signer */
 	STAGE_SIGNING, /* being signed by one of them */
 	STAGE_SIGNED,  /* signed (sign_result): the writer may store it */
 	STAGE_DONE,    /* status is final: the caller may return */
@@ -520,11 +528,61 @@ static void server_batch_sign_one(struct server *srv, struct server_batch_call *
 }
 
 /*
- * Signs the decided calls of a batch: each caller's thread is woken to sign its own
- * call, and the writer signs those not taken yet, from the last one back, so that the
- * batch's signatures use every core when cores are free and are never slower than the
- * writer signing them all. 0, or -DB_E_IO when a signature failed (the whole
- * transaction is then undone).
+ * A signer: a thread beside the writer that signs calls of the batch from the front
+ * while the writer signs from the back, so that a batch's signatures take every core
+ * without waking each caller (one wake-up a batch, not one a call).
+ */
+static void *server_signer_main(void *arg)
+{
+	struct server *srv = arg;
+	struct server_batch_call *c;
+
+	prctl(PR_SET_NAME, "parkd-signer");
+	pthread_mutex_lock(&srv->batch_lock);
+	for (;;) {
+		while (!srv->sign_stop &&
+		       (srv->sign_line == NULL || srv->sign_front >= srv->sign_back))
+			pthread_cond_wait(&srv->sign_wake, &srv->batch_lock);
+		if (srv->sign_stop)
+			break;
+		c = srv->sign_line[srv->sign_front++];
+		c->stage = STAGE_SIGNING;
+		server_batch_sign_one(srv, c);
+	}
+	pthread_mutex_unlock(&srv->batch_lock);
+	return NULL;
+}
+
+/* Starts a signer per online core but the writer's; from the writer's thread. */
+static void server_signers_start(struct server *srv)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = cores > 1 ? (size_t)cores - 1 : 0;
+
+	if (want > SERVER_SIGNERS_MAX)
+		want = SERVER_SIGNERS_MAX;
+	while (srv->nsigners < want &&
+	       pthread_create(&srv->signers[srv->nsigners], NULL, server_signer_main, srv) == 0)
+		srv->nsigners++;
+}
+
+static void server_signers_stop(struct server *srv)
+{
+	size_t i;
+
+	pthread_mutex_lock(&srv->batch_lock);
+	srv->sign_stop = true;
+	pthread_cond_broadcast(&srv->sign_wake);
+	pthread_mutex_unlock(&srv->batch_lock);
+	for (i = 0; i < srv->nsigners; i++)
+		pthread_join(srv->signers[i], NULL);
+	srv->nsigners = 0;
+}
+
+/*
+ * Signs the decided calls of a batch, the writer from the last one back and the signers
+ * from the first one on. 0, or -DB_E_IO when a signature failed (the whole transaction
+ * is then undone).
  */
 static int server_batch_sign(struct server *srv, struct server_batch_call *first)
 {
@@ -539,17 +597,20 @@ static int server_batch_sign(struct server *srv, struct server_batch_call *first
 		c->stage = STAGE_SIGN;
 		srv->batch_signing++;
 		line[n++] = c;
-		pthread_cond_signal(&c->cond);
 	}
-	while (n > 0) {
-		c = line[--n];
-		if (c->stage != STAGE_SIGN)
-			continue;
+	srv->sign_line = line;
+	srv->sign_front = 0;
+	srv->sign_back = n;
+	if (n > 1)
+		pthread_cond_signal(&srv->sign_wake);
+	while (srv->sign_front < srv->sign_back) {
+		c = line[--srv->sign_back];
 		c->stage = STAGE_SIGNING;
 		server_batch_sign_one(srv, c);
 	}
 	while (srv->batch_signing > 0)
 		pthread_cond_wait(&srv->batch_signed, &srv->batch_lock);
+	srv->sign_line = NULL;
 	pthread_mutex_unlock(&srv->batch_lock);
 	for (c = first; c != NULL; c = c->next)
 		if (server_batch_goes_on(c) && c->sign_result != 0)
@@ -735,6 +796,7 @@ static void *server_batch_main(void *arg)
 	size_t n;
 
 	prctl(PR_SET_NAME, "parkd-writer"); /* for top -H, perf and gdb */
+	server_signers_start(srv);
 	pthread_mutex_lock(&srv->batch_lock);
 	for (;;) {
 		while (srv->batch_head == NULL && !srv->batch_stop)
@@ -757,6 +819,7 @@ static void *server_batch_main(void *arg)
 		server_batch_done(srv, first); /* returns with batch_lock held */
 	}
 	pthread_mutex_unlock(&srv->batch_lock);
+	server_signers_stop(srv);
 	server_sync_stop(srv);
 	db_close(db);
 	return NULL;
@@ -791,18 +854,11 @@ static int server_batch_queue(struct server *srv, struct server_batch_call *c)
 	return 0;
 }
 
-/* The caller's part: waits for its stages, runs its signature when asked. Under batch_lock. */
+/* The caller's part: waits until its call is answered. Under batch_lock. */
 static void server_batch_wait(struct server *srv, struct server_batch_call *c)
 {
-	for (;;) {
-		while (c->stage != STAGE_SIGN && c->stage != STAGE_DONE)
-			pthread_cond_wait(&c->cond, &srv->batch_lock);
-		if (c->stage == STAGE_DONE)
-			return;
-		/* Not through the CPU places: the writer waits for this, not for them. */
-		c->stage = STAGE_SIGNING;
-		server_batch_sign_one(srv, c);
-	}
+	while (c->stage != STAGE_DONE)
+		pthread_cond_wait(&c->cond, &srv->batch_lock);
 }
 
 int server_write_staged(struct server *srv, const struct server_write_ops *ops, void *ctx,
@@ -1071,6 +1127,7 @@ int server_open(const struct config *cfg, struct server **out)
 	pthread_cond_init(&srv->batch_cond, NULL);
 	pthread_cond_init(&srv->batch_signed, NULL);
 	pthread_cond_init(&srv->sync_wake, NULL);
+	pthread_cond_init(&srv->sign_wake, NULL);
 	pthread_cond_init(&srv->sync_done, NULL);
 	pthread_mutex_init(&srv->metrics_lock, NULL);
 	pthread_mutex_init(&srv->gw_lock, NULL);
@@ -1171,6 +1228,7 @@ void server_close(struct server *srv)
 	pthread_cond_destroy(&srv->batch_cond);
 	pthread_cond_destroy(&srv->batch_signed);
 	pthread_cond_destroy(&srv->sync_wake);
+	pthread_cond_destroy(&srv->sign_wake);
 	pthread_cond_destroy(&srv->sync_done);
 	pthread_mutex_destroy(&srv->batch_lock);
 	pthread_cond_destroy(&srv->gw_cond);

@@ -70,15 +70,14 @@ int server_write_batched(struct server *srv, int (*fn)(struct db *db, void *ctx)
 			 int *result);
 
 /*
- * The same in three steps, for writes that sign what they store, so that the writer
- * thread, which every write waits for, does no public-key work: decide(db, ctx) on the
+ * The same in three steps, for writes that sign what they store: decide(db, ctx) on the
  * writer in its savepoint as fn above (reads, decisions, numbers taken, rows the other
  * calls of the batch must see); then, once every call of the batch has decided,
- * sign(ctx) on the caller's own thread (in a CPU place, no database), all calls' at
- * once; then store(db, ctx) on the writer, in the same transaction, before the commit.
- * sign and store run only when decide returned 0. A sign that returns nonzero, or a
- * store that returns a -DB_E_*, undoes the whole transaction: every call of the batch
- * gets -DB_E_IO (or that error) and may be queued again.
+ * sign(ctx) with no database, the writer and one signer thread per other core sharing
+ * the batch's signatures; then store(db, ctx) on the writer, in the same transaction,
+ * before the commit. sign and store run only when decide returned 0. A sign that
+ * returns nonzero, or a store that returns a -DB_E_*, undoes the whole transaction:
+ * every call of the batch gets -DB_E_IO (or that error) and may be queued again.
  */
 struct server_write_ops {
 	int (*decide)(struct db *db, void *ctx);

@@ -269,11 +269,13 @@ static struct curl_slist *gw_headers(struct curl_slist *hdr, const struct cred *
 }
 
 /*
- * One request on a new connection (thread-safe). body NULL sends none. Returns the
- * status, 0 when no answer came; the reply is in *r (free with resp_free).
+ * One request on a new connection (thread-safe), with the header line `extra` when not
+ * NULL. body NULL sends none. Returns the status, 0 when no answer came; the reply is in
+ * *r (free with resp_free).
  */
-static long api_timeout(const char *method, const char *target, const struct cred *c,
-			const char *body, size_t len, struct resp *r, long timeout_ms)
+static long api_with_header(const char *method, const char *target, const struct cred *c,
+			    const char *body, size_t len, struct resp *r, long timeout_ms,
+			    const char *extra)
 {
 	struct curl_slist *hdr = NULL;
 	char url[TEXT_MAX + 64], line[256];
@@ -299,6 +301,8 @@ static long api_timeout(const char *method, const char *target, const struct cre
 	} else if (c->kind == CRED_GW) {
 		hdr = gw_headers(hdr, c, method, target, body, len);
 	}
+	if (extra != NULL)
+		hdr = curl_slist_append(hdr, extra);
 	if (body != NULL) {
 		hdr = curl_slist_append(hdr, "Content-Type: application/json");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -312,6 +316,12 @@ static long api_timeout(const char *method, const char *target, const struct cre
 	if (strncmp(r->content_type, "application/json", 16) == 0 && r->body != NULL)
 		r->json = json_tokener_parse(r->body);
 	return r->status;
+}
+
+static long api_timeout(const char *method, const char *target, const struct cred *c,
+			const char *body, size_t len, struct resp *r, long timeout_ms)
+{
+	return api_with_header(method, target, c, body, len, r, timeout_ms, NULL);
 }
 
 static long api(const char *method, const char *target, const struct cred *c, const char *body,
@@ -2340,7 +2350,14 @@ static const struct input_case stream_targets[] = {
 	{ "/v1/events?site=-1", 400, "bad_field" },
 	{ "/v1/events?site=1x", 400, "bad_field" },
 	{ "/v1/events?site=4294967296", 400, "bad_field" },
+	{ "/v1/events?after=abc", 400, "bad_field" },
+	{ "/v1/events?after=", 400, "bad_field" },
+	{ "/v1/events?after=-1", 400, "bad_field" },
+	{ "/v1/events?after=+5", 400, "bad_field" },
+	{ "/v1/events?after=7x", 400, "bad_field" },
+	{ "/v1/events?after=99999999999999999999", 400, "bad_field" },
 };
+
 
 static void own_stream(void)
 {
@@ -2352,10 +2369,29 @@ static void own_stream(void)
 	       "an admin watches a site that does not exist");
 }
 
+/* Last-Event-ID (EventSource's) is checked as ?after= is, and wins over it. */
+static void stream_resume_header(void)
+{
+	struct resp r;
+
+	api_with_header("GET", "/v1/events?after=1", AS_USER(U_DRIVER), NULL, 0, &r, 700,
+			"Last-Event-ID: x7");
+	assert_int_equal(r.status, 400);
+	assert_string_equal(jstr(r.json, "error"), "bad_field");
+	assert_non_null(strstr(jstr(r.json, "detail"), "Last-Event-ID"));
+	resp_free(&r);
+	api_with_header("GET", "/v1/events?after=1", AS_USER(U_DRIVER), NULL, 0, &r, 700,
+			"Last-Event-ID: 3");
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(rbody(&r), "event: ready"));
+	resp_free(&r);
+}
+
 static void good_stream(void)
 {
 	struct resp r;
 
+	stream_resume_header();
 	api_timeout("GET", "/v1/events", AS_USER(U_DRIVER), NULL, 0, &r, 700);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.content_type, "text/event-stream"));

@@ -380,6 +380,45 @@ static void test_offline_unlock(void **state)
 	assert_false(test_exited(driver.pid));
 }
 
+/* Lines of the file that contain `needle`. */
+static int lines_with(const char *path, const char *needle)
+{
+	static char text[1 << 16];
+	char *line, *save = NULL;
+	int n = 0;
+
+	test_read_file(path, text, sizeof(text));
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+		n += strstr(line, needle) != NULL;
+	return n;
+}
+
+/*
+ * What happened while the server was away (the driver's unlock and lock of
+ * test_offline_unlock, held by the gateway) reaches the owner's notification command
+ * once the server is back: the owner's daemon resumes its stream after the last event
+ * it had, so the gap comes as replay or live, never missed and never twice.
+ */
+static void test_gap_reaches_owner_once(void **state)
+{
+	int unlocked = lines_with(notify_out, "unlocked {");
+	int locked = lines_with(notify_out, "locked {") - unlocked;
+	double end;
+
+	(void)state;
+	stack_parkd_restart(&s);
+	end = stack_now_ms() + 20000;
+	while ((lines_with(notify_out, "unlocked {") < unlocked + 1 ||
+		lines_with(notify_out, "locked {") - lines_with(notify_out, "unlocked {") <
+			locked + 1) && stack_now_ms() < end)
+		test_sleep_ms(50);
+	test_sleep_ms(1000); /* anything sent twice would be here by now */
+	assert_int_equal(lines_with(notify_out, "unlocked {"), unlocked + 1);
+	assert_int_equal(lines_with(notify_out, "locked {") - lines_with(notify_out, "unlocked {"),
+			 locked + 1);
+	assert_int_equal(test_stop(&s.parkd_pid, SIGTERM), 0);
+}
+
 static void test_lock_out_of_reach(void **state)
 {
 	size_t i;
@@ -412,6 +451,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_expired_key_refused_by_phone_and_lock),
 		cmocka_unit_test(test_corrupt_keys_file),
 		cmocka_unit_test(test_offline_unlock),
+		cmocka_unit_test(test_gap_reaches_owner_once),
 		cmocka_unit_test(test_lock_out_of_reach),
 	};
 

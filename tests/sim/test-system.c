@@ -184,9 +184,12 @@ struct subscriber {
 	atomic_int cancel;
 	atomic_int ready;
 	pthread_mutex_t mu;
+	char path[96];          /* the stream's; "/v1/events?site=1" when empty */
 	char kinds[64][32];
-	int64_t spots[64], seqs[64];
+	int64_t spots[64], seqs[64], ids[64];
 	int n;
+	char resets[8][128];    /* the data of "reset" events */
+	int nresets;
 };
 
 static struct subscriber sub;
@@ -200,6 +203,13 @@ static int on_event(void *arg, const char *event, const char *data)
 		atomic_store(&s->ready, 1);
 		return 0;
 	}
+	if (strcmp(event, "reset") == 0) {
+		pthread_mutex_lock(&s->mu);
+		if (s->nresets < 8)
+			snprintf(s->resets[s->nresets++], sizeof(s->resets[0]), "%s", data);
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
 	j = json_tokener_parse(data);
 	if (j == NULL)
 		return 0;
@@ -209,6 +219,7 @@ static int on_event(void *arg, const char *event, const char *data)
 		s->spots[s->n] = get_int(j, "spot");
 		/* A lock's event has its sequence; "online" and "offline" are the server's. */
 		s->seqs[s->n] = json_object_object_get_ex(j, "seq", NULL) ? get_int(j, "seq") : 0;
+		s->ids[s->n] = json_object_object_get_ex(j, "id", NULL) ? get_int(j, "id") : 0;
 		s->n++;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -221,7 +232,8 @@ static void *subscriber_main(void *arg)
 	struct subscriber *s = arg;
 	struct apiclient_error e;
 
-	(void)apiclient_stream(s->c, "/v1/events?site=1", 0, on_event, s, &e);
+	(void)apiclient_stream(s->c, s->path[0] != '\0' ? s->path : "/v1/events?site=1", 0,
+			       on_event, s, &e);
 	return NULL;
 }
 
@@ -280,7 +292,8 @@ static int group_setup(void **state)
 		 lockdir);
 	write_text(garage, text);
 	snprintf(text, sizeof(text), "data_dir = %s\nsms_sender = file:%s\nnotify_hook = file:%s\n"
-		 "password_cost = test\nlog_level = debug\n", pkdir, smsfile, notefile);
+		 "password_cost = test\nlog_level = debug\nstream_replay_max = 8\n", pkdir, smsfile,
+		 notefile);
 	write_text(pkconf, text);
 	pthread_mutex_init(&sub.mu, NULL);
 	fprintf(stderr, "test-system: %s, %s, %s in %s\n", parkd, parkgw, parklockd, dir);
@@ -651,17 +664,25 @@ static void test_car_reaches_stream_and_hook(void **state)
 	assert_int_equal(notified("unlocked", SPOT_DRIVER), 0);
 }
 
-/* Events of `spot` in parkd's database: count, and the highest sequence. */
-static void stored_events(uint32_t spot, int64_t *count, int64_t *max_seq)
+/* parkd's database, opened beside it. */
+static struct db *parkd_db(void)
 {
 	char url[200];
 	const char *err = NULL;
 	struct db *db;
-	struct db_stmt *st;
 
 	snprintf(url, sizeof(url), "sqlite:%s/parkd.db", pkdir);
 	db = db_open(url, &err);
 	assert_non_null(db);
+	return db;
+}
+
+/* Events of `spot` in parkd's database: count, and the highest sequence. */
+static void stored_events(uint32_t spot, int64_t *count, int64_t *max_seq)
+{
+	struct db *db = parkd_db();
+	struct db_stmt *st;
+
 	st = db_prepare(db, "SELECT count(*), coalesce(max(seq), 0) FROM events "
 			"WHERE spot_id = $1");
 	assert_non_null(st);
@@ -717,6 +738,113 @@ static void test_server_outage_every_event_once(void **state)
 	assert_int_equal(notified("low_battery", SPOT_OWNED), 1);
 }
 
+/* The IDs of site 1's stored events after `after`, ascending, into ids; their count. */
+static int stored_ids_after(int64_t after, int64_t *ids, int cap)
+{
+	struct db *db = parkd_db();
+	struct db_stmt *st;
+	int n = 0;
+
+	st = db_prepare(db, "SELECT e.id FROM events e JOIN spots s ON s.id = e.spot_id "
+			"WHERE s.site_id = $1 AND e.id > $2 ORDER BY e.id");
+	assert_non_null(st);
+	assert_int_equal(db_bind_int(st, 1, SITE_ID), 0);
+	assert_int_equal(db_bind_int(st, 2, after), 0);
+	while (db_step(st) == DB_ROW && n < cap)
+		ids[n++] = db_col_int(st, 0);
+	db_finalize(st);
+	db_close(db);
+	return n;
+}
+
+/* Events subscriber r has seen, under its lock: count, and a copy of their IDs. */
+static int seen_ids(struct subscriber *r, int64_t *ids)
+{
+	int n;
+
+	pthread_mutex_lock(&r->mu);
+	n = r->n;
+	memcpy(ids, r->ids, sizeof(r->ids));
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+static void stop_subscriber(struct subscriber *r)
+{
+	atomic_store(&r->cancel, 1);
+	pthread_join(r->thread, NULL);
+	apiclient_free(r->c);
+	pthread_mutex_destroy(&r->mu);
+}
+
+/*
+ * A stream that comes back after an outage with the ID of the last event it saw
+ * (?after=, as parkphoned does; EventSource's Last-Event-ID works the same) gets every
+ * stored event of its scope since, oldest first, each once, then the live ones; one
+ * that missed more than stream_replay_max gets a "reset" instead of them.
+ */
+static void test_stream_resumes(void **state)
+{
+	static struct subscriber r;
+	int64_t want[64], got[64], last_seen = 0, end;
+	int i, nwant, ngot = 0;
+
+	(void)state;
+	/* The first subscriber's last event: car_arrived at 102, before parkd went away. */
+	for (i = 0; i < sub.n; i++)
+		if (strcmp(sub.kinds[i], "car_arrived") == 0)
+			last_seen = sub.ids[i];
+	assert_true(last_seen > 0);
+	nwant = stored_ids_after(last_seen, want, 64);
+	assert_true(nwant >= 4); /* car_left 102, car_arrived and car_left 101, low_battery */
+
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_init(&r.mu, NULL);
+	snprintf(r.path, sizeof(r.path), "/v1/events?site=%d&after=%lld", SITE_ID,
+		 (long long)last_seen);
+	r.c = login(ADMIN_PHONE, &r.cancel);
+	assert_int_equal(pthread_create(&r.thread, NULL, subscriber_main, &r), 0);
+	end = test_ms_now() + WAIT_MS;
+	while ((ngot = seen_ids(&r, got)) < nwant && test_ms_now() < end)
+		test_sleep_ms(20);
+	assert_int_equal(ngot, nwant);
+	assert_memory_equal(got, want, (size_t)nwant * sizeof(want[0]));
+	/* Then live, once, after the replayed ones. */
+	world("102 car present");
+	end = test_ms_now() + WAIT_MS;
+	while ((ngot = seen_ids(&r, got)) < nwant + 1 && test_ms_now() < end)
+		test_sleep_ms(20);
+	test_sleep_ms(500);
+	ngot = seen_ids(&r, got);
+	assert_int_equal(ngot, nwant + 1);
+	assert_true(got[nwant] > want[nwant - 1]);
+	assert_int_equal(r.nresets, 0);
+	stop_subscriber(&r);
+
+	/* From before the first event: more than stream_replay_max (8), so a reset, then live. */
+	assert_true(stored_ids_after(0, want, 64) > 8);
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_init(&r.mu, NULL);
+	snprintf(r.path, sizeof(r.path), "/v1/events?site=%d&after=0", SITE_ID);
+	r.c = login(ADMIN_PHONE, &r.cancel);
+	assert_int_equal(pthread_create(&r.thread, NULL, subscriber_main, &r), 0);
+	end = test_ms_now() + WAIT_MS;
+	while (r.nresets == 0 && test_ms_now() < end)
+		test_sleep_ms(20);
+	world("102 car absent");
+	end = test_ms_now() + WAIT_MS;
+	while (seen_ids(&r, got) < 1 && test_ms_now() < end)
+		test_sleep_ms(20);
+	test_sleep_ms(300);
+	pthread_mutex_lock(&r.mu);
+	assert_int_equal(r.nresets, 1);
+	assert_non_null(strstr(r.resets[0], "\"reason\":\"too_many\""));
+	assert_int_equal(r.n, 1); /* the live one alone */
+	assert_string_equal(r.kinds[0], "car_left");
+	pthread_mutex_unlock(&r.mu);
+	stop_subscriber(&r);
+}
+
 static void test_clean_stop(void **state)
 {
 	(void)state;
@@ -735,6 +863,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_other_device_refused),
 		cmocka_unit_test(test_car_reaches_stream_and_hook),
 		cmocka_unit_test(test_server_outage_every_event_once),
+		cmocka_unit_test(test_stream_resumes),
 		cmocka_unit_test(test_clean_stop),
 	};
 

@@ -225,6 +225,35 @@ void stack_parkd(struct stack *s)
 	stack_die("parkd did not start; see %s", s->parkd_log);
 }
 
+void stack_parkd_restart(struct stack *s)
+{
+	char listen[48], *text = malloc(STACK_TEXT_MAX);
+	const char *args[] = { "--config", s->conf, "--listen", listen, NULL };
+	const char *port = strrchr(s->base, ':');
+	size_t before;
+	double end;
+
+	if (text == NULL || port == NULL)
+		stack_die("out of memory, or parkd never ran");
+	snprintf(listen, sizeof(listen), "127.0.0.1:%s", port + 1);
+	test_read_file(s->parkd_log, text, STACK_TEXT_MAX);
+	before = strlen(text);
+	s->parkd_pid = test_spawn(s->parkd, args, s->parkd_log, s->parkd_log);
+	end = stack_now_ms() + STACK_WAIT_MS;
+	while (stack_now_ms() < end && !test_exited(s->parkd_pid)) {
+		test_read_file(s->parkd_log, text, STACK_TEXT_MAX);
+		/* Its own start line, after what the log held before. */
+		if (strlen(text) > before && strstr(text + before, " port ") != NULL &&
+		    strstr(strstr(text + before, " port "), "routes") != NULL) {
+			free(text);
+			return;
+		}
+		test_sleep_ms(20);
+	}
+	free(text);
+	stack_die("parkd did not start again; see %s", s->parkd_log);
+}
+
 struct apiclient *stack_client(const struct stack *s, const char *token,
 				      const atomic_int *cancel)
 {

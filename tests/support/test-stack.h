@@ -78,6 +78,9 @@ void stack_die(const char *fmt, ...);
 /* Creates the administrator (parkd admin-create), then starts parkd on a free port. */
 void stack_parkd(struct stack *s);
 
+/* Starts parkd again (after it was stopped) on the port it had, with its data. */
+void stack_parkd_restart(struct stack *s);
+
 /*
  * A client of parkd with `token` (NULL: none) whose requests and streams stop when
  * *cancel (may be NULL) rises; dies when it cannot be made.

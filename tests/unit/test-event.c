@@ -140,6 +140,91 @@ static void test_stored_once(void **state_)
 	assert_int_equal(acc, 0);
 }
 
+/* The "id" of element i of an event_since() list. */
+static int64_t list_id(json_object *list, size_t i)
+{
+	json_object *v;
+
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(list, i), "id", &v));
+	return json_object_get_int64(v);
+}
+
+/*
+ * Replay after a reconnection: the stored events of a site or of spots after an ID,
+ * oldest first, shaped as published, at most max with "more" telling the rest.
+ */
+static void test_events_since(void **state_)
+{
+	struct test_site_db *t = *state_;
+	struct event_in e[5];
+	json_object *list, *v;
+	const int64_t only102[] = { 102 }, both[] = { 101, 102 };
+	int64_t first;
+	size_t acc;
+	int64_t dups;
+	bool more = true;
+
+	e[0] = ev(101, 1, PROTO_EV_BOOT, PROTO_BARRIER_UP, 90);
+	e[1] = ev(102, 1, PROTO_EV_BOOT, PROTO_BARRIER_UP, 100);
+	e[2] = ev(101, 2, PROTO_EV_CAR_ARRIVED, 0, 0);
+	e[3] = ev(102, 2, PROTO_EV_LOW_BATTERY, 0, 20);
+	e[4] = ev(101, 3, PROTO_EV_CAR_LEFT, 0, 0);
+	assert_int_equal(ingest(t, 1, false, e, 5, &acc, &dups), 0);
+	assert_int_equal(acc, 5);
+	first = count(t, "SELECT min(id) FROM events");
+
+	/* The whole site after the first: four, in order, as published. */
+	assert_int_equal(event_since(t->db, first, TEST_SITE_DB_SITE_ID, NULL, 0, 10, &list,
+				     &more), 0);
+	assert_false(more);
+	assert_int_equal(json_object_array_length(list), 4);
+	assert_int_equal(list_id(list, 0), first + 1);
+	assert_int_equal(list_id(list, 3), first + 4);
+	v = json_object_array_get_idx(list, 1);
+	assert_string_equal(json_object_get_string(json_object_object_get(v, "kind")),
+			    "car_arrived");
+	assert_int_equal(json_object_get_int64(json_object_object_get(v, "site")),
+			 TEST_SITE_DB_SITE_ID);
+	assert_int_equal(json_object_get_int64(json_object_object_get(v, "spot")), 101);
+	assert_int_equal(json_object_get_int64(json_object_object_get(v, "seq")), 2);
+	assert_int_equal(json_object_get_int64(json_object_object_get(v, "received_at")), NOW);
+	json_object_put(list);
+
+	/* One spot; two spots merged in ID order. */
+	assert_int_equal(event_since(t->db, 0, 0, only102, 1, 10, &list, &more), 0);
+	assert_int_equal(json_object_array_length(list), 2);
+	assert_int_equal(list_id(list, 0), first + 1);
+	assert_int_equal(list_id(list, 1), first + 3);
+	json_object_put(list);
+	assert_int_equal(event_since(t->db, first, 0, both, 2, 10, &list, &more), 0);
+	assert_int_equal(json_object_array_length(list), 4);
+	assert_true(list_id(list, 0) < list_id(list, 1) && list_id(list, 1) < list_id(list, 2) &&
+		    list_id(list, 2) < list_id(list, 3));
+	json_object_put(list);
+
+	/* More than max: the oldest max, and "more". Exactly max is not "more". */
+	assert_int_equal(event_since(t->db, 0, 0, both, 2, 3, &list, &more), 0);
+	assert_true(more);
+	assert_int_equal(json_object_array_length(list), 3);
+	assert_int_equal(list_id(list, 2), first + 2);
+	json_object_put(list);
+	assert_int_equal(event_since(t->db, 0, TEST_SITE_DB_SITE_ID, NULL, 0, 5, &list, &more), 0);
+	assert_false(more);
+	json_object_put(list);
+	/* Nothing after the newest; nothing for no spots or another site. */
+	assert_int_equal(event_since(t->db, first + 4, TEST_SITE_DB_SITE_ID, NULL, 0, 5, &list,
+				     &more), 0);
+	assert_int_equal(json_object_array_length(list), 0);
+	json_object_put(list);
+	assert_int_equal(event_since(t->db, 0, 0, NULL, 0, 5, &list, &more), 0);
+	assert_int_equal(json_object_array_length(list), 0);
+	json_object_put(list);
+	assert_int_equal(event_since(t->db, 0, TEST_SITE_DB_SITE_ID + 1, NULL, 0, 5, &list,
+				     &more), 0);
+	assert_int_equal(json_object_array_length(list), 0);
+	json_object_put(list);
+}
+
 static void test_live_state(void **state_)
 {
 	struct test_site_db *t = *state_;
@@ -617,6 +702,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_stored_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_live_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_since, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_stores_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notification_rows, setup, teardown),
 		cmocka_unit_test(test_validation),

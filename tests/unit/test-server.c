@@ -317,7 +317,8 @@ static void staged_run(struct fixture *f, struct staged_thread *t, int count, co
 
 /*
  * Decide, sign, store in order for every call that decided yes, signs of a batch at the
- * same time, a refusal undone on its own; durable on return.
+ * same time (the writer and a signer, when there is more than one core), a refusal
+ * undone on its own; durable on return.
  */
 static void test_staged_steps(void **state)
 {
@@ -341,7 +342,8 @@ static void test_staged_steps(void **state)
 		}
 		overlapped = atomic_load(&most) > 1;
 	}
-	assert_true(overlapped);
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+		assert_true(overlapped);
 	/* Each call was answered after the syncer synced its transaction. */
 	assert_true(metric(f, "parkd_write_syncs_total") >= 1);
 	assert_true(metric(f, "parkd_write_syncs_total") <= metric(f,
