@@ -650,6 +650,7 @@ static void server_batch_run(struct server *srv, struct db *db, struct server_ba
 {
 	struct server_batch_call *c;
 	uint64_t t0 = server_usec(), t1 = t0, n = 0;
+	bool signed_all = true;
 	int r = -DB_E_IO;
 
 	if (db != NULL) {
@@ -657,15 +658,16 @@ static void server_batch_run(struct server *srv, struct db *db, struct server_ba
 		r = db_begin(db);
 		for (c = first; r == 0 && c != NULL; c = c->next, n++)
 			r = server_batch_one(db, c);
-		if (r == 0)
-			r = server_batch_sign(srv, first);
+		if (r == 0 && (r = server_batch_sign(srv, first)) != 0)
+			signed_all = false; /* said so already */
 		if (r == 0)
 			r = server_batch_store(db, first);
 		t1 = server_usec();
 		if (r == 0)
 			r = db_commit(db);
 		if (r != 0) {
-			log_warn("group commit of writes failed: %s", db_errmsg(db));
+			if (signed_all)
+				log_warn("group commit of writes failed: %s", db_errmsg(db));
 			db_rollback(db);
 		}
 		server_write_end(srv);
