@@ -288,7 +288,8 @@ int otp_guarded_write(struct server *srv, struct db *db, int64_t user_id, const 
 			if (*fn_result == 0 && db_commit(db) != 0)
 				r = -OTP_E_BUSY;
 		} else if (r == -OTP_E_WRONG) {
-			/* Keep the count; should the commit fail, the refusal stands. */
+			/* Keep the count and the trace; should the commit fail, the refusal stands. */
+			server_audit(srv, db, user_id, "otp_wrong", "a wrong one-time code");
 			db_commit(db);
 		}
 		if (r != 0 || *fn_result != 0)

@@ -115,7 +115,10 @@ static void route_otp_confirm(struct server *srv, struct http_request *req,
 		if (r == 0)
 			server_audit_request(srv, db, req, req->user->user_id, "otp_confirmed",
 					     NULL);
-		/* A wrong code stays counted; anything else that failed leaves no trace. */
+		else if (r == -OTP_E_WRONG)
+			server_audit_request(srv, db, req, req->user->user_id, "otp_wrong",
+					     "confirming the enrolment");
+		/* A wrong code stays counted and audited; any other failure leaves no trace. */
 		if ((r == 0 || r == -OTP_E_WRONG) && db_commit(db) != 0 && r == 0)
 			r = -OTP_E_BUSY;
 		if (r != 0)

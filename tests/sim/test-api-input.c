@@ -517,6 +517,22 @@ static void problem(const char *fmt, ...)
  * none), whose change the caller expects; the state is the new baseline when anything
  * changed or was expected to.
  */
+/* True when `name` is one of the comma-separated `list`. */
+static bool table_listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+		p = strchr(p, ',');
+		p = p != NULL ? p + 1 : NULL;
+	}
+	return false;
+}
+
+/* As unchanged(), except for the tables named in `table` (comma-separated), if any. */
 static void unchanged_but(const char *what, const char *table)
 {
 	static struct snapshot now;
@@ -528,7 +544,7 @@ static void unchanged_but(const char *what, const char *table)
 		if (i < now.n && i < base.n && strcmp(now.table[i], base.table[i]) == 0 &&
 		    now.rows[i] == base.rows[i] && memcmp(now.digest[i], base.digest[i], 32) == 0)
 			continue;
-		if (table != NULL && i < now.n && strcmp(now.table[i], table) == 0)
+		if (table != NULL && i < now.n && table_listed(table, now.table[i]))
 			continue;
 		used += (size_t)snprintf(diff + used, sizeof(diff) - used, " table %s (%lld -> "
 					 "%lld rows)", i < base.n ? base.table[i] : "?",
@@ -2992,20 +3008,26 @@ static int64_t otp_guesses(int u)
 }
 
 /*
- * A request with a wrong one-time code: 401 otp_wrong, and the code is counted, which is
- * all that changes. The test then takes the count back, so that the rows after it are
+ * A request with a wrong one-time code: 401 otp_wrong, and the code is counted and
+ * audited, which is all that changes. The test then takes the count back, so that the rows after it are
  * not locked out (5 wrong codes in 10 minutes).
  */
 static void refuse_otp_wrong(const char *method, const char *target, int u, const char *body,
 			     const char *what)
 {
-	int64_t guesses = otp_guesses(u);
+	int64_t guesses = otp_guesses(u), traces;
 	char sql[192];
 
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM audit WHERE action = 'otp_wrong' AND "
+		 "user_id = %lld", (long long)users[u].id);
+	traces = sdb_int(sql);
 	refuse_but(method, target, AS_USER(u), body, strlen(body), 401, "otp_wrong", what,
-		   "rate_limits");
+		   "rate_limits,audit");
 	if (otp_guesses(u) != guesses + 1)
 		problem("%s %s [%s]: the wrong one-time code was not counted", method, target,
+			what);
+	if (sdb_int(sql) != traces + 1)
+		problem("%s %s [%s]: the wrong one-time code was not audited", method, target,
 			what);
 	snprintf(sql, sizeof(sql), "UPDATE rate_limits SET hits = hits - ?1 WHERE "
 		 "scope = 'otp-account' AND subject = '%lld'", (long long)users[u].id);
