@@ -17,6 +17,7 @@
 #include "otp.h"
 #include "routes.h"
 #include "server.h"
+#include "share.h"
 #include "site.h"
 #include "spot.h"
 
@@ -269,6 +270,9 @@ static void authorised_list(struct server *srv, struct http_request *req,
 	server_db_put(srv, db);
 }
 
+#define AUTHORISED_E_REVOKE 100 /* a removed user's key could not be revoked: see err */
+#define AUTHORISED_KEYS_MAX 64  /* live keys of one user on one spot revoked per round */
+
 /* A change of the list as the guarded write transaction runs it. */
 struct authorised_call {
 	struct server *srv;
@@ -277,6 +281,9 @@ struct authorised_call {
 	const char *phone;   /* add this account, or ... */
 	int64_t user_id;     /* ... remove this user (and the one added) */
 	bool added;
+	struct share_actor actor; /* the owner; site_key set when removing revokes keys */
+	int revoked;              /* keys of the removed user revoked */
+	struct share_error err;   /* why one could not be */
 };
 
 static int authorised_add_run(struct db *db, void *ctx)
@@ -294,15 +301,59 @@ static int authorised_add_run(struct db *db, void *ctx)
 	return r;
 }
 
+/* Up to `cap` live e-keys of the removed user on the spot into ids. Their count, or -1. */
+static int authorised_live_keys(struct db *db, const struct authorised_call *c, int64_t *ids,
+				int cap)
+{
+	struct db_stmt *st = db_prepare(db, "SELECT key_id FROM ekeys WHERE spot_id = $1 AND "
+					"user_id = $2 AND revoked = 0 AND not_after >= $3 "
+					"ORDER BY key_id LIMIT $4");
+	int n = 0, r = -1;
+
+	if (st != NULL && db_bind_int(st, 1, c->spot_id) == 0 &&
+	    db_bind_int(st, 2, c->user_id) == 0 && db_bind_int(st, 3, c->actor.now) == 0 &&
+	    db_bind_int(st, 4, cap) == 0) {
+		while ((r = db_step(st)) == DB_ROW)
+			ids[n++] = db_col_int(st, 0);
+	}
+	db_finalize(st);
+	return r == DB_DONE ? n : -1;
+}
+
+/*
+ * A user taken off the list of a spot whose policy is 'authorised' may not use it any
+ * more: their live e-keys of the spot are revoked as their owner would (revocation list,
+ * their shares ended). 0, -SPOT_E_INTERNAL, or -AUTHORISED_E_REVOKE with c->err.
+ */
+static int authorised_revoke_keys(struct db *db, struct authorised_call *c)
+{
+	int64_t ids[AUTHORISED_KEYS_MAX];
+	struct share_outcome out;
+	int i, n;
+
+	while ((n = authorised_live_keys(db, c, ids, AUTHORISED_KEYS_MAX)) > 0) {
+		for (i = 0; i < n; i++) {
+			if (share_key_revoke(db, &c->actor, ids[i], &out, &c->err) != 0)
+				return -AUTHORISED_E_REVOKE;
+			c->revoked++;
+		}
+	}
+	return n == 0 ? 0 : -SPOT_E_INTERNAL;
+}
+
 static int authorised_remove_run(struct db *db, void *ctx)
 {
 	struct authorised_call *c = ctx;
 	char detail[96];
-	int r = spot_authorised_remove(db, c->spot_id, c->user_id);
+	int r;
 
+	c->revoked = 0; /* a retried transaction starts over */
+	r = spot_authorised_remove(db, c->spot_id, c->user_id);
+	if (r == 0 && c->actor.site_key != NULL)
+		r = authorised_revoke_keys(db, c);
 	if (r == 0) {
-		snprintf(detail, sizeof(detail), "spot %" PRId64 ": user %" PRId64, c->spot_id,
-			 c->user_id);
+		snprintf(detail, sizeof(detail), "spot %" PRId64 ": user %" PRId64 " (%d key%s "
+			 "revoked)", c->spot_id, c->user_id, c->revoked, c->revoked == 1 ? "" : "s");
 		server_audit_request(c->srv, db, c->req, c->req->user->user_id,
 				     "authorised_removed", detail);
 	}
@@ -324,11 +375,34 @@ static int authorised_change(struct server *srv, struct db *db, struct http_requ
 	c->srv = srv;
 	c->req = req;
 	c->spot_id = s.id;
+	c->actor.user_id = req->user->user_id;
+	c->actor.peer = req->peer;
+	c->actor.now = server_now(srv);
+	c->actor.master = server_master_key(srv);
+	c->actor.keys = server_keys(srv);
+	/* Only under 'authorised' does leaving the list take the spot away. */
+	if (fn == authorised_remove_run && strcmp(s.policy, "authorised") == 0 &&
+	    server_site_key(srv, db, s.site_id, &c->actor.site_key) != 0) {
+		http_reply_error(rep, 500, "internal", "The revocation could not be signed; try "
+				 "again.");
+		return -1;
+	}
 	r = otp_guarded_write(srv, db, req->user->user_id, code, fn, c, &fr, &retry);
+	EVP_PKEY_free(c->actor.site_key);
+	c->actor.site_key = NULL;
 	if (r != 0) {
 		otp_reply_error(rep, r, retry);
 		return -1;
 	}
+	if (fr == -AUTHORISED_E_REVOKE) {
+		http_reply_error(rep, c->err.status != 0 ? c->err.status : 500,
+				 c->err.code != NULL ? c->err.code : "internal", "%s",
+				 c->err.detail[0] != '\0' ? c->err.detail :
+				 "The user's keys could not be revoked; try again.");
+		return -1;
+	}
+	if (c->revoked > 0)
+		server_wake_gateways(srv);
 	if (fr == -SPOT_E_NOUSER)
 		http_reply_error(rep, 404, "not_found", "There is no account with the phone "
 				 "number %s.", c->phone);

@@ -23,6 +23,7 @@
 #include "../../lib/ecies.h"
 #include "../../server/delivery.h"
 #include "../../server/key.h"
+#include "../../server/revocation.h"
 #include "../../server/routes.h"
 #include "../../server/share.h"
 #include "../../server/timerelay.h"
@@ -1066,6 +1067,44 @@ static void test_authorised_list(void **state)
 				   &f->owner, NULL, NULL), 404);
 	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit WHERE action IN "
 			       "('authorised_added', 'authorised_removed')"), 2);
+	/* Off the list of an 'authorised' spot: their key is revoked, and listed for the lock. */
+	assert_int_equal(count(f, "SELECT revoked FROM ekeys WHERE key_id = %u", k.ekey.key_id),
+			 1);
+	assert_int_equal(revocation_listed(f->r->t->db, k.site_id, k.ekey.key_id), 1);
+	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit WHERE action = 'authorised_removed' "
+			       "AND detail LIKE '%%(1 key revoked)'"), 1);
+}
+
+/* Under another policy the list decides nothing: leaving it takes no key away. */
+static void test_authorised_list_other_policy(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t pub[64], ct[4 + ECIES_OVERHEAD], plain[4];
+	struct key_issued k;
+	struct key_error err;
+	char path_user[24], body[128];
+	bool created;
+	int n;
+
+	snprintf(body, sizeof(body), "{\"phone\":\"%s\"}", f->friend.phone);
+	assert_int_equal(spot_call(f, "POST", "/v1/spots/{id}/authorised", NULL, &f->owner, body,
+				   NULL), 201);
+	must(db_begin(f->r->t->db) == 0);
+	must(key_reservation(f->r->t->db, f->r->t->master, f->friend.user_id, NOW, pub,
+			     &created) == 0);
+	must(db_commit(f->r->t->db) == 0);
+	wire_store_u32(plain, 101);
+	n = ecies_encrypt(pub, plain, 4, ct, sizeof(ct));
+	must(db_begin(f->r->t->db) == 0);
+	assert_int_equal(key_issue(f->r->t->db, f->r->t->master, f->friend.user_id, NOW, ct,
+				   (size_t)n, f->friend_dev.device_pub, &k, &err), 0);
+	must(db_commit(f->r->t->db) == 0);
+	snprintf(path_user, sizeof(path_user), "%lld", (long long)f->friend.user_id);
+	assert_int_equal(spot_call(f, "DELETE", "/v1/spots/{id}/authorised/{user_id}", path_user,
+				   &f->owner, NULL, NULL), 204);
+	assert_int_equal(count(f, "SELECT revoked FROM ekeys WHERE key_id = %u", k.ekey.key_id),
+			 0);
+	assert_int_equal(revocation_listed(f->r->t->db, k.site_id, k.ekey.key_id), 0);
 }
 
 int main(void)
@@ -1082,6 +1121,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_freeze_unfreeze, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_and_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_authorised_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_authorised_list_other_policy, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
