@@ -68,7 +68,7 @@ static const struct {
 };
 #define SERVER_METRICS_FIXED (sizeof(server_metric_table) / sizeof(server_metric_table[0]))
 
-/* A thread waiting in server_queue_enter_as(), on its own stack. */
+/* A thread waiting in server_queue_enter(), on its own stack. */
 struct server_waiter {
 	pthread_cond_t cond;
 	bool go;                     /* a place was handed to this waiter */
@@ -85,7 +85,6 @@ struct server_queue {
 	size_t places;               /* holders at most, >= 1 */
 	size_t held;                 /* holders now */
 	struct server_waiter *head, *tail;
-	struct server_waiter *urgent; /* the last urgent waiter, NULL for none */
 };
 
 struct server {
@@ -301,25 +300,7 @@ static void server_queue_destroy(struct server_queue *q)
 	pthread_mutex_destroy(&q->lock);
 }
 
-/* Puts w in the waiting line: at its end, or after the urgent waiters before it. */
-static void server_queue_line_up(struct server_queue *q, struct server_waiter *w, bool urgent)
-{
-	struct server_waiter **at = &q->head;
-
-	if (!urgent)
-		at = q->tail != NULL ? &q->tail->next : &q->head;
-	else if (q->urgent != NULL)
-		at = &q->urgent->next;
-	w->next = *at;
-	*at = w;
-	if (w->next == NULL)
-		q->tail = w;
-	if (urgent)
-		q->urgent = w;
-}
-
-/* Takes a place, waiting in line for one; an urgent caller goes before the others. */
-static void server_queue_enter_as(struct server_queue *q, bool urgent)
+static void server_queue_enter(struct server_queue *q)
 {
 	struct server_waiter w;
 
@@ -331,16 +312,16 @@ static void server_queue_enter_as(struct server_queue *q, bool urgent)
 	}
 	pthread_cond_init(&w.cond, NULL);
 	w.go = false;
-	server_queue_line_up(q, &w, urgent);
+	w.next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = &w;
+	else
+		q->head = &w;
+	q->tail = &w;
 	while (!w.go)
 		pthread_cond_wait(&w.cond, &q->lock);
 	pthread_mutex_unlock(&q->lock);
 	pthread_cond_destroy(&w.cond);
-}
-
-static void server_queue_enter(struct server_queue *q)
-{
-	server_queue_enter_as(q, false);
 }
 
 static void server_queue_leave(struct server_queue *q)
@@ -356,8 +337,6 @@ static void server_queue_leave(struct server_queue *q)
 		q->head = w->next;
 		if (q->head == NULL)
 			q->tail = NULL;
-		if (q->urgent == w)
-			q->urgent = NULL;
 		w->go = true;
 		pthread_cond_signal(&w->cond);
 	}
@@ -495,7 +474,7 @@ struct server_batch_call {
 	int sign_result;             /* sign's return */
 	int status;                  /* the transaction's: 0 committed, or -DB_E_* */
 	enum server_stage stage;     /* changed under batch_lock */
-	pthread_cond_t cond;         /* signalled at STAGE_SIGN and STAGE_DONE */
+	pthread_cond_t cond;         /* signalled at STAGE_DONE */
 	struct server_batch_call *next;
 };
 
