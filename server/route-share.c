@@ -186,6 +186,35 @@ static int route_share_run(struct db *db, void *ctx)
 	return c->verb->fn(db, &c->actor, c->id, &c->args, &c->out, &c->err);
 }
 
+/*
+ * Tells the event streams of the share's spot that the share changed: {"kind":"share",
+ * "site","spot","share_id","state","mode","received_at"}, without the people in it (a
+ * renter of the spot follows its stream too); the owner's screens read the rest. Nothing
+ * when `id` is no share the viewer may see (a key's revocation).
+ */
+static void route_share_announce(struct server *srv, struct db *db, int64_t id,
+				 int64_t viewer)
+{
+	static const char *const copied[] = { "site_id", "spot_id", "share_id", "state",
+					      "mode" };
+	static const char *const as[] = { "site", "spot", "share_id", "state", "mode" };
+	json_object *sh = share_json(db, id, viewer, server_now(srv)), *o, *v;
+	size_t i;
+
+	if (sh == NULL)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "kind", json_object_new_string("share"));
+	for (i = 0; o != NULL && i < sizeof(copied) / sizeof(copied[0]); i++)
+		if (json_object_object_get_ex(sh, copied[i], &v))
+			json_object_object_add(o, as[i], json_object_get(v));
+	json_object_object_add(o, "received_at", json_object_new_int64(server_now(srv)));
+	server_publish(srv, json_object_get_int64(json_object_object_get(o, "site")),
+		       json_object_get_int64(json_object_object_get(o, "spot")), o);
+	json_object_put(o);
+	json_object_put(sh);
+}
+
 static void route_share_actor(struct server *srv, const struct http_request *req,
 			      struct share_actor *a)
 {
@@ -270,6 +299,7 @@ static void route_share_act(struct server *srv, struct http_request *req,
 	}
 	if (c.out.message_id != 0 || c.out.serial != 0)
 		server_wake_gateways(srv);
+	route_share_announce(srv, db, c.id, req->user->user_id);
 	if (v->fn == route_share_accept_fn)
 		server_count(srv, "parkd_shares_accepted_total", 1);
 	if (c.out.serial != 0)
@@ -403,9 +433,11 @@ static void route_share_offer(struct server *srv, struct http_request *req,
 		otp_reply_error(rep, r, retry);
 	else if (fr != 0)
 		route_share_error(rep, &c.err);
-	else
+	else {
 		route_share_reply(srv, db, rep, c.out.pending ? 202 : 201, c.out.share_id,
 				  req->user->user_id);
+		route_share_announce(srv, db, c.out.share_id, req->user->user_id);
+	}
 	server_db_put(srv, db);
 }
 

@@ -129,6 +129,7 @@ static const struct {
 	{ "offline", N_("lock offline") },
 	{ "car_without_key", N_("car without a key") },
 	{ "override", N_("attendant override") },
+	{ "share", N_("share changed") },
 };
 
 const char *console_kind_label(const char *kind)

@@ -10,7 +10,7 @@
 
 const char *const eventlist_kinds[] = {
 	"unlocked", "locked", "car_arrived", "car_left", "forced", "jammed", "low_battery",
-	"lockout", "offline", "online", "override", "boot", "mgmt", "time_set", NULL,
+	"lockout", "offline", "online", "override", "boot", "mgmt", "time_set", "share", NULL,
 };
 
 void eventlist_init(struct eventlist *l)

@@ -296,11 +296,63 @@ static void test_refused_shares_store_nothing(void **state)
 	assert_string_equal(out, shares_before);
 }
 
+/* What the owner's event stream said of shares: each "share" event's share_id and state. */
+struct share_news {
+	pthread_mutex_t mu;
+	long ids[16];
+	char states[16][24];
+	int n;
+};
+
+static int on_share_news(void *arg, const char *event, const char *data)
+{
+	struct share_news *w = arg;
+	json_object *o;
+
+	if (strcmp(event, "share") != 0 || (o = json_tokener_parse(data)) == NULL)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	if (w->n < 16) {
+		w->ids[w->n] = (long)json_object_get_int64(json_object_object_get(o, "share_id"));
+		snprintf(w->states[w->n], sizeof(w->states[0]), "%s",
+			 json_object_get_string(json_object_object_get(o, "state")));
+		w->n++;
+	}
+	pthread_mutex_unlock(&w->mu);
+	json_object_put(o);
+	return 0;
+}
+
+/* Whether the owner's stream said share `id` went to `state`, waiting up to 5 s. */
+static bool share_news_has(struct share_news *w, long id, const char *state)
+{
+	double end = stack_now_ms() + 5000;
+	bool found = false;
+	int i;
+
+	while (!found && stack_now_ms() < end) {
+		pthread_mutex_lock(&w->mu);
+		for (i = 0; i < w->n; i++)
+			found |= w->ids[i] == id && strcmp(w->states[i], state) == 0;
+		pthread_mutex_unlock(&w->mu);
+		if (!found)
+			test_sleep_ms(20);
+	}
+	return found;
+}
+
 static void test_approval(void **state)
 {
+	static struct share_news news = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct stack_stream stream;
+	char token[160];
 	long pending, refused, shares_at_lock;
 
 	(void)state;
+	/* The owner's screens learn of every change of a share on the spot's stream. */
+	stack_login(&s, OWNER, token, sizeof(token));
+	memset(&stream, 0, sizeof(stream));
+	stack_stream_start(&s, &stream, token, "/v1/events", on_share_news, &news);
 	shares_at_lock = lock_num(SPOT_APPROVAL, "shares");
 	assert_int_equal(CTL(&renter1, "--json", "share", "104", RENTER2), 0);
 	assert_non_null(strstr(out, "\"pending_approval\""));
@@ -331,6 +383,11 @@ static void test_approval(void **state)
 	assert_int_equal(CTL(&family, "--json", "unlock", "104"), 1);
 	test_sleep_ms(1000);
 	assert_int_equal(lock_num(SPOT_APPROVAL, "shares"), shares_at_lock + 1);
+	assert_true(share_news_has(&news, pending, "pending_approval"));
+	assert_true(share_news_has(&news, pending, "offered"));
+	assert_true(share_news_has(&news, refused, "pending_approval"));
+	assert_true(share_news_has(&news, refused, "refused"));
+	stack_stream_stop(&stream);
 }
 
 /* The site's list as a phone holds it now (revocations.json), into *r. */
