@@ -685,14 +685,26 @@ static void console_link(struct console *c, const struct live_msg *m)
 	model_set_link(&c->model, links[m->state], m->detail, m->retry_ms, (int64_t)time(NULL));
 }
 
+/* True for a "share" event: a share of a followed spot was made or changed state. */
+static bool console_is_share_news(const struct live_msg *m)
+{
+	json_object *kind;
+
+	return m->kind == LIVE_EVENT && json_object_object_get_ex(m->json, "kind", &kind) &&
+	       json_object_is_type(kind, json_type_string) &&
+	       strcmp(json_object_get_string(kind), "share") == 0;
+}
+
 static void console_live(struct console *c)
 {
 	struct live_msg *list, *m;
+	bool share_news = false;
 
 	if (c->live == NULL)
 		return;
 	list = live_take(c->live);
 	for (m = list; m != NULL && c->live != NULL; m = m->next) {
+		share_news |= console_is_share_news(m);
 		if (m->kind == LIVE_SITE && model_set_site(&c->model, m->json) != 0)
 			console_say(c, true, _("The site's map cannot be shown: %s"),
 				    c->model.map_error);
@@ -705,6 +717,10 @@ static void console_live(struct console *c)
 		else if (m->kind == LIVE_LINK)
 			console_link(c, m);
 	}
+	/* An owner's lists of requests and members follow the shares as they change. */
+	if (share_news && c->live != NULL &&
+	    (c->screen == SCREEN_REQUESTS || c->screen == SCREEN_MEMBERS))
+		console_screens[c->screen]->reload(c);
 	if (c->trace == NULL) {
 		live_msg_free(list);
 		return;

@@ -286,7 +286,7 @@ static void test_refused_never_reaches_the_lock(void **state)
 	(void)state;
 	assert_true(before >= 1);
 	id = share_pending(NEIGHBOUR);
-	key("r");
+	/* No `r`: the request comes to the owner's screen by itself (the "share" event). */
 	wait_text(NEIGHBOUR, WAIT_MS);
 	select_row(NEIGHBOUR, "Asked");
 	key("d");
