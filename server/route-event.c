@@ -257,6 +257,9 @@ static void events_replay(struct server *srv, struct event_hub *hub, struct even
 	if (r == 0 && !more && len > 0 && (chunks = calloc(len, sizeof(*chunks))) == NULL)
 		r = -1;
 	for (i = 0; r == 0 && !more && i < len; i++) {
+		/* Marked, so that a client holding a newer state does not go back to it. */
+		json_object_object_add(json_object_array_get_idx(list, i), "replayed",
+				       json_object_new_boolean(1));
 		id = event_hub_chunk(json_object_array_get_idx(list, i), buf, sizeof(buf));
 		if (id > 0 && (chunks[count] = strdup(buf)) != NULL) {
 			count++;

@@ -47,6 +47,7 @@ struct live {
 	pthread_cond_t alarm_cond;       /* under mu: alarms_due, or cancel */
 	bool alarms_due;
 	bool up;                 /* this connection got its map */
+	int64_t last_id;         /* of the last stored event seen: a new stream resumes after it */
 	bool whole_site;
 	char site_path[LIVE_PATH_LEN], alarms_path[LIVE_PATH_LEN], events_path[LIVE_PATH_LEN];
 	char spots_path[LIVE_PATH_LEN];
@@ -234,7 +235,7 @@ static int live_ready(struct live *l)
 static int live_on_event(void *arg, const char *event, const char *data)
 {
 	struct live *l = arg;
-	json_object *ev, *kind;
+	json_object *ev, *kind, *id;
 	bool relevant;
 
 	if (atomic_load(&l->cancel) || atomic_exchange(&l->resync, 0))
@@ -251,6 +252,9 @@ static int live_on_event(void *arg, const char *event, const char *data)
 		json_object_put(ev);
 		return 0;
 	}
+	if (json_object_object_get_ex(ev, "id", &id) && json_object_is_type(id, json_type_int) &&
+	    json_object_get_int64(id) > l->last_id)
+		l->last_id = json_object_get_int64(id);
 	relevant = alarms_event_relevant(json_object_get_string(kind));
 	live_post_json(l, LIVE_EVENT, ev); /* ev is the message's now */
 	if (relevant && l->up)
@@ -260,9 +264,24 @@ static int live_on_event(void *arg, const char *event, const char *data)
 
 /* ---- the thread ---- */
 
+/*
+ * The stream's path: after a first connection, resuming after the last event seen, so
+ * that the event list has what happened while the link was down (the server marks those
+ * "replayed"; the map takes its state from the reload at "ready" instead).
+ */
+static const char *live_events_path(const struct live *l, char *path, size_t cap)
+{
+	if (l->last_id <= 0)
+		return l->events_path;
+	snprintf(path, cap, "%s%cafter=%" PRId64, l->events_path,
+		 strchr(l->events_path, '?') != NULL ? '&' : '?', l->last_id);
+	return path;
+}
+
 static void *live_main(void *arg)
 {
 	struct live *l = arg;
+	char path[LIVE_PATH_LEN + 32];
 	struct apiclient_error err;
 	unsigned attempt = 0;
 	long delay;
@@ -272,7 +291,8 @@ static void *live_main(void *arg)
 		live_post_link(l, LIVE_CONNECTING, 0, 0, "");
 		l->up = false;
 		memset(&err, 0, sizeof(err));
-		r = apiclient_stream(l->stream, l->events_path, 0, live_on_event, l, &err);
+		r = apiclient_stream(l->stream, live_events_path(l, path, sizeof(path)), 0,
+				     live_on_event, l, &err);
 		if (atomic_load(&l->cancel))
 			break;
 		if (r == -APICLIENT_E_HTTP && (err.status == 401 || err.status == 403)) {

@@ -60,12 +60,15 @@ int model_set_site(struct model *m, json_object *site)
 size_t model_apply_event(struct model *m, json_object *ev)
 {
 	struct eventlist_entry e;
+	json_object *replayed;
 	long r;
 
 	if (eventlist_parse(ev, &e) != 0)
 		return SITEMAP_NONE;
 	eventlist_add(&m->events, &e);
-	if (!m->have_map)
+	/* A replayed event is history: the map's state came afresh when the stream began. */
+	if (!m->have_map || (json_object_object_get_ex(ev, "replayed", &replayed) &&
+			     json_object_get_boolean(replayed)))
 		return SITEMAP_NONE;
 	r = sitemap_spot_update(&m->map, e.spot, ev);
 	return r >= 0 ? (size_t)r : SITEMAP_NONE;

@@ -58,8 +58,10 @@ int model_set_site(struct model *m, json_object *site);
 
 /*
  * One event of the stream: logged, and applied to its spot's state when the map has the
- * spot. Returns the spot's index; SITEMAP_NONE when the map does not have the spot, there
- * is no map yet, or the event does not parse (then it is not logged either).
+ * spot and the event is not "replayed" (sent again after a reconnection: older than the
+ * state read at the stream's start). Returns the spot's index; SITEMAP_NONE when the map
+ * does not have the spot, there is no map yet, the event is a replayed one, or it does
+ * not parse (then it is not logged either).
  */
 size_t model_apply_event(struct model *m, json_object *ev);
 

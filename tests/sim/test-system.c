@@ -187,6 +187,7 @@ struct subscriber {
 	char path[96];          /* the stream's; "/v1/events?site=1" when empty */
 	char kinds[64][32];
 	int64_t spots[64], seqs[64], ids[64];
+	bool replayed[64];      /* marked "replayed" by the server */
 	int n;
 	char resets[8][128];    /* the data of "reset" events */
 	int nresets;
@@ -220,6 +221,8 @@ static int on_event(void *arg, const char *event, const char *data)
 		/* A lock's event has its sequence; "online" and "offline" are the server's. */
 		s->seqs[s->n] = json_object_object_get_ex(j, "seq", NULL) ? get_int(j, "seq") : 0;
 		s->ids[s->n] = json_object_object_get_ex(j, "id", NULL) ? get_int(j, "id") : 0;
+		s->replayed[s->n] = json_object_object_get_ex(j, "replayed", NULL) &&
+				    json_object_get_boolean(json_object_object_get(j, "replayed"));
 		s->n++;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -818,6 +821,10 @@ static void test_stream_resumes(void **state)
 	ngot = seen_ids(&r, got);
 	assert_int_equal(ngot, nwant + 1);
 	assert_true(got[nwant] > want[nwant - 1]);
+	/* The missed ones are marked as such; the live one is not. */
+	for (i = 0; i < nwant; i++)
+		assert_true(r.replayed[i]);
+	assert_false(r.replayed[nwant]);
 	assert_int_equal(r.nresets, 0);
 	stop_subscriber(&r);
 

@@ -168,6 +168,29 @@ static void test_events_change_looks_and_log(void **state)
 	model_free(&m);
 }
 
+/* A replayed event goes to the log but leaves the state read at the stream's start. */
+static void test_replayed_events_are_history(void **state)
+{
+	const struct eventlist_entry *ev[4];
+	struct model m;
+
+	(void)state;
+	load(&m);
+	assert_int_equal(model_spot_look(&m, idx(&m, 102)), MAPTEXT_SPOT_FREE);
+	assert_int_equal(apply(&m, "{\"id\":40,\"site\":1,\"spot\":102,\"seq\":5,"
+			       "\"time\":1800000000,\"kind\":\"unlocked\",\"replayed\":true}"),
+			 SITEMAP_NONE);
+	assert_int_equal(model_spot_look(&m, idx(&m, 102)), MAPTEXT_SPOT_FREE);
+	assert_int_equal(eventlist_view(&m.events, ev, 4), 1);
+	assert_string_equal(ev[0]->kind, "unlocked");
+	/* "replayed": false, or a live one, is applied as ever. */
+	assert_int_equal(apply(&m, "{\"id\":41,\"site\":1,\"spot\":102,\"seq\":6,"
+			       "\"time\":1800000001,\"kind\":\"unlocked\",\"replayed\":false}"),
+			 idx(&m, 102));
+	assert_int_equal(model_spot_look(&m, idx(&m, 102)), MAPTEXT_SPOT_UNLOCKED);
+	model_free(&m);
+}
+
 static void test_events_before_map(void **state)
 {
 	struct model m;
@@ -343,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_site_taken),
 		cmocka_unit_test(test_bad_site_keeps_old_map),
 		cmocka_unit_test(test_events_change_looks_and_log),
+		cmocka_unit_test(test_replayed_events_are_history),
 		cmocka_unit_test(test_events_before_map),
 		cmocka_unit_test(test_spots_list_says_key_out),
 		cmocka_unit_test(test_server_alarm_marks_spot),
