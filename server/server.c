@@ -586,7 +586,7 @@ static int server_batch_sign(struct server *srv, struct server_batch_call *first
 	srv->sign_front = 0;
 	srv->sign_back = n;
 	if (n > 1)
-		pthread_cond_signal(&srv->sign_wake);
+		pthread_cond_broadcast(&srv->sign_wake); /* every signer: more than one core */
 	while (srv->sign_front < srv->sign_back) {
 		c = line[--srv->sign_back];
 		c->stage = STAGE_SIGNING;
