@@ -17,6 +17,8 @@
 
 #include "../lib/log.h"
 
+#define EVENT_HUB_CHUNK_MAX 2048 /* one event's SSE chunk, at most */
+
 #define EVENT_HUB_HELD_MAX 4096 /* events kept for a held subscriber; more: it is ended */
 
 /* A live event kept aside for a held subscriber. */
@@ -153,7 +155,12 @@ static bool wants(const struct event_sub *sub, int64_t site_id, int64_t spot_id)
 	       bsearch(&spot_id, sub->spots, sub->nspots, sizeof(*sub->spots), cmp_id) != NULL;
 }
 
-int64_t event_hub_chunk(json_object *ev, char *chunk, size_t cap)
+/*
+ * The SSE chunk of `ev` into chunk[0..cap): "id: ID\nevent: KIND\ndata: JSON\n\n" (no
+ * id line for an event without "id"). Returns the ID (0 for none), or -1 when it does
+ * not fit.
+ */
+static int64_t event_hub_chunk(json_object *ev, char *chunk, size_t cap)
 {
 	json_object *id = NULL, *kind = NULL;
 	int64_t v = 0;
@@ -223,14 +230,38 @@ void event_hub_publish(struct event_hub *h, int64_t site_id, int64_t spot_id, js
 	pthread_mutex_unlock(&h->mu);
 }
 
-void event_hub_release(struct event_hub *h, struct event_sub *sub, char *const *replay,
-		       size_t n, int64_t after)
+/* Pushes the stored events of `replay` marked "replayed"; the highest ID, or `after`. */
+static int64_t event_hub_push_replay(struct event_sub *sub, json_object *replay, int64_t after)
+{
+	char chunk[EVENT_HUB_CHUNK_MAX];
+	json_object *ev;
+	size_t i, n = replay != NULL ? json_object_array_length(replay) : 0;
+	int64_t id;
+
+	for (i = 0; i < n; i++) {
+		ev = json_object_array_get_idx(replay, i);
+		/* Marked, so that a client holding a newer state does not go back to it. */
+		json_object_object_add(ev, "replayed", json_object_new_boolean(1));
+		id = event_hub_chunk(ev, chunk, sizeof(chunk));
+		if (id < 0) {
+			log_error("event-hub: a replayed event does not fit a chunk");
+			continue;
+		}
+		(void)http_stream_push(sub->stream, chunk);
+		after = id > after ? id : after;
+	}
+	return after;
+}
+
+void event_hub_release(struct event_hub *h, struct event_sub *sub, json_object *replay,
+		       int64_t after, const char *reset)
 {
 	size_t i;
 
 	pthread_mutex_lock(&h->mu);
-	for (i = 0; i < n; i++)
-		(void)http_stream_push(sub->stream, replay[i]);
+	if (reset != NULL)
+		(void)http_stream_push(sub->stream, reset);
+	after = event_hub_push_replay(sub, replay, after);
 	sub->after = after;
 	for (i = 0; i < sub->nkept; i++)
 		if (sub->kept[i].id == 0 || sub->kept[i].id > after)

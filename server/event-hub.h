@@ -16,8 +16,6 @@
 
 #include "http-stream.h"
 
-#define EVENT_HUB_CHUNK_MAX 2048 /* one event's SSE chunk, at most */
-
 struct server;
 struct event_hub;
 struct event_sub;
@@ -54,21 +52,16 @@ void event_hub_attach(struct event_hub *h, struct event_sub *sub, struct http_st
 		      const char *hello, bool held);
 
 /*
- * Ends the hold of `sub`: pushes replay[0..n) (whole SSE chunks), then the events kept
- * meanwhile whose IDs are above `after` (those up to it were in the replay), and from
- * then on never an event with an ID up to `after`. When more events came meanwhile than
- * a subscriber may keep, the stream is ended after them (the client reconnects from the
- * last ID it saw). The caller must not use sub afterwards.
+ * Ends the hold of `sub`: pushes `reset` (a whole SSE chunk) when not NULL, then the
+ * stored events of `replay` (a JSON array of events as event_hub_publish() gets them, or
+ * NULL), each marked "replayed": true, then the events kept meanwhile whose IDs are above
+ * the highest replayed one (or `after`), and from then on never an event with an ID up
+ * to it. When more events came meanwhile than a subscriber may keep, the stream is ended
+ * after them (the client reconnects from the last ID it saw). The caller must not use
+ * sub afterwards.
  */
-void event_hub_release(struct event_hub *h, struct event_sub *sub, char *const *replay,
-		       size_t n, int64_t after);
-
-/*
- * The SSE chunk of `ev` into chunk[0..cap): "id: ID\nevent: KIND\ndata: JSON\n\n" (no
- * id line for an event without "id"). Returns the ID (0 for none), or -1 when it does
- * not fit.
- */
-int64_t event_hub_chunk(json_object *ev, char *chunk, size_t cap);
+void event_hub_release(struct event_hub *h, struct event_sub *sub, json_object *replay,
+		       int64_t after, const char *reset);
 
 /*
  * Pushes `ev` (borrowed) to every live subscriber of `site_id` or of `spot_id` as

@@ -242,41 +242,19 @@ static char *hello_chunk(int64_t site_id, const int64_t *spots, size_t n)
 static void events_replay(struct server *srv, struct event_hub *hub, struct event_sub *sub,
 			  int64_t after, int64_t site_id, const int64_t *spots, size_t n)
 {
-	char **chunks = NULL, reset[160], buf[EVENT_HUB_CHUNK_MAX];
-	json_object *list = NULL;
-	struct db *db = server_db_get(srv);
-	int64_t last = after, id;
-	size_t i, count = 0, len = 0;
-	bool more = false;
 	size_t max = (size_t)server_config(srv)->stream_replay_max;
+	struct db *db = server_db_get(srv);
+	json_object *list = NULL;
+	bool more = false;
+	char reset[128];
 	int r = db != NULL ? event_since(db, after, site_id, spots, n, max, &list, &more) : -1;
 
 	server_db_put(srv, db);
-	if (r == 0)
-		len = json_object_array_length(list);
-	if (r == 0 && !more && len > 0 && (chunks = calloc(len, sizeof(*chunks))) == NULL)
-		r = -1;
-	for (i = 0; r == 0 && !more && i < len; i++) {
-		/* Marked, so that a client holding a newer state does not go back to it. */
-		json_object_object_add(json_object_array_get_idx(list, i), "replayed",
-				       json_object_new_boolean(1));
-		id = event_hub_chunk(json_object_array_get_idx(list, i), buf, sizeof(buf));
-		if (id > 0 && (chunks[count] = strdup(buf)) != NULL) {
-			count++;
-			last = id > last ? id : last;
-		}
-	}
-	if (r != 0 || more) {
-		snprintf(reset, sizeof(reset), "event: reset\ndata: {\"after\":%" PRId64 ",\"reason\":"
-			 "\"%s\"}\n\n", after, r != 0 ? "unreadable" : "too_many");
-		chunks = realloc(chunks, sizeof(*chunks));
-		if (chunks != NULL && (chunks[0] = strdup(reset)) != NULL)
-			count = 1;
-	}
-	event_hub_release(hub, sub, chunks, count, last);
-	for (i = 0; i < count; i++)
-		free(chunks[i]);
-	free(chunks);
+	if (r != 0 || more)
+		snprintf(reset, sizeof(reset), "event: reset\ndata: {\"after\":%" PRId64
+			 ",\"reason\":\"%s\"}\n\n", after, r != 0 ? "unreadable" : "too_many");
+	event_hub_release(hub, sub, r == 0 && !more ? list : NULL, after,
+			  r != 0 || more ? reset : NULL);
 	json_object_put(list);
 }
 
