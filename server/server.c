@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,9 @@ static const struct {
 	{ "parkd_write_transactions_total", "transactions of the writer thread (group commits)" },
 	{ "parkd_write_calls_total", "writes the writer thread ran, in those transactions" },
 	{ "parkd_write_busy_microseconds_total", "time the writer spent in its transactions" },
+	{ "parkd_write_decide_microseconds_total", "of which deciding (checks, numbers, rows)" },
+	{ "parkd_write_sign_microseconds_total", "of which signing, beside the signer threads" },
+	{ "parkd_write_store_microseconds_total", "of which storing what was signed" },
 	{ "parkd_write_commit_microseconds_total", "of which in commits (written, not synced)" },
 	{ "parkd_write_syncs_total", "syncs of the writer's commits to disk (each for all since)" },
 	{ "parkd_write_sync_microseconds_total", "time the syncer spent syncing" },
@@ -474,7 +478,7 @@ struct server_batch_call {
 	int sign_result;             /* sign's return */
 	int status;                  /* the transaction's: 0 committed, or -DB_E_* */
 	enum server_stage stage;     /* changed under batch_lock */
-	pthread_cond_t cond;         /* signalled at STAGE_DONE */
+	sem_t done;                  /* posted at STAGE_DONE, with no lock held */
 	struct server_batch_call *next;
 };
 
@@ -628,7 +632,7 @@ static uint64_t server_usec(void)
 static void server_batch_run(struct server *srv, struct db *db, struct server_batch_call *first)
 {
 	struct server_batch_call *c;
-	uint64_t t0 = server_usec(), t1 = t0, n = 0;
+	uint64_t t0 = server_usec(), t1 = t0, t_sign = t0, t_store = t0, n = 0;
 	bool signed_all = true;
 	int r = -DB_E_IO;
 
@@ -637,8 +641,10 @@ static void server_batch_run(struct server *srv, struct db *db, struct server_ba
 		r = db_begin(db);
 		for (c = first; r == 0 && c != NULL; c = c->next, n++)
 			r = server_batch_one(db, c);
+		t_sign = server_usec();
 		if (r == 0 && (r = server_batch_sign(srv, first)) != 0)
 			signed_all = false; /* said so already */
+		t_store = server_usec();
 		if (r == 0)
 			r = server_batch_store(db, first);
 		t1 = server_usec();
@@ -656,18 +662,25 @@ static void server_batch_run(struct server *srv, struct db *db, struct server_ba
 	server_count(srv, "parkd_write_transactions_total", 1);
 	server_count(srv, "parkd_write_calls_total", n);
 	server_count(srv, "parkd_write_busy_microseconds_total", server_usec() - t0);
+	server_count(srv, "parkd_write_decide_microseconds_total", t_sign - t0);
+	server_count(srv, "parkd_write_sign_microseconds_total", t_store - t_sign);
+	server_count(srv, "parkd_write_store_microseconds_total", t1 - t_store);
 	server_count(srv, "parkd_write_commit_microseconds_total", server_usec() - t1);
 }
 
-/* Marks the calls first, ... answered. Under batch_lock. */
+/*
+ * Answers the calls first, ..., taken off every list. No lock is needed or held: each
+ * caller waits on its own semaphore, so the woken do not queue up for batch_lock behind
+ * the one who wakes them (a convoy that held up the writer and the arrivals).
+ */
 static void server_batch_answer(struct server_batch_call *first)
 {
 	struct server_batch_call *c, *next;
 
 	for (c = first; c != NULL; c = next) {
-		next = c->next; /* c is gone once its caller sees STAGE_DONE */
+		next = c->next; /* c is gone once its caller is woken */
 		c->stage = STAGE_DONE;
-		pthread_cond_signal(&c->cond);
+		sem_post(&c->done);
 	}
 }
 
@@ -705,10 +718,10 @@ static void *server_sync_main(void *arg)
 		}
 		server_count(srv, "parkd_write_syncs_total", 1);
 		server_count(srv, "parkd_write_sync_microseconds_total", server_usec() - t0);
+		server_batch_answer(list);
 		pthread_mutex_lock(&srv->batch_lock);
 		srv->synced = target;
 		pthread_cond_broadcast(&srv->sync_done);
-		server_batch_answer(list);
 	}
 	srv->sync_running = false;
 	pthread_cond_broadcast(&srv->sync_done);
@@ -840,17 +853,18 @@ static int server_batch_queue(struct server *srv, struct server_batch_call *c)
 	return 0;
 }
 
-/* The caller's part: waits until its call is answered. Under batch_lock. */
-static void server_batch_wait(struct server *srv, struct server_batch_call *c)
+/* The caller's part: waits until its call is answered. No lock held. */
+static void server_batch_wait(struct server_batch_call *c)
 {
-	while (c->stage != STAGE_DONE)
-		pthread_cond_wait(&c->cond, &srv->batch_lock);
+	while (sem_wait(&c->done) != 0)
+		; /* EINTR: a signal handler ran */
 }
 
 int server_write_staged(struct server *srv, const struct server_write_ops *ops, void *ctx,
 			int *result)
 {
 	struct server_batch_call c;
+	bool queued;
 
 	memset(&c, 0, sizeof(c));
 	c.ops = ops;
@@ -858,13 +872,14 @@ int server_write_staged(struct server *srv, const struct server_write_ops *ops, 
 	c.status = -DB_E_IO;
 	c.stage = STAGE_QUEUED;
 	*result = 0;
-	if (pthread_cond_init(&c.cond, NULL) != 0)
+	if (sem_init(&c.done, 0, 0) != 0)
 		return -DB_E_IO;
 	pthread_mutex_lock(&srv->batch_lock);
-	if (server_batch_queue(srv, &c) == 0)
-		server_batch_wait(srv, &c);
+	queued = server_batch_queue(srv, &c) == 0;
 	pthread_mutex_unlock(&srv->batch_lock);
-	pthread_cond_destroy(&c.cond);
+	if (queued)
+		server_batch_wait(&c);
+	sem_destroy(&c.done);
 	*result = c.result;
 	return c.status;
 }

@@ -350,8 +350,10 @@ int main(int argc, char **argv)
 		"parkd_write_transactions_total", "parkd_write_calls_total",
 		"parkd_write_busy_microseconds_total", "parkd_write_commit_microseconds_total",
 		"parkd_write_syncs_total", "parkd_write_sync_microseconds_total",
+		"parkd_write_decide_microseconds_total", "parkd_write_sign_microseconds_total",
+		"parkd_write_store_microseconds_total",
 	};
-	double writer[6];
+	double writer[9];
 	char token[160], first_error[400] = "";
 	long ok = 0, failed = 0, round_ok;
 	int i, j, round;
@@ -375,7 +377,7 @@ int main(int argc, char **argv)
 		if (pthread_create(&k[i].thread, NULL, issue_client_main, &k[i]) != 0)
 			stack_die("cannot start client %d", i);
 	usleep(ISSUE_WARMUP_MS * 1000);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 9; i++)
 		writer[i] = -(double)stack_metric(&s, writer_names[i]);
 	for (round = 0; round < ISSUE_ROUNDS; round++) {
 		if (round > 0) {
@@ -400,7 +402,7 @@ int main(int argc, char **argv)
 		bound[round] = issue_bound_rate(&in, ISSUE_BOUND_THREADS, ISSUE_MEASURE_MS);
 		ratio[round] = bound[round] > 0 ? 100.0 * rate[round] / bound[round] : 0;
 	}
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 9; i++)
 		writer[i] += (double)stack_metric(&s, writer_names[i]);
 	issue_set_phase(ISSUE_DONE, round);
 	memset(&lat, 0, sizeof(lat));
@@ -459,6 +461,10 @@ int main(int argc, char **argv)
 		       writer[2] / writer[1]);
 		printf("  %-50s %10.2f\n", "writer: commit time per transaction (ms, mean)",
 		       writer[3] / writer[0] / 1000.0);
+		printf("  %-50s %.0f, %.0f, %.0f, %.0f\n",
+		       "writer per issuance (us): decide, sign, store, commit",
+		       writer[6] / writer[1], writer[7] / writer[1], writer[8] / writer[1],
+		       writer[3] / writer[1]);
 	}
 	if (writer[4] > 0)
 		printf("  %-50s %10.2f  (%.1f transactions each)\n",
