@@ -350,7 +350,8 @@ _fuzz: $(FUZZ_BINS)
 # bench-console draws the console's map without a server (its rule is in parkconsole's block).
 BENCH_SYSTEM := issue events delivery phone share console-storm
 BENCH_SYSTEM_BINS := $(addprefix build/bench/bench-,$(BENCH_SYSTEM))
-BENCH_SUPPORT_OBJ := $(call to_obj,tests/bench/bench-stats.c tests/bench/bench-http.c)
+BENCH_SUPPORT_OBJ := $(call to_obj,tests/bench/bench-stats.c tests/bench/bench-http.c \
+				      tests/bench/bench-threads.c)
 BENCH_BINS := build/bench/bench-unlock $(BENCH_SYSTEM_BINS) build/bench/bench-console
 
 build/bench/bench-unlock: $(OBJ)/tests/bench/bench-unlock.o $(TEST_LINK)

@@ -27,6 +27,7 @@
 #include "../../lib/signer.h"
 #include "bench-http.h"
 #include "bench-stats.h"
+#include "bench-threads.h"
 #include "../support/test-stack.h"
 
 #define ISSUE_CLIENTS 64
@@ -341,6 +342,7 @@ int main(int argc, char **argv)
 	static struct issue_client k[ISSUE_CLIENTS];
 	static struct issue_crypto in;
 	static double steps[ISSUE_STEPS][ISSUE_OPS_SAMPLES];
+	static struct bench_threads th_sum, th0, th1;
 	struct bench_stats lat;
 	struct apiclient *admin;
 	double rate[ISSUE_ROUNDS], bound[ISSUE_ROUNDS], ratio[ISSUE_ROUNDS];
@@ -386,6 +388,8 @@ int main(int argc, char **argv)
 		}
 		c0 = stack_cpu_s(s.parkd_pid);
 		c1 = stack_cpu_s(getpid());
+		if (bench_threads_read(s.parkd_pid, &th0) != 0)
+			stack_die("cannot read parkd's threads in /proc");
 		t0 = stack_now_ms();
 		issue_set_phase(ISSUE_MEASURE, round);
 		usleep(ISSUE_MEASURE_MS * 1000);
@@ -393,6 +397,9 @@ int main(int argc, char **argv)
 		t0 = stack_now_ms() - t0;
 		window_ms += t0;
 		cpu_server += stack_cpu_s(s.parkd_pid) - c0;
+		if (bench_threads_read(s.parkd_pid, &th1) != 0)
+			stack_die("cannot read parkd's threads in /proc");
+		bench_threads_add_diff(&th_sum, &th0, &th1);
 		cpu_client += stack_cpu_s(getpid()) - c1;
 		issue_drain();
 		for (round_ok = 0, i = 0; i < ISSUE_CLIENTS; i++)
@@ -466,6 +473,8 @@ int main(int argc, char **argv)
 		       writer[6] / writer[1], writer[7] / writer[1], writer[8] / writer[1],
 		       writer[3] / writer[1]);
 	}
+	printf("  parkd's threads by name, per issuance (us, summed over the threads of a name):\n");
+	bench_threads_print(&th_sum, (double)ok);
 	if (writer[4] > 0)
 		printf("  %-50s %10.2f  (%.1f transactions each)\n",
 		       "syncer: fdatasync time (ms, mean)", writer[5] / writer[4] / 1000.0,
