@@ -467,7 +467,6 @@ enum server_stage {
 	STAGE_SIGN,    /* decided: to be signed by the writer or a signer */
 	STAGE_SIGNING, /* being signed by one of them */
 	STAGE_SIGNED,  /* signed (sign_result): the writer may store it */
-	STAGE_DONE,    /* status is final: the caller may return */
 };
 
 /* A call of server_write_staged(), on its caller's stack. */
@@ -478,7 +477,7 @@ struct server_batch_call {
 	int sign_result;             /* sign's return */
 	int status;                  /* the transaction's: 0 committed, or -DB_E_* */
 	enum server_stage stage;     /* changed under batch_lock */
-	sem_t done;                  /* posted at STAGE_DONE, with no lock held */
+	sem_t done;                  /* posted once status is final, with no lock held */
 	struct server_batch_call *next;
 };
 
@@ -679,7 +678,6 @@ static void server_batch_answer(struct server_batch_call *first)
 
 	for (c = first; c != NULL; c = next) {
 		next = c->next; /* c is gone once its caller is woken */
-		c->stage = STAGE_DONE;
 		sem_post(&c->done);
 	}
 }
