@@ -187,13 +187,13 @@ static int route_share_run(struct db *db, void *ctx)
 }
 
 /*
- * Tells the event streams of the share's spot that the share changed: {"kind":"share",
- * "site","spot","share_id","state","mode","received_at"}, without the people in it (a
- * renter of the spot follows its stream too); the owner's screens read the rest. Nothing
- * when `id` is no share the viewer may see (a key's revocation).
+ * What the event streams of the share's spot are told when the share changes:
+ * {"kind":"share","site","spot","share_id","state","mode","received_at"}, without the
+ * people in it (a renter of the spot follows its stream too); the owner's screens read
+ * the rest. NULL when `id` is no share the viewer may see (a key's revocation).
  */
-static void route_share_announce(struct server *srv, struct db *db, int64_t id,
-				 int64_t viewer)
+static json_object *route_share_news(struct server *srv, struct db *db, int64_t id,
+				     int64_t viewer)
 {
 	static const char *const copied[] = { "site_id", "spot_id", "share_id", "state",
 					      "mode" };
@@ -202,17 +202,25 @@ static void route_share_announce(struct server *srv, struct db *db, int64_t id,
 	size_t i;
 
 	if (sh == NULL)
-		return;
+		return NULL;
 	o = json_object_new_object();
 	json_object_object_add(o, "kind", json_object_new_string("share"));
 	for (i = 0; o != NULL && i < sizeof(copied) / sizeof(copied[0]); i++)
 		if (json_object_object_get_ex(sh, copied[i], &v))
 			json_object_object_add(o, as[i], json_object_get(v));
+	json_object_put(sh);
+	return o;
+}
+
+/* Publishes news of route_share_news() (NULL: nothing), stamped now, and drops it. */
+static void route_share_publish(struct server *srv, json_object *o)
+{
+	if (o == NULL)
+		return;
 	json_object_object_add(o, "received_at", json_object_new_int64(server_now(srv)));
 	server_publish(srv, json_object_get_int64(json_object_object_get(o, "site")),
 		       json_object_get_int64(json_object_object_get(o, "spot")), o);
 	json_object_put(o);
-	json_object_put(sh);
 }
 
 static void route_share_actor(struct server *srv, const struct http_request *req,
@@ -245,6 +253,7 @@ static void route_share_act(struct server *srv, struct http_request *req,
 	const char *code = NULL;
 	struct db *db;
 	EVP_PKEY *key = NULL;
+	json_object *gone = NULL; /* the news of a share being removed */
 	int64_t site_id = 0, retry = 0;
 	int r, fr = 0;
 
@@ -285,6 +294,9 @@ static void route_share_act(struct server *srv, struct http_request *req,
 	}
 	route_share_actor(srv, req, &c.actor);
 	c.actor.site_key = key;
+	/* A removed share is listed nowhere afterwards: its news is read before. */
+	if (v->fn == route_share_remove_fn)
+		gone = route_share_news(srv, db, c.id, req->user->user_id);
 	r = otp_guarded_write(srv, db, v->otp ? req->user->user_id : 0, code, route_share_run,
 			      &c, &fr, &retry);
 	if (r != 0) {
@@ -299,7 +311,13 @@ static void route_share_act(struct server *srv, struct http_request *req,
 	}
 	if (c.out.message_id != 0 || c.out.serial != 0)
 		server_wake_gateways(srv);
-	route_share_announce(srv, db, c.id, req->user->user_id);
+	if (gone != NULL) {
+		json_object_object_add(gone, "state", json_object_new_string("removed"));
+		route_share_publish(srv, gone);
+		gone = NULL;
+	} else {
+		route_share_publish(srv, route_share_news(srv, db, c.id, req->user->user_id));
+	}
 	if (v->fn == route_share_accept_fn)
 		server_count(srv, "parkd_shares_accepted_total", 1);
 	if (c.out.serial != 0)
@@ -311,6 +329,7 @@ static void route_share_act(struct server *srv, struct http_request *req,
 	else
 		route_share_reply(srv, db, rep, v->status, c.id, req->user->user_id);
 out:
+	json_object_put(gone);
 	EVP_PKEY_free(key);
 	server_db_put(srv, db);
 }
@@ -436,7 +455,8 @@ static void route_share_offer(struct server *srv, struct http_request *req,
 	else {
 		route_share_reply(srv, db, rep, c.out.pending ? 202 : 201, c.out.share_id,
 				  req->user->user_id);
-		route_share_announce(srv, db, c.out.share_id, req->user->user_id);
+		route_share_publish(srv, route_share_news(srv, db, c.out.share_id,
+							  req->user->user_id));
 	}
 	server_db_put(srv, db);
 }

@@ -387,6 +387,14 @@ static void test_approval(void **state)
 	assert_true(share_news_has(&news, pending, "offered"));
 	assert_true(share_news_has(&news, refused, "pending_approval"));
 	assert_true(share_news_has(&news, refused, "refused"));
+	/* The owner removes the refused share: listed nowhere, and the stream says so. */
+	{
+		char id[24];
+
+		snprintf(id, sizeof(id), "%ld", refused);
+		assert_int_equal(CTL(&owner, "revoke", id), 0);
+	}
+	assert_true(share_news_has(&news, refused, "removed"));
 	stack_stream_stop(&stream);
 }
 
