@@ -107,9 +107,11 @@ struct server {
 	pthread_cond_t batch_cond;       /* a call was queued, or batch_stop was set */
 	pthread_cond_t batch_signed;     /* batch_signing dropped to 0 */
 	size_t batch_signing;            /* calls of the batch still signing */
-	/* The batch being signed: the writer takes calls from the back, the signers from the front. */
+	/* The batch being signed: calls join at the back as decided; signers take the front. */
 	struct server_batch_call **sign_line;
 	size_t sign_front, sign_back;
+	size_t sign_added;               /* calls put in the line, signed or not */
+	size_t signers_idle;             /* signers waiting on sign_wake */
 	pthread_cond_t sign_wake;        /* a batch to sign, or sign_stop */
 	bool sign_stop;
 	size_t nsigners;
@@ -515,9 +517,9 @@ static void server_batch_sign_one(struct server *srv, struct server_batch_call *
 }
 
 /*
- * A signer: a thread beside the writer that signs calls of the batch from the front
- * while the writer signs from the back, so that a batch's signatures take every core
- * without waking each caller (one wake-up a batch, not one a call).
+ * A signer: a thread beside the writer that signs the batch's calls from the front as
+ * the writer decides them, so that their signatures are made while the writer goes on
+ * deciding (it signs from the back only once it has decided them all).
  */
 static void *server_signer_main(void *arg)
 {
@@ -528,8 +530,11 @@ static void *server_signer_main(void *arg)
 	pthread_mutex_lock(&srv->batch_lock);
 	for (;;) {
 		while (!srv->sign_stop &&
-		       (srv->sign_line == NULL || srv->sign_front >= srv->sign_back))
+		       (srv->sign_line == NULL || srv->sign_front >= srv->sign_back)) {
+			srv->signers_idle++;
 			pthread_cond_wait(&srv->sign_wake, &srv->batch_lock);
+			srv->signers_idle--;
+		}
 		if (srv->sign_stop)
 			break;
 		c = srv->sign_line[srv->sign_front++];
@@ -566,42 +571,52 @@ static void server_signers_stop(struct server *srv)
 	srv->nsigners = 0;
 }
 
-/*
- * Signs the decided calls of a batch, the writer from the last one back and the signers
- * from the first one on. 0, or -DB_E_IO when a signature failed (the whole transaction
- * is then undone).
- */
-static int server_batch_sign(struct server *srv, struct server_batch_call *first)
+/* Opens the batch's line of calls to sign, empty: `line` holds SERVER_BATCH_MAX. */
+static void server_batch_sign_open(struct server *srv, struct server_batch_call **line)
 {
-	struct server_batch_call *c, *line[SERVER_BATCH_MAX];
-	size_t n = 0;
+	pthread_mutex_lock(&srv->batch_lock);
+	srv->sign_line = line;
+	srv->sign_front = srv->sign_back = srv->sign_added = 0;
+	pthread_mutex_unlock(&srv->batch_lock);
+}
+
+/* Puts decided call c at the back of the line, waking an idle signer for it. */
+static void server_batch_sign_add(struct server *srv, struct server_batch_call *c)
+{
+	pthread_mutex_lock(&srv->batch_lock);
+	c->stage = STAGE_SIGN;
+	srv->batch_signing++;
+	srv->sign_line[srv->sign_back++] = c;
+	srv->sign_added++;
+	if (srv->signers_idle > 0)
+		pthread_cond_signal(&srv->sign_wake);
+	pthread_mutex_unlock(&srv->batch_lock);
+}
+
+/*
+ * Signs what is left in the line from the back, waits for the signers' last calls and
+ * closes the line. 0, or -DB_E_IO when a signature failed (the whole transaction is then
+ * undone and its calls tried again).
+ */
+static int server_batch_sign_close(struct server *srv)
+{
+	struct server_batch_call *c;
+	size_t i;
 	int r = 0;
 
 	pthread_mutex_lock(&srv->batch_lock);
-	for (c = first; c != NULL && n < SERVER_BATCH_MAX; c = c->next) {
-		if (!server_batch_goes_on(c))
-			continue;
-		c->stage = STAGE_SIGN;
-		srv->batch_signing++;
-		line[n++] = c;
-	}
-	srv->sign_line = line;
-	srv->sign_front = 0;
-	srv->sign_back = n;
-	if (n > 1)
-		pthread_cond_broadcast(&srv->sign_wake); /* every signer: more than one core */
 	while (srv->sign_front < srv->sign_back) {
-		c = line[--srv->sign_back];
+		c = srv->sign_line[--srv->sign_back];
 		c->stage = STAGE_SIGNING;
 		server_batch_sign_one(srv, c);
 	}
 	while (srv->batch_signing > 0)
 		pthread_cond_wait(&srv->batch_signed, &srv->batch_lock);
+	for (i = 0; i < srv->sign_added; i++)
+		if (srv->sign_line[i]->sign_result != 0)
+			r = -DB_E_IO;
 	srv->sign_line = NULL;
 	pthread_mutex_unlock(&srv->batch_lock);
-	for (c = first; c != NULL; c = c->next)
-		if (server_batch_goes_on(c) && c->sign_result != 0)
-			r = -DB_E_IO;
 	if (r != 0)
 		log_warn("group commit: a signature failed; the batch is undone and retried");
 	return r;
@@ -632,17 +647,25 @@ static void server_batch_run(struct server *srv, struct db *db, struct server_ba
 {
 	struct server_batch_call *c;
 	uint64_t t0 = server_usec(), t1 = t0, t_sign = t0, t_store = t0, n = 0;
+	struct server_batch_call *line[SERVER_BATCH_MAX];
 	bool signed_all = true;
-	int r = -DB_E_IO;
+	int r = -DB_E_IO, r2;
 
 	if (db != NULL) {
 		server_write_begin(srv);
 		r = db_begin(db);
-		for (c = first; r == 0 && c != NULL; c = c->next, n++)
+		server_batch_sign_open(srv, line);
+		for (c = first; r == 0 && c != NULL; c = c->next, n++) {
 			r = server_batch_one(db, c);
+			if (r == 0 && server_batch_goes_on(c))
+				server_batch_sign_add(srv, c);
+		}
 		t_sign = server_usec();
-		if (r == 0 && (r = server_batch_sign(srv, first)) != 0)
+		/* Closed whatever happened: the signers must be done with the calls. */
+		if ((r2 = server_batch_sign_close(srv)) != 0 && r == 0) {
+			r = r2;
 			signed_all = false; /* said so already */
+		}
 		t_store = server_usec();
 		if (r == 0)
 			r = server_batch_store(db, first);

@@ -72,10 +72,10 @@ int server_write_batched(struct server *srv, int (*fn)(struct db *db, void *ctx)
 /*
  * The same in three steps, for writes that sign what they store: decide(db, ctx) on the
  * writer in its savepoint as fn above (reads, decisions, numbers taken, rows the other
- * calls of the batch must see); then, once every call of the batch has decided,
- * sign(ctx) with no database, the writer and one signer thread per other core sharing
- * the batch's signatures; then store(db, ctx) on the writer, in the same transaction,
- * before the commit. sign and store run only when decide returned 0. A sign that
+ * calls of the batch must see); sign(ctx) with no database on a signer thread (one
+ * per other core) as soon as the call has decided, while the writer decides the next
+ * ones, and on the writer for those left once all have decided; then store(db, ctx) on
+ * the writer, in the same transaction, before the commit. sign and store run only when decide returned 0. A sign that
  * returns nonzero, or a store that returns a -DB_E_*, undoes the whole transaction:
  * every call of the batch gets -DB_E_IO (or that error) and may be queued again.
  */
