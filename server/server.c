@@ -463,14 +463,6 @@ void server_cpu_end(struct server *srv)
 
 /* ---- group commit ---- */
 
-/* Where a call of server_write_staged() is. */
-enum server_stage {
-	STAGE_QUEUED,  /* waiting for the writer, or in its decide step */
-	STAGE_SIGN,    /* decided: to be signed by the writer or a signer */
-	STAGE_SIGNING, /* being signed by one of them */
-	STAGE_SIGNED,  /* signed (sign_result): the writer may store it */
-};
-
 /* A call of server_write_staged(), on its caller's stack. */
 struct server_batch_call {
 	const struct server_write_ops *ops;
@@ -478,7 +470,6 @@ struct server_batch_call {
 	int result;                  /* decide's return */
 	int sign_result;             /* sign's return */
 	int status;                  /* the transaction's: 0 committed, or -DB_E_* */
-	enum server_stage stage;     /* changed under batch_lock */
 	sem_t done;                  /* posted once status is final, with no lock held */
 	struct server_batch_call *next;
 };
@@ -505,13 +496,12 @@ static bool server_batch_goes_on(const struct server_batch_call *c)
 	return c->result == 0 && c->ops->sign != NULL;
 }
 
-/* Signs c, claimed (STAGE_SIGNING) under batch_lock, which is held again on return. */
+/* Signs c, taken off the line under batch_lock, which is held again on return. */
 static void server_batch_sign_one(struct server *srv, struct server_batch_call *c)
 {
 	pthread_mutex_unlock(&srv->batch_lock);
 	c->sign_result = c->ops->sign(c->ctx);
 	pthread_mutex_lock(&srv->batch_lock);
-	c->stage = STAGE_SIGNED;
 	if (--srv->batch_signing == 0)
 		pthread_cond_signal(&srv->batch_signed);
 }
@@ -538,7 +528,6 @@ static void *server_signer_main(void *arg)
 		if (srv->sign_stop)
 			break;
 		c = srv->sign_line[srv->sign_front++];
-		c->stage = STAGE_SIGNING;
 		server_batch_sign_one(srv, c);
 	}
 	pthread_mutex_unlock(&srv->batch_lock);
@@ -584,7 +573,6 @@ static void server_batch_sign_open(struct server *srv, struct server_batch_call 
 static void server_batch_sign_add(struct server *srv, struct server_batch_call *c)
 {
 	pthread_mutex_lock(&srv->batch_lock);
-	c->stage = STAGE_SIGN;
 	srv->batch_signing++;
 	srv->sign_line[srv->sign_back++] = c;
 	srv->sign_added++;
@@ -607,7 +595,6 @@ static int server_batch_sign_close(struct server *srv)
 	pthread_mutex_lock(&srv->batch_lock);
 	while (srv->sign_front < srv->sign_back) {
 		c = srv->sign_line[--srv->sign_back];
-		c->stage = STAGE_SIGNING;
 		server_batch_sign_one(srv, c);
 	}
 	while (srv->batch_signing > 0)
@@ -891,7 +878,6 @@ int server_write_staged(struct server *srv, const struct server_write_ops *ops, 
 	c.ops = ops;
 	c.ctx = ctx;
 	c.status = -DB_E_IO;
-	c.stage = STAGE_QUEUED;
 	*result = 0;
 	if (sem_init(&c.done, 0, 0) != 0)
 		return -DB_E_IO;
