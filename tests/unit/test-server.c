@@ -220,6 +220,7 @@ struct staged_arg {
 	bool out_of_order;
 	atomic_int *signing;       /* signs running now, over all calls */
 	atomic_int *most;          /* the most that ran at once */
+	bool saw_signing;          /* decide ran while another call's sign ran */
 };
 
 /* The row with a blank mark, which the batch's later decides can see. */
@@ -229,6 +230,8 @@ static int staged_decide(struct db *db, void *ctx)
 
 	a->out_of_order |= a->steps != 0;
 	a->steps = 1;
+	usleep(1000); /* long enough for a signer to start on the batch's earlier calls */
+	a->saw_signing = atomic_load(a->signing) > 0;
 	if (db_exec(db, "INSERT INTO batch_rows (n) VALUES ($1)", "i", a->n) != 0)
 		return -100;
 	return a->decide_ret;
@@ -317,8 +320,9 @@ static void staged_run(struct fixture *f, struct staged_thread *t, int count, co
 
 /*
  * Decide, sign, store in order for every call that decided yes, signs of a batch at the
- * same time (the writer and a signer, when there is more than one core), a refusal
- * undone on its own; durable on return.
+ * same time (the writer and a signer, when there is more than one core) and begun while
+ * the writer still decides the batch's later calls, a refusal undone on its own;
+ * durable on return.
  */
 static void test_staged_steps(void **state)
 {
@@ -326,10 +330,10 @@ static void test_staged_steps(void **state)
 	static const int refuse[THREADS] = { 0, 0, 5, 0, 0, 0, 5, 0 };
 	struct staged_thread t[THREADS];
 	atomic_int most;
-	int i, overlapped = 0, round;
+	int i, overlapped = 0, streamed = 0, round;
 
 	/* Signs overlap when the calls share a batch; a few tries make one certain. */
-	for (round = 0; round < 5 && !overlapped; round++) {
+	for (round = 0; round < 5 && !(overlapped && streamed); round++) {
 		assert_int_equal(db_exec(f->t->db, "DELETE FROM batch_rows", NULL), 0);
 		staged_run(f, t, THREADS, refuse, -1, &most);
 		for (i = 0; i < THREADS; i++) {
@@ -340,10 +344,14 @@ static void test_staged_steps(void **state)
 			assert_int_equal(rows(f, -(2000 + i)), refuse[i] == 0 ? 1 : 0);
 			assert_int_equal(rows(f, 2000 + i), 0);
 		}
-		overlapped = atomic_load(&most) > 1;
+		overlapped |= atomic_load(&most) > 1;
+		for (i = 0; i < THREADS; i++)
+			streamed |= t[i].a.saw_signing;
 	}
-	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
 		assert_true(overlapped);
+		assert_true(streamed); /* a signer did not wait for the whole batch's decides */
+	}
 	/* Each call was answered after the syncer synced its transaction. */
 	assert_true(metric(f, "parkd_write_syncs_total") >= 1);
 	assert_true(metric(f, "parkd_write_syncs_total") <= metric(f,
