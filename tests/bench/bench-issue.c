@@ -311,7 +311,10 @@ static void issue_client_init(struct stack *s, struct issue_client *k, int i)
 		stack_die("driver %d: cannot connect", i);
 }
 
-/* Site 1: ISSUE_SPOTS_EACH spots per driver, made-up lock keys (no lock runs), one gateway that is idle. */
+/*
+ * Site 1: ISSUE_SPOTS_EACH spots per driver, made-up lock keys (no lock runs), one
+ * gateway that is idle.
+ */
 static void issue_site(struct stack *s, struct apiclient *admin)
 {
 	struct stack_garage g;
@@ -368,7 +371,7 @@ int main(int argc, char **argv)
 		"parkd_write_decide_microseconds_total", "parkd_write_sign_microseconds_total",
 		"parkd_write_store_microseconds_total",
 	};
-	double writer[9];
+	double writer[sizeof(writer_names) / sizeof(writer_names[0])];
 	char token[160], first_error[400] = "";
 	long ok = 0, failed = 0, round_ok;
 	int i, j, round;
@@ -392,7 +395,7 @@ int main(int argc, char **argv)
 		if (pthread_create(&k[i].thread, NULL, issue_client_main, &k[i]) != 0)
 			stack_die("cannot start client %d", i);
 	usleep(ISSUE_WARMUP_MS * 1000);
-	for (i = 0; i < 9; i++)
+	for (i = 0; i < (int)(sizeof(writer) / sizeof(writer[0])); i++)
 		writer[i] = -(double)stack_metric(&s, writer_names[i]);
 	for (round = 0; round < ISSUE_ROUNDS; round++) {
 		if (round > 0) {
@@ -422,7 +425,7 @@ int main(int argc, char **argv)
 		bound[round] = issue_bound_rate(&in, ISSUE_BOUND_THREADS, ISSUE_MEASURE_MS);
 		ratio[round] = bound[round] > 0 ? 100.0 * rate[round] / bound[round] : 0;
 	}
-	for (i = 0; i < 9; i++)
+	for (i = 0; i < (int)(sizeof(writer) / sizeof(writer[0])); i++)
 		writer[i] += (double)stack_metric(&s, writer_names[i]);
 	issue_set_phase(ISSUE_DONE, round);
 	memset(&lat, 0, sizeof(lat));

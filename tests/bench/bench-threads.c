@@ -106,7 +106,7 @@ void bench_threads_print(const struct bench_threads *sum, double ops)
 	for (i = 0; i < sum->n; i++) {
 		if (sum->g[i].run_us / ops < 0.05)
 			continue; /* idle threads: the listener, the main thread */
-		printf("    %-20s (%3.0f threads) %8.1f on a core %8.1f waiting for one\n",
+		printf("    %-20s (%3d threads) %8.1f on a core %8.1f waiting for one\n",
 		       sum->g[i].name, sum->g[i].threads, sum->g[i].run_us / ops,
 		       sum->g[i].wait_us / ops);
 		run += sum->g[i].run_us;

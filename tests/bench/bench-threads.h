@@ -16,7 +16,7 @@ struct bench_thread_group {
 	char name[BENCH_THREAD_NAME];
 	double run_us;   /* on a core */
 	double wait_us;  /* runnable, waiting for a core */
-	double threads;  /* in the snapshot */
+	int threads;     /* in the snapshot (the most seen, in a sum) */
 };
 
 struct bench_threads {
