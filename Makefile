@@ -76,7 +76,7 @@ PARKLOCKD_MAIN := lockfw/host/main.c
 # ---- the key server parkd (server/) and the gateway parkgw (gateway/). Each helper
 # team owns one of these lists; the parts link into libparkd.a / parkgw.
 SERVER_CORE_SRC := server/db.c server/db-sqlite.c server/config.c server/json-field.c \
-	server/server.c server/audit.c server/http.c server/routes.c server/ratelimit.c \
+	server/server.c server/audit.c server/http.c server/workpool.c server/routes.c server/ratelimit.c \
 	server/session.c server/hook.c server/sms.c server/account.c server/route-account.c \
 	server/route-metrics.c
 SERVER_KEYS_SRC := server/keywrap.c server/keycache.c server/site.c server/key.c \

@@ -1,8 +1,10 @@
 /*
- * http.c: parkd's HTTP server on libmicrohttpd, one thread per connection: request
- * bodies collected up to HTTP_BODY_MAX, the route table matched with {param} captures,
- * callers and gateways authenticated, JSON bodies parsed, replies written (JSON, text,
- * and server-sent event streams), and a stop that lets requests in progress finish.
+ * http.c: parkd's HTTP server on libmicrohttpd: an epoll event loop per core reads
+ * request bodies up to HTTP_BODY_MAX, matches the route table with {param} captures,
+ * authenticates callers and gateways, parses JSON bodies, runs the handlers (on the
+ * loop for HTTP_NO_WAIT routes, else on the work pool while the connection is
+ * suspended), and writes replies: JSON, text, and server-sent event streams, which
+ * suspend while they have nothing to send. A stop lets requests in progress finish.
  * Handlers see only http.h; nothing outside this file sees libmicrohttpd.
  */
 #include "http.h"
@@ -14,6 +16,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,7 @@
 #include "http-stream.h"
 #include "routes.h"
 #include "server.h"
+#include "workpool.h"
 
 #define HTTP_DISCARD_MAX (1024 * 1024) /* an oversized body up to this is read, then 413 */
 #define HTTP_JSON_DEPTH 32
@@ -39,6 +43,7 @@
 #define HTTP_STREAM_BLOCK 4096
 #define HTTP_TLS_FILE_MAX (1024 * 1024)
 #define HTTP_THREAD_NICE 5             /* request threads, below the writer (see below) */
+#define HTTP_TICK_MS 1000              /* how often idle streams are checked for keepalives */
 
 struct http_server {
 	struct server *srv;
@@ -50,8 +55,22 @@ struct http_server {
 	pthread_mutex_t lock;
 	pthread_cond_t idle;        /* signalled when inflight drops to 0; CLOCK_MONOTONIC */
 	int64_t inflight;           /* requests begun and not yet completed */
-	struct http_stream *streams; /* open streams, for http_stop() */
+	struct http_stream *streams; /* open streams, for http_stop() and the ticker */
 	atomic_bool stopping;       /* read by every request without the lock */
+	struct workpool *pool;      /* runs the handlers that may wait */
+	pthread_t ticker;           /* wakes idle streams for their keepalive */
+	bool ticker_running;
+	pthread_cond_t tick;        /* signalled at stop; CLOCK_MONOTONIC */
+};
+
+/*
+ * Where a request is, as the event loop knows it (only the loop reads or writes it):
+ * when the connection comes back from a suspension, the phase says what to do.
+ */
+enum http_phase {
+	HTTP_READING,               /* headers and body coming in, or handled on the loop */
+	HTTP_WORKING,               /* its handler runs on the pool; back: send the reply */
+	HTTP_DEFERRED,              /* http_defer() was called; back: finish, then send */
 };
 
 /* One request, from its first line to its completion. */
@@ -65,6 +84,10 @@ struct http_conn {
 	uint8_t *body;
 	size_t len, cap;
 	bool started;               /* the access handler has seen the headers */
+	enum http_phase phase;
+	const struct http_route *route; /* found when the headers came, or NULL */
+	http_handler_fn finish;     /* http_defer()'s */
+	void (*cleanup)(void *work);
 	size_t body_max;            /* the route's body limit (HTTP_BODY_MAX by default) */
 	bool too_large;             /* the body passed body_max: it is discarded */
 	size_t discarded;
@@ -74,7 +97,6 @@ struct http_conn {
 
 struct http_stream {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;        /* CLOCK_MONOTONIC */
 	int refs;                   /* the owner's and the connection's */
 	char *buf;                  /* queued bytes: buf[off..len) */
 	size_t off, len, cap;
@@ -84,6 +106,10 @@ struct http_stream {
 	http_stream_closed_fn on_closed;
 	void *ctx;
 	struct http_server *hs;     /* set once a connection serves it */
+	struct MHD_Connection *conn; /* the connection writing it, once served */
+	bool parked;                /* conn is suspended, waiting for something to send */
+	bool keepalive_due;         /* the ticker found it idle for HTTP_STREAM_KEEPALIVE_S */
+	time_t last_sent;           /* CLOCK_MONOTONIC seconds */
 	struct http_stream *prev, *next; /* in hs->streams */
 };
 
@@ -156,6 +182,14 @@ static int http_cond_init(pthread_cond_t *c)
 	return r;
 }
 
+static time_t http_mono_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
+
 struct http_stream *http_reply_stream(struct http_reply *rep, http_stream_closed_fn on_closed,
 				      void *ctx)
 {
@@ -163,10 +197,6 @@ struct http_stream *http_reply_stream(struct http_reply *rep, http_stream_closed
 
 	if (s == NULL)
 		return NULL;
-	if (http_cond_init(&s->cond) != 0) {
-		free(s);
-		return NULL;
-	}
 	pthread_mutex_init(&s->lock, NULL);
 	s->refs = 2;
 	s->on_closed = on_closed;
@@ -175,6 +205,15 @@ struct http_stream *http_reply_stream(struct http_reply *rep, http_stream_closed
 	rep->status = 200;
 	rep->stream = s;
 	return s;
+}
+
+/* There is something for the loop to do: resume a parked stream's connection. Locked. */
+static void http_stream_unpark(struct http_stream *s)
+{
+	if (!s->parked)
+		return;
+	s->parked = false;
+	MHD_resume_connection(s->conn);
 }
 
 int http_stream_push(struct http_stream *s, const char *chunk)
@@ -189,7 +228,7 @@ int http_stream_push(struct http_stream *s, const char *chunk)
 	if (n > HTTP_STREAM_QUEUE_MAX - (s->len - s->off)) {
 		/* The client reads slower than events come: it would only fall further behind. */
 		s->dropped = true;
-		pthread_cond_broadcast(&s->cond);
+		http_stream_unpark(s);
 		goto out;
 	}
 	if (s->off > 0 && s->len + n > s->cap) {
@@ -210,7 +249,7 @@ int http_stream_push(struct http_stream *s, const char *chunk)
 	}
 	memcpy(s->buf + s->len, chunk, n);
 	s->len += n;
-	pthread_cond_broadcast(&s->cond);
+	http_stream_unpark(s);
 	r = 0;
 out:
 	pthread_mutex_unlock(&s->lock);
@@ -231,7 +270,7 @@ void http_stream_end(struct http_stream *s)
 {
 	pthread_mutex_lock(&s->lock);
 	s->ended = true;
-	pthread_cond_broadcast(&s->cond);
+	http_stream_unpark(s);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -245,7 +284,6 @@ void http_stream_release(struct http_stream *s)
 	if (left > 0)
 		return;
 	free(s->buf);
-	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -270,46 +308,46 @@ static void http_stream_detach(struct http_stream *s)
 	notify = !s->notified;
 	s->notified = true;
 	s->dropped = true;
+	s->parked = false; /* the connection is gone: nothing may resume it */
 	pthread_mutex_unlock(&s->lock);
 	if (notify && s->on_closed != NULL)
 		s->on_closed(s->ctx, s);
 	http_stream_release(s);
 }
 
-/* libmicrohttpd's content reader: may block, since every connection has its thread. */
+/*
+ * libmicrohttpd's content reader, on the event loop, so it never waits: with nothing to
+ * send it suspends the connection (parks the stream) and returns 0; a push, the end, a
+ * drop or the ticker's keepalive resumes it, and libmicrohttpd calls again.
+ */
 static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	static const char keepalive[] = ": keepalive\n\n";
 	struct http_stream *s = cls;
-	struct timespec deadline;
-	ssize_t n;
+	ssize_t n = 0;
 
 	(void)pos;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += HTTP_STREAM_KEEPALIVE_S;
 	pthread_mutex_lock(&s->lock);
-	while (s->off == s->len && !s->ended && !s->dropped) {
-		if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT &&
-		    s->off == s->len && !s->ended && !s->dropped) {
-			n = (ssize_t)(sizeof(keepalive) - 1 <= max ? sizeof(keepalive) - 1 : 0);
-			memcpy(out, keepalive, (size_t)n);
-			goto out;
-		}
-	}
 	if (s->dropped) {
 		n = MHD_CONTENT_READER_END_WITH_ERROR;
-		goto out;
-	}
-	if (s->off == s->len) {
+	} else if (s->off < s->len) {
+		n = (ssize_t)(s->len - s->off < max ? s->len - s->off : max);
+		memcpy(out, s->buf + s->off, (size_t)n);
+		s->off += (size_t)n;
+		if (s->off == s->len)
+			s->off = s->len = 0;
+	} else if (s->ended) {
 		n = MHD_CONTENT_READER_END_OF_STREAM;
-		goto out;
+	} else if (s->keepalive_due && sizeof(keepalive) - 1 <= max) {
+		n = (ssize_t)(sizeof(keepalive) - 1);
+		memcpy(out, keepalive, (size_t)n);
+	} else {
+		s->parked = true;
+		MHD_suspend_connection(s->conn);
 	}
-	n = (ssize_t)(s->len - s->off < max ? s->len - s->off : max);
-	memcpy(out, s->buf + s->off, (size_t)n);
-	s->off += (size_t)n;
-	if (s->off == s->len)
-		s->off = s->len = 0;
-out:
+	s->keepalive_due = false;
+	if (n > 0)
+		s->last_sent = http_mono_s();
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }
@@ -317,6 +355,37 @@ out:
 static void http_stream_free(void *cls)
 {
 	http_stream_detach(cls);
+}
+
+/*
+ * The ticker: once every HTTP_TICK_MS, wakes each stream that has sent nothing for
+ * HTTP_STREAM_KEEPALIVE_S so that it sends a keepalive comment (which also finds a
+ * client that has gone). Ends at http_stop().
+ */
+static void *http_ticker_main(void *arg)
+{
+	struct http_server *hs = arg;
+	struct http_stream *s;
+	struct timespec deadline;
+	time_t now;
+
+	pthread_mutex_lock(&hs->lock);
+	while (!atomic_load(&hs->stopping)) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += HTTP_TICK_MS / 1000;
+		pthread_cond_timedwait(&hs->tick, &hs->lock, &deadline);
+		now = http_mono_s();
+		for (s = hs->streams; s != NULL; s = s->next) {
+			pthread_mutex_lock(&s->lock);
+			if (s->parked && now - s->last_sent >= HTTP_STREAM_KEEPALIVE_S) {
+				s->keepalive_due = true;
+				http_stream_unpark(s);
+			}
+			pthread_mutex_unlock(&s->lock);
+		}
+	}
+	pthread_mutex_unlock(&hs->lock);
+	return NULL;
 }
 
 /* ---- requests ---- */
@@ -565,20 +634,31 @@ static int http_parse_json(struct http_conn *c)
 	return http_json_object(c->body, c->len, &c->req.json, &c->rep);
 }
 
-/* Routes, authenticates, parses and calls the handler: c->rep is set on return. */
+/* A handler that neither replied nor deferred gets a 500. */
+static void http_check_reply(struct http_conn *c, struct http_reply *rep)
+{
+	if (rep->status == 0 && c->phase != HTTP_DEFERRED) {
+		log_error("%s %s: the handler set no reply", c->req.method, c->route->pattern);
+		http_reply_error(rep, 500, "internal", "The server failed; try again later.");
+	}
+}
+
+/*
+ * Authenticates, parses and calls the route's handler: c->rep is set on return, unless
+ * the handler deferred its reply.
+ */
 static void http_dispatch(struct http_conn *c)
 {
 	struct server *srv = c->hs->srv;
 	struct http_request *req = &c->req;
 	struct http_reply *rep = &c->rep;
-	const struct http_route *route;
+	const struct http_route *route = c->route;
 
 	if (c->too_large) {
 		http_reply_error(rep, 413, "body_too_large", "The request body is larger than %zu "
 				 "bytes; nothing was done.", c->body_max);
 		return;
 	}
-	route = http_route_find(c);
 	if (route == NULL && c->allow[0] != '\0') {
 		http_reply_error(rep, 405, "method_not_allowed", "%s is not allowed on %s; use %s.",
 				 req->method, req->path, c->allow);
@@ -610,10 +690,7 @@ static void http_dispatch(struct http_conn *c)
 	if ((route->flags & HTTP_JSON_BODY) && http_parse_json(c) != 0)
 		return;
 	route->fn(srv, req, rep);
-	if (rep->status == 0) {
-		log_error("%s %s: the handler set no reply", req->method, route->pattern);
-		http_reply_error(rep, 500, "internal", "The server failed; try again later.");
-	}
+	http_check_reply(c, rep);
 }
 
 static const char *http_status_metric(int status)
@@ -634,6 +711,8 @@ static struct MHD_Response *http_stream_response(struct http_conn *c, struct htt
 
 	pthread_mutex_lock(&hs->lock);
 	s->hs = hs;
+	s->conn = c->req.conn;
+	s->last_sent = http_mono_s();
 	s->next = hs->streams;
 	if (hs->streams != NULL)
 		hs->streams->prev = s;
@@ -780,7 +859,7 @@ static int http_begin(struct http_conn *c, struct MHD_Connection *conn, const ch
 	 * A route may take larger bodies (a site description), but only from a caller with
 	 * a live session: nobody else makes the server hold more than HTTP_BODY_MAX.
 	 */
-	route = http_route_find(c);
+	route = c->route = http_route_find(c);
 	c->body_max = HTTP_BODY_MAX;
 	if (route != NULL && route->body_max > HTTP_BODY_MAX && (route->flags & HTTP_AUTH_USER) &&
 	    server_caller(c->hs->srv, &c->req, &c->user) == 0)
@@ -845,6 +924,61 @@ static void http_thread_yield_priority(void)
 		log_debug("http: request thread keeps its priority: %s", strerror(errno));
 }
 
+/* On a pool thread: the handler of a route that may wait; then back to the loop. */
+static void http_work(void *arg)
+{
+	struct http_conn *c = arg;
+
+	http_dispatch(c);
+	MHD_resume_connection(c->req.conn);
+}
+
+/* The request is all in: its handler runs on the loop, or on the pool while it waits. */
+static enum MHD_Result http_run(struct http_conn *c, struct MHD_Connection *conn)
+{
+	if (c->route != NULL && !(c->route->flags & HTTP_NO_WAIT) && !c->too_large) {
+		c->phase = HTTP_WORKING;
+		MHD_suspend_connection(conn); /* before the job runs: it resumes conn */
+		if (workpool_submit(c->hs->pool, http_work, c) != 0) {
+			http_reply_error(&c->rep, 503, "unavailable", "The server cannot take the "
+					 "request now; try again.");
+			c->rep.retry_after = 1;
+			MHD_resume_connection(conn);
+		}
+		return MHD_YES;
+	}
+	http_dispatch(c);
+	if (c->phase == HTTP_DEFERRED)
+		return MHD_YES;
+	return http_send(c, conn);
+}
+
+static struct http_conn *http_conn_of(struct http_request *req)
+{
+	return (struct http_conn *)(void *)((char *)req - offsetof(struct http_conn, req));
+}
+
+int http_defer(struct http_request *req, http_handler_fn finish, void *work,
+	       void (*cleanup)(void *work))
+{
+	struct http_conn *c = http_conn_of(req);
+
+	/* Only a handler on the loop may suspend its connection, and only once. */
+	if (c->route == NULL || !(c->route->flags & HTTP_NO_WAIT) || c->phase != HTTP_READING)
+		return -1;
+	c->finish = finish;
+	c->cleanup = cleanup;
+	req->work = work;
+	c->phase = HTTP_DEFERRED;
+	MHD_suspend_connection(req->conn);
+	return 0;
+}
+
+void http_resume(struct http_request *req)
+{
+	MHD_resume_connection(req->conn);
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
 				   const char *method, const char *version,
 				   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -867,10 +1001,17 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (c->phase == HTTP_WORKING)
+		return http_send(c, conn); /* back from the pool */
+	if (c->phase == HTTP_DEFERRED) {
+		c->phase = HTTP_READING;
+		c->finish(c->hs->srv, &c->req, &c->rep);
+		http_check_reply(c, &c->rep);
+		return http_send(c, conn);
+	}
 	if (c->body == NULL && http_take_body(c, "", 0) != 0)
 		return MHD_NO;
-	http_dispatch(c);
-	return http_send(c, conn);
+	return http_run(c, conn);
 }
 
 /* The first line is in: the request's state begins here, so that every one is freed. */
@@ -908,6 +1049,8 @@ static void http_request_end(void *cls, struct MHD_Connection *conn, void **con_
 	*con_cls = NULL;
 	if (c->rep.stream != NULL) /* answered without reaching http_send */
 		http_stream_detach(c->rep.stream);
+	if (c->cleanup != NULL)
+		c->cleanup(c->req.work);
 	json_object_put(c->req.json);
 	http_reply_clear(&c->rep);
 	free(c->body);
@@ -979,6 +1122,8 @@ static void http_free(struct http_server *hs)
 		free(hs->tls_key);
 	}
 	free(hs->tls_cert);
+	workpool_free(hs->pool);
+	pthread_cond_destroy(&hs->tick);
 	pthread_cond_destroy(&hs->idle);
 	pthread_mutex_destroy(&hs->lock);
 	free(hs);
@@ -991,8 +1136,9 @@ struct http_server *http_start(struct server *srv)
 	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *info;
 	struct http_server *hs;
-	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+	unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 		MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t n = 0, len;
 	socklen_t slen;
 
@@ -1005,10 +1151,14 @@ struct http_server *http_start(struct server *srv)
 		return NULL;
 	hs->srv = srv;
 	pthread_mutex_init(&hs->lock, NULL);
-	if (http_cond_init(&hs->idle) != 0) {
-		pthread_cond_init(&hs->idle, NULL);
-		goto fail;
+	if (http_cond_init(&hs->idle) != 0 || http_cond_init(&hs->tick) != 0) {
+		log_error("http: out of memory");
+		free(hs);
+		return NULL;
 	}
+	hs->pool = workpool_new((size_t)cfg->max_connections, http_thread_yield_priority);
+	if (hs->pool == NULL)
+		goto fail;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (cfg->tls_cert[0] != '\0') {
@@ -1025,6 +1175,8 @@ struct http_server *http_start(struct server *srv)
 		ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, hs->tls_key };
 	}
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+					    cores > 1 ? (intptr_t)cores : 1, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
 					    (intptr_t)cfg->max_connections, NULL };
 	ops[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, HTTP_CONN_TIMEOUT_S,
@@ -1045,6 +1197,12 @@ struct http_server *http_start(struct server *srv)
 	}
 	info = MHD_get_daemon_info(hs->d, MHD_DAEMON_INFO_BIND_PORT);
 	hs->port = info != NULL ? info->port : 0;
+	if (pthread_create(&hs->ticker, NULL, http_ticker_main, hs) != 0) {
+		log_error("http: cannot start a thread");
+		MHD_stop_daemon(hs->d);
+		goto fail;
+	}
+	hs->ticker_running = true;
 	return hs;
 fail:
 	http_free(hs);
@@ -1076,6 +1234,7 @@ void http_stop(struct http_server *hs, int grace_ms)
 	}
 	pthread_mutex_lock(&hs->lock);
 	atomic_store(&hs->stopping, true);
+	pthread_cond_signal(&hs->tick);
 	for (s = hs->streams; s != NULL; s = s->next)
 		http_stream_end(s);
 	while (hs->inflight > 0)
@@ -1084,6 +1243,11 @@ void http_stop(struct http_server *hs, int grace_ms)
 	if (hs->inflight > 0)
 		log_warn("stopping with %lld requests still in progress", (long long)hs->inflight);
 	pthread_mutex_unlock(&hs->lock);
+	if (hs->ticker_running)
+		pthread_join(hs->ticker, NULL);
+	/* The pool's handlers end (waits see the server stopping) and resume their requests. */
+	workpool_free(hs->pool);
+	hs->pool = NULL;
 	MHD_stop_daemon(hs->d);
 	http_free(hs);
 }

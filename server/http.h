@@ -34,6 +34,7 @@ struct http_request {
 	const char *target;   /* the request target as sent: path and query, still %-encoded */
 	const struct auth_user *user; /* the caller of an HTTP_AUTH_USER route, else NULL */
 	int64_t gateway_id;   /* the gateway of an HTTP_AUTH_GATEWAY route, else 0 */
+	void *work;           /* what the handler gave http_defer(), for its finish */
 };
 
 struct http_reply {
@@ -50,6 +51,12 @@ struct http_reply {
 #define HTTP_JSON_BODY 0x01 /* the body must be a JSON object (else 400 bad_json) */
 #define HTTP_AUTH_USER 0x02 /* a valid session token is required (else 401 unauthenticated) */
 #define HTTP_AUTH_GATEWAY 0x04 /* a gateway signature is required (else 401) */
+/*
+ * The handler never waits (no long poll, no password hash, no commit): it runs on the
+ * event loop, which serves many connections on each thread, and may defer its reply
+ * with http_defer(). Other routes run on a pool thread that may wait.
+ */
+#define HTTP_NO_WAIT 0x08
 
 typedef void (*http_handler_fn)(struct server *srv, struct http_request *req,
 				struct http_reply *rep);
@@ -93,14 +100,29 @@ const char *http_query(const struct http_request *req, const char *name);
 /* The request header `name` (case-insensitive), or NULL. Borrowed, as above. */
 const char *http_header(const struct http_request *req, const char *name);
 
+/*
+ * For an HTTP_NO_WAIT handler whose reply comes once other work is done (an e-key waits
+ * for its commit): call http_defer() and return with the reply unset. The connection
+ * waits, holding no thread; req->work is `work`. When the work is done, any thread
+ * calls http_resume(req) exactly once, and then finish(srv, req, rep) fills the reply
+ * on the event loop. cleanup(work), when not NULL, runs when the request ends, whether
+ * or not finish ran (the client may be gone). 0, or -1 when deferring is impossible
+ * (the handler replies at once, and must not call http_resume()).
+ */
+int http_defer(struct http_request *req, http_handler_fn finish, void *work,
+	       void (*cleanup)(void *work));
+void http_resume(struct http_request *req);
+
 /* ---- for main.c: the listening server ---- */
 
 struct http_server;
 
 /*
- * Starts serving `srv`'s configuration (listen, tls_cert, tls_key, max_connections)
- * with one thread per connection, so a handler that waits (a long poll, an event
- * stream) holds up no other request. Returns NULL after logging why.
+ * Starts serving `srv`'s configuration (listen, tls_cert, tls_key, max_connections):
+ * an event loop per online core (epoll) reads requests, runs HTTP_NO_WAIT handlers and
+ * writes replies and event streams; other handlers run on a pool of threads that grows
+ * as they wait (workpool.h), so a handler that waits holds up no other request.
+ * Returns NULL after logging why.
  */
 struct http_server *http_start(struct server *srv);
 

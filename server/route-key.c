@@ -1,11 +1,13 @@
 /*
  * route-key.c: the key routes: the caller's reservation key, the e-key request, and the
  * caller's keys. key.c does the work, with the audit line in the same transaction; an
- * e-key request opens on the request's thread and is issued on the server's writer
- * thread (group commit, server_write_batched). This file reads the body, retries a busy
- * database, wakes the gateways once a credential is queued, and replies.
+ * e-key request opens on the HTTP event loop and is issued on the server's writer
+ * thread (group commit, server_write_async) while its connection waits. This file reads
+ * the body, retries a busy database, wakes the gateways once a credential is queued,
+ * and replies.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../lib/ecies.h"
@@ -94,14 +96,21 @@ static json_object *route_key_issued(const struct key_issued *k)
 	return o;
 }
 
-/* One issuance as the writer thread runs it (server_write_staged()). */
+/*
+ * One e-key request from its reading to its reply. The connection waits for the writer
+ * holding no thread (http_defer()); the writer's syncer resumes it once the issuance's
+ * transaction is durable, or has failed ROUTE_KEY_TRIES times.
+ */
 struct route_key_issue {
 	struct server *srv;
-	const struct http_request *req;
-	const struct key_request *kr;
+	struct http_request *req;
+	struct key_request kr;       /* opened on the event loop, freed with the request */
 	int64_t now;                 /* taken by decide, for the whole issuance */
-	struct key_issued k;         /* when fn returned 0 */
+	struct key_issued k;         /* when decide returned 0 */
 	struct key_error err;        /* when it did not */
+	int tries;                   /* transactions queued */
+	int status;                  /* the last one's: 0 committed, or -DB_E_* */
+	int result;                  /* decide's return in it */
 };
 
 /* The issuance's decisions and numbers, in the writer's transaction. */
@@ -110,7 +119,7 @@ static int route_key_decide(struct db *db, void *ctx)
 	struct route_key_issue *x = ctx;
 
 	x->now = server_now(x->srv);
-	return key_request_decide(db, x->kr, x->now, &x->k, &x->err);
+	return key_request_decide(db, &x->kr, x->now, &x->k, &x->err);
 }
 
 /* Its two signatures, by the writer or a signer, outside the database. */
@@ -118,7 +127,7 @@ static int route_key_sign(void *ctx)
 {
 	struct route_key_issue *x = ctx;
 
-	return key_request_sign(x->kr, &x->k);
+	return key_request_sign(&x->kr, &x->k);
 }
 
 /* The signed e-key, the queued credential and the audit line, in the same transaction. */
@@ -128,7 +137,7 @@ static int route_key_store(struct db *db, void *ctx)
 	char detail[160];
 	int r;
 
-	r = key_request_store(db, server_master_key(x->srv), x->kr, x->now, &x->k);
+	r = key_request_store(db, server_master_key(x->srv), &x->kr, x->now, &x->k);
 	if (r != 0)
 		return r;
 	snprintf(detail, sizeof(detail), "key %u for spot %u%s, credential queued (message "
@@ -142,71 +151,115 @@ static const struct server_write_ops route_key_ops = {
 	.decide = route_key_decide, .sign = route_key_sign, .store = route_key_store,
 };
 
+static void route_key_done(void *ctx, int status, int result);
+
+/* Queues the issuance for the writer, or resumes the request with the failure. */
+static void route_key_queue(struct route_key_issue *x)
+{
+	x->tries++;
+	x->status = -DB_E_IO;
+	if (server_write_async(x->srv, &route_key_ops, x, route_key_done) != 0)
+		http_resume(x->req);
+}
+
+/* The syncer's answer: done, or queued again when the shared transaction failed. */
+static void route_key_done(void *ctx, int status, int result)
+{
+	struct route_key_issue *x = ctx;
+
+	x->status = status;
+	x->result = result;
+	if (status != 0 && x->tries < ROUTE_KEY_TRIES)
+		route_key_queue(x);
+	else
+		http_resume(x->req);
+}
+
+/* A refused e-key request (key_request_open(), or decide), or 503 when busy. */
+static void route_key_refuse(struct http_reply *rep, int r, const struct key_error *err,
+			     int64_t user_id)
+{
+	if (r == -KEY_E_INTERNAL)
+		log_msg(LOG_ERROR, "e-key for user %lld: %s", (long long)user_id, err->detail);
+	http_reply_error(rep, err->status != 0 ? err->status : 503,
+			 err->code != NULL ? err->code : "busy", "%s",
+			 err->detail[0] != '\0' ? err->detail : "The database is busy; try again.");
+	if (rep->status == 503)
+		rep->retry_after = 1;
+}
+
+/* Back on the event loop: the reply. */
+static void route_key_finish(struct server *srv, struct http_request *req,
+			     struct http_reply *rep)
+{
+	struct route_key_issue *x = req->work;
+
+	if (x->status != 0) {
+		http_reply_error(rep, 503, "busy", "The database is busy; try again.");
+		rep->retry_after = 1;
+		return;
+	}
+	if (x->result != 0) {
+		route_key_refuse(rep, x->result, &x->err, req->user->user_id);
+		return;
+	}
+	server_wake_gateways(srv);
+	server_count(srv, "parkd_ekeys_issued_total", 1);
+	http_reply_json(rep, 201, route_key_issued(&x->k));
+}
+
+static void route_key_cleanup(void *work)
+{
+	struct route_key_issue *x = work;
+
+	key_request_free(&x->kr);
+	free(x);
+}
+
+/*
+ * On the event loop: the crypto and the reads (no write lock, see key.h), then the
+ * decisions and the writes on the writer thread, committed with those of other requests
+ * (group commit). The reply waits for the commit, so 201 means durable.
+ */
 static void route_key_ekey(struct server *srv, struct http_request *req,
 			   struct http_reply *rep)
 {
 	uint8_t ct[ROUTE_KEY_CT_MAX], device_pub[64];
-	struct key_request kr;
-	struct route_key_issue x;
+	struct route_key_issue *x;
 	struct db *db;
 	int n, r = -KEY_E_BUSY, tries;
 
-	memset(&x, 0, sizeof(x));
 	n = json_field_hex(req->json, "spot", ct, 1, sizeof(ct), rep);
 	if (n < 0 || json_field_hex(req->json, "device_pub", device_pub, 64, 64, rep) < 0)
 		return;
-	/*
-	 * The crypto and the reads on this thread, one request per core at a time and with
-	 * no write lock (see key.h); then the decisions and the writes on the writer thread,
-	 * committed with those of other requests (group commit): the reply waits for the
-	 * commit, so 201 means durable.
-	 */
-	server_cpu_begin(srv);
-	db = server_db_get(srv);
+	x = calloc(1, sizeof(*x));
+	db = x != NULL ? server_db_get(srv) : NULL;
 	if (db == NULL) {
-		server_cpu_end(srv);
+		free(x);
 		route_key_unavailable(rep);
 		return;
 	}
 	for (tries = 0; tries < ROUTE_KEY_TRIES && r == -KEY_E_BUSY; tries++)
 		r = key_request_open(db, server_master_key(srv), server_keys(srv),
-				     req->user->user_id, ct, (size_t)n, device_pub, &kr, &x.err);
+				     req->user->user_id, ct, (size_t)n, device_pub, &x->kr,
+				     &x->err);
 	/* Failing here, issuing opens the key itself and replies as it always did. */
-	if (r == 0 && server_site_key(srv, db, kr.site_id, &kr.site) != 0)
-		kr.site = NULL;
+	if (r == 0 && server_site_key(srv, db, x->kr.site_id, &x->kr.site) != 0)
+		x->kr.site = NULL;
 	server_db_put(srv, db);
-	server_cpu_end(srv);
-	if (r == 0) {
-		x.srv = srv;
-		x.req = req;
-		x.kr = &kr;
-		r = -KEY_E_BUSY;
-		for (tries = 0; tries < ROUTE_KEY_TRIES && r == -KEY_E_BUSY; tries++) {
-			if (server_write_staged(srv, &route_key_ops, &x, &r) != 0) {
-				r = -KEY_E_BUSY; /* the shared transaction did not commit */
-				x.err.status = 503;
-				x.err.code = "busy";
-				snprintf(x.err.detail, sizeof(x.err.detail),
-					 "The database is busy; try again.");
-			}
-		}
-		key_request_free(&kr);
-	}
 	if (r != 0) {
-		if (r == -KEY_E_INTERNAL)
-			log_msg(LOG_ERROR, "e-key for user %lld: %s", (long long)req->user->user_id,
-				x.err.detail);
-		http_reply_error(rep, x.err.status != 0 ? x.err.status : 503,
-				 x.err.code != NULL ? x.err.code : "busy", "%s",
-				 x.err.detail[0] != '\0' ? x.err.detail :
-				 "The database is busy; try again.");
-		if (rep->status == 503)
-			rep->retry_after = 1;
+		route_key_refuse(rep, r, &x->err, req->user->user_id);
+		free(x); /* key_request_open() freed what it had opened */
 		return;
 	}
-	server_wake_gateways(srv);
-	server_count(srv, "parkd_ekeys_issued_total", 1);
-	http_reply_json(rep, 201, route_key_issued(&x.k));
+	x->srv = srv;
+	x->req = req;
+	if (http_defer(req, route_key_finish, x, route_key_cleanup) != 0) {
+		route_key_cleanup(x);
+		http_reply_error(rep, 500, "internal", "The server failed; try again later.");
+		return;
+	}
+	route_key_queue(x);
 }
 
 static void route_key_list(struct server *srv, struct http_request *req,
@@ -233,7 +286,7 @@ static void route_key_list(struct server *srv, struct http_request *req,
 const struct http_route key_routes[] = {
 	{ "POST", "/v1/reservation-key", route_key_reservation, HTTP_AUTH_USER,
 	  "The caller's reservation public key: made on the first call, the same afterwards", 0 },
-	{ "POST", "/v1/ekeys", route_key_ekey, HTTP_AUTH_USER | HTTP_JSON_BODY,
+	{ "POST", "/v1/ekeys", route_key_ekey, HTTP_AUTH_USER | HTTP_JSON_BODY | HTTP_NO_WAIT,
 	  "An e-key for the spot whose ID is encrypted to the reservation key", 0 },
 	{ "GET", "/v1/keys", route_key_list, HTTP_AUTH_USER,
 	  "The caller's e-keys with their limits and delivery to the lock", 0 },

@@ -1,6 +1,6 @@
 /*
  * server.c: the running server's shared state and the request-facing services of
- * server.h: the database connection pool, the queues in arrival order (writers, cores),
+ * server.h: the database connection pool, the writers' queue in arrival order,
  * the group-commit writer thread, the master key file and the keys it unseals, the
  * parsed SMS sender, metrics counters, the gateways' wake-up, the events module's
  * publisher hook, the gate on heavy work, and the authentication of callers (sessions)
@@ -101,7 +101,6 @@ struct server {
 	size_t pool_open;        /* open connections, idle or lent */
 
 	struct server_queue writers;    /* one place: server_write_begin() */
-	struct server_queue cpu;        /* two places per online core: server_cpu_begin() */
 
 	pthread_mutex_t batch_lock;
 	pthread_cond_t batch_cond;       /* a call was queued, or batch_stop was set */
@@ -439,7 +438,7 @@ void server_db_put(struct server *srv, struct db *db)
 	server_queue_leave(&srv->pool_queue);
 }
 
-/* ---- the writers' queue, the cores ---- */
+/* ---- the writers' queue ---- */
 
 void server_write_begin(struct server *srv)
 {
@@ -451,19 +450,13 @@ void server_write_end(struct server *srv)
 	server_queue_leave(&srv->writers);
 }
 
-void server_cpu_begin(struct server *srv)
-{
-	server_queue_enter(&srv->cpu);
-}
-
-void server_cpu_end(struct server *srv)
-{
-	server_queue_leave(&srv->cpu);
-}
 
 /* ---- group commit ---- */
 
-/* A call of server_write_staged(), on its caller's stack. */
+/*
+ * A call of server_write_staged(), on its caller's stack, or of server_write_async(),
+ * malloc'ed and freed once answered.
+ */
 struct server_batch_call {
 	const struct server_write_ops *ops;
 	void *ctx;
@@ -471,6 +464,7 @@ struct server_batch_call {
 	int sign_result;             /* sign's return */
 	int status;                  /* the transaction's: 0 committed, or -DB_E_* */
 	sem_t done;                  /* posted once status is final, with no lock held */
+	server_write_done_fn on_done; /* server_write_async(): called instead of the post */
 	struct server_batch_call *next;
 };
 
@@ -688,7 +682,12 @@ static void server_batch_answer(struct server_batch_call *first)
 
 	for (c = first; c != NULL; c = next) {
 		next = c->next; /* c is gone once its caller is woken */
-		sem_post(&c->done);
+		if (c->on_done == NULL) {
+			sem_post(&c->done);
+			continue;
+		}
+		c->on_done(c->ctx, c->status, c->result);
+		free(c);
 	}
 }
 
@@ -770,7 +769,10 @@ static void server_batch_done(struct server *srv, struct server_batch_call *firs
 	srv->commits++;
 	if (!srv->sync_running) {
 		srv->synced = srv->commits;
+		/* Unlocked: an asynchronous caller's on_done may queue its call again. */
+		pthread_mutex_unlock(&srv->batch_lock);
 		server_batch_answer(first);
+		pthread_mutex_lock(&srv->batch_lock);
 		return; /* locked, as the caller expects */
 	}
 	if (srv->sync_tail != NULL)
@@ -889,6 +891,28 @@ int server_write_staged(struct server *srv, const struct server_write_ops *ops, 
 	sem_destroy(&c.done);
 	*result = c.result;
 	return c.status;
+}
+
+int server_write_async(struct server *srv, const struct server_write_ops *ops, void *ctx,
+		       server_write_done_fn on_done)
+{
+	struct server_batch_call *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (c == NULL)
+		return -DB_E_IO;
+	c->ops = ops;
+	c->ctx = ctx;
+	c->status = -DB_E_IO;
+	c->on_done = on_done;
+	pthread_mutex_lock(&srv->batch_lock);
+	r = server_batch_queue(srv, c);
+	pthread_mutex_unlock(&srv->batch_lock);
+	if (r != 0) {
+		free(c);
+		return -DB_E_IO;
+	}
+	return 0;
 }
 
 int server_write_batched(struct server *srv, int (*fn)(struct db *db, void *ctx), void *ctx,
@@ -1117,7 +1141,6 @@ int server_open(const struct config *cfg, struct server **out)
 {
 	struct server *srv;
 	char hook_err[200];
-	long cores;
 	const char *err = NULL;
 	struct db *db = NULL;
 
@@ -1125,12 +1148,9 @@ int server_open(const struct config *cfg, struct server **out)
 	if (srv == NULL)
 		return -1;
 	srv->cfg = cfg;
-	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	server_queue_init(&srv->pool_queue, (size_t)cfg->db_pool);
 	pthread_mutex_init(&srv->pool_lock, NULL);
 	server_queue_init(&srv->writers, 1);
-	/* Two per core: the next is running already while one hands over or reads a page. */
-	server_queue_init(&srv->cpu, cores > 0 ? 2 * (size_t)cores : 2);
 	pthread_mutex_init(&srv->batch_lock, NULL);
 	pthread_cond_init(&srv->batch_cond, NULL);
 	pthread_cond_init(&srv->batch_signed, NULL);
@@ -1231,7 +1251,6 @@ void server_close(struct server *srv)
 	free(srv->pool_idle);
 	keycache_free(srv->keys);
 	OPENSSL_cleanse(srv->master_key, sizeof(srv->master_key));
-	server_queue_destroy(&srv->cpu);
 	server_queue_destroy(&srv->writers);
 	pthread_cond_destroy(&srv->batch_cond);
 	pthread_cond_destroy(&srv->batch_signed);

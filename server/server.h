@@ -43,17 +43,6 @@ void server_write_begin(struct server *srv);
 void server_write_end(struct server *srv);
 
 /*
- * Brackets a request's CPU-bound work that holds no lock and waits for nothing else (the
- * public-key crypto of an e-key request): at most two such sections per online core run
- * at once, in arrival order. More would only time-slice with each other and with the
- * writer thread, so that every request took longer and the order became chance; two
- * rather than one keep a core busy while the next waiter wakes. A
- * pooled connection may be taken inside, never held while entering.
- */
-void server_cpu_begin(struct server *srv);
-void server_cpu_end(struct server *srv);
-
-/*
  * Group commit: runs fn(db, ctx) on the server's writer thread, inside one write
  * transaction shared with the other calls queued meanwhile (at most SERVER_BATCH_MAX,
  * bracketed by server_write_begin/end), each call in its own savepoint: fn's changes
@@ -86,6 +75,18 @@ struct server_write_ops {
 };
 int server_write_staged(struct server *srv, const struct server_write_ops *ops, void *ctx,
 			int *result);
+
+/*
+ * server_write_staged() for a caller that must not wait (an HTTP event loop): queues the
+ * call and returns 0 at once, or -DB_E_IO (nothing queued) when the server is stopping or
+ * out of memory. Once the call's transaction has ended, on_done(ctx, status, result) runs
+ * on the server's syncer thread (or its writer) with no lock held, exactly once, with
+ * what server_write_staged() would have returned and set; it must not wait for anything,
+ * and may queue the call again. ctx must live until then.
+ */
+typedef void (*server_write_done_fn)(void *ctx, int status, int result);
+int server_write_async(struct server *srv, const struct server_write_ops *ops, void *ctx,
+		       server_write_done_fn on_done);
 
 /*
  * The writer's commits are made durable by a thread of their own (one sync for all the

@@ -112,8 +112,6 @@ static void test_writers_in_arrival_order(void **state)
 	/* Free again: begin does not wait. */
 	server_write_begin(f->srv);
 	server_write_end(f->srv);
-	server_cpu_begin(f->srv);
-	server_cpu_end(f->srv);
 }
 
 /* ---- group commit ---- */
