@@ -136,6 +136,8 @@ static const struct config_option config_options[] = {
 	    N_("seconds before a long poll gives a gateway a still pending message again")),
 	INT(stream_replay_max, 0, 1000, "500",
 	    N_("stored events a reconnecting event stream is sent at most, else a reset")),
+	INT(stream_keepalive_s, 1, 300, "15",
+	    N_("seconds an event stream may send nothing before a keepalive comment")),
 };
 #define CONFIG_OPTIONS (sizeof(config_options) / sizeof(config_options[0]))
 

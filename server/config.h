@@ -52,6 +52,7 @@ struct config {
 	int64_t time_relay_s;                 /* a lock's signed time is renewed this often */
 	int64_t redeliver_s;                  /* a pending message goes to a gateway again after */
 	int64_t stream_replay_max;            /* missed events a resumed stream gets, at most */
+	int64_t stream_keepalive_s;           /* an idle stream's keepalive comes this often */
 	/* The server's clock (server_now); NULL is time(). Tests set it; no option does. */
 	int64_t (*now)(void);
 };

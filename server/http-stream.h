@@ -3,7 +3,8 @@
  * (text/event-stream). The handler turns its reply into a stream and hands the stream
  * to whoever produces events (the event hub); that owner pushes chunks from any thread,
  * and learns when the client has gone. http.c writes the chunks out, a keepalive comment
- * every HTTP_STREAM_KEEPALIVE_S, and drops a client that reads too slowly.
+ * when the stream has sent nothing for the configured stream_keepalive_s, and drops a
+ * client that reads too slowly.
  */
 #ifndef PARK_HTTP_STREAM_H
 #define PARK_HTTP_STREAM_H
@@ -13,7 +14,6 @@
 
 #include "http.h"
 
-#define HTTP_STREAM_KEEPALIVE_S 15
 #define HTTP_STREAM_QUEUE_MAX (256 * 1024) /* bytes waiting for a slow client, at most */
 
 /*

@@ -43,7 +43,7 @@
 #define HTTP_STREAM_BLOCK 4096
 #define HTTP_TLS_FILE_MAX (1024 * 1024)
 #define HTTP_THREAD_NICE 5             /* request threads, below the writer (see below) */
-#define HTTP_TICK_MS 1000              /* how often idle streams are checked for keepalives */
+#define HTTP_TICK_MS 500               /* how often idle streams are checked for keepalives */
 
 struct http_server {
 	struct server *srv;
@@ -108,8 +108,8 @@ struct http_stream {
 	struct http_server *hs;     /* set once a connection serves it */
 	struct MHD_Connection *conn; /* the connection writing it, once served */
 	bool parked;                /* conn is suspended, waiting for something to send */
-	bool keepalive_due;         /* the ticker found it idle for HTTP_STREAM_KEEPALIVE_S */
-	time_t last_sent;           /* CLOCK_MONOTONIC seconds */
+	bool keepalive_due;         /* the ticker found it idle for stream_keepalive_s */
+	int64_t last_sent;          /* CLOCK_MONOTONIC milliseconds */
 	struct http_stream *prev, *next; /* in hs->streams */
 };
 
@@ -182,12 +182,12 @@ static int http_cond_init(pthread_cond_t *c)
 	return r;
 }
 
-static time_t http_mono_s(void)
+static int64_t http_mono_ms(void)
 {
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec;
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 struct http_stream *http_reply_stream(struct http_reply *rep, http_stream_closed_fn on_closed,
@@ -347,7 +347,7 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	}
 	s->keepalive_due = false;
 	if (n > 0)
-		s->last_sent = http_mono_s();
+		s->last_sent = http_mono_ms();
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }
@@ -359,25 +359,27 @@ static void http_stream_free(void *cls)
 
 /*
  * The ticker: once every HTTP_TICK_MS, wakes each stream that has sent nothing for
- * HTTP_STREAM_KEEPALIVE_S so that it sends a keepalive comment (which also finds a
- * client that has gone). Ends at http_stop().
+ * the configured stream_keepalive_s so that it sends a keepalive comment (which also
+ * finds a client that has gone). Ends at http_stop().
  */
 static void *http_ticker_main(void *arg)
 {
 	struct http_server *hs = arg;
+	int64_t every = server_config(hs->srv)->stream_keepalive_s * 1000, now;
 	struct http_stream *s;
 	struct timespec deadline;
-	time_t now;
 
 	pthread_mutex_lock(&hs->lock);
 	while (!atomic_load(&hs->stopping)) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += HTTP_TICK_MS / 1000;
+		deadline.tv_nsec += HTTP_TICK_MS * 1000000L;
+		deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+		deadline.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&hs->tick, &hs->lock, &deadline);
-		now = http_mono_s();
+		now = http_mono_ms();
 		for (s = hs->streams; s != NULL; s = s->next) {
 			pthread_mutex_lock(&s->lock);
-			if (s->parked && now - s->last_sent >= HTTP_STREAM_KEEPALIVE_S) {
+			if (s->parked && now - s->last_sent >= every) {
 				s->keepalive_due = true;
 				http_stream_unpark(s);
 			}
@@ -712,7 +714,7 @@ static struct MHD_Response *http_stream_response(struct http_conn *c, struct htt
 	pthread_mutex_lock(&hs->lock);
 	s->hs = hs;
 	s->conn = c->req.conn;
-	s->last_sent = http_mono_s();
+	s->last_sent = http_mono_ms();
 	s->next = hs->streams;
 	if (hs->streams != NULL)
 		hs->streams->prev = s;

@@ -154,11 +154,9 @@ static int key_reservation_open(struct db *db, const uint8_t master[32], struct 
 	if (keywrap_label(label, "reservation", user_id) != 0)
 		return -DB_E_IO;
 	/* The public half is the one stored beside the sealed key: they were made as a pair. */
-	*key = keycache_get(keys, label);
-	if (*key != NULL && p256_public_raw(*key, pub) == 0)
+	*key = keycache_get(keys, label, pub);
+	if (*key != NULL)
 		return 0;
-	EVP_PKEY_free(*key);
-	*key = NULL;
 	r = key_row(db, "SELECT private_key, public_key FROM reservation_keys WHERE user_id = $1",
 		    user_id, &st);
 	if (r != DB_ROW)

@@ -8,10 +8,12 @@
 #include "keycache.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/p256.h"
 #include "keywrap.h"
 
 #define KEYCACHE_NONE SIZE_MAX /* the end of a bucket's chain */
@@ -20,6 +22,8 @@ struct keycache_entry {
 	char label[KEYWRAP_LABEL_MAX];
 	uint64_t hash;
 	EVP_PKEY *key;     /* the cache's reference */
+	uint8_t pub[64];   /* its public half, X || Y, when has_pub */
+	bool has_pub;
 	uint64_t used;     /* the cache's clock at the last get or put */
 	size_t next;       /* the next entry in its bucket, or KEYCACHE_NONE */
 };
@@ -95,7 +99,7 @@ static size_t keycache_find(const struct keycache *c, const char *label, uint64_
 	return i;
 }
 
-EVP_PKEY *keycache_get(struct keycache *c, const char *label)
+EVP_PKEY *keycache_get(struct keycache *c, const char *label, uint8_t pub[64])
 {
 	EVP_PKEY *key = NULL;
 	uint64_t hash;
@@ -106,8 +110,11 @@ EVP_PKEY *keycache_get(struct keycache *c, const char *label)
 	hash = keycache_hash(label);
 	pthread_mutex_lock(&c->lock);
 	i = keycache_find(c, label, hash);
-	if (i != KEYCACHE_NONE && EVP_PKEY_up_ref(c->entry[i].key) == 1) {
+	if (i != KEYCACHE_NONE && (pub == NULL || c->entry[i].has_pub) &&
+	    EVP_PKEY_up_ref(c->entry[i].key) == 1) {
 		key = c->entry[i].key;
+		if (pub != NULL)
+			memcpy(pub, c->entry[i].pub, 64);
 		c->entry[i].used = ++c->clock;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -139,11 +146,14 @@ void keycache_put(struct keycache *c, const char *label, EVP_PKEY *key)
 {
 	EVP_PKEY *old = NULL;
 	struct keycache_entry *e;
+	uint8_t pub[64];
+	bool has_pub;
 	uint64_t hash;
 	size_t i, b;
 
 	if (c == NULL || key == NULL || strlen(label) >= KEYWRAP_LABEL_MAX)
 		return;
+	has_pub = p256_public_raw(key, pub) == 0; /* once here, not at every get */
 	hash = keycache_hash(label);
 	pthread_mutex_lock(&c->lock);
 	if (keycache_find(c, label, hash) != KEYCACHE_NONE || EVP_PKEY_up_ref(key) != 1)
@@ -160,6 +170,8 @@ void keycache_put(struct keycache *c, const char *label, EVP_PKEY *key)
 	memcpy(e->label, label, strlen(label));
 	e->hash = hash;
 	e->key = key;
+	memcpy(e->pub, pub, sizeof(pub));
+	e->has_pub = has_pub;
 	e->used = ++c->clock;
 	b = hash & (c->nbuckets - 1);
 	e->next = c->bucket[b];

@@ -9,6 +9,7 @@
 #define PARK_KEYCACHE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/evp.h>
 
@@ -22,9 +23,11 @@ void keycache_free(struct keycache *c);
 
 /*
  * The key kept under `label`, as a new reference the caller frees with EVP_PKEY_free(),
- * or NULL when there is none (or c is NULL).
+ * or NULL when there is none (or c is NULL). When `pub` is not NULL, the key's public
+ * half (P-256, X || Y, worked out once when it was kept) is copied there, and a key
+ * that is not P-256 is not returned.
  */
-EVP_PKEY *keycache_get(struct keycache *c, const char *label);
+EVP_PKEY *keycache_get(struct keycache *c, const char *label, uint8_t pub[64]);
 
 /*
  * Keeps `key` under `label` (shorter than KEYWRAP_LABEL_MAX) with a reference of its

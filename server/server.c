@@ -938,7 +938,7 @@ int server_site_key(struct server *srv, struct db *db, int64_t site_id, EVP_PKEY
 	*key = NULL;
 	if (keywrap_label(label, "site", site_id) != 0)
 		return -SITE_E_INTERNAL;
-	*key = keycache_get(srv->keys, label);
+	*key = keycache_get(srv->keys, label, NULL);
 	if (*key != NULL)
 		return 0;
 	r = site_key(db, srv->master_key, site_id, key);

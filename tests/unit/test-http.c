@@ -2,9 +2,11 @@
  * test-http.c: parkd's HTTP layer (http.h, http-stream.h) over real sockets, with a
  * route table of its own: this file defines routes_count() and routes_get(), so the
  * server's routes.c is not linked in. Captures, query and headers, 404/405/413/400/401
- * and a handler that forgets its reply, a waiting handler that blocks nobody else,
- * event streams (pushed, ended, abandoned by the client, dropped when too slow,
- * replaced by an error), and a stop that lets a request in progress finish.
+ * and a handler that forgets its reply, waiting handlers that block nobody else (and
+ * run at once, however many), replies deferred by a handler on the event loop and
+ * resumed from another thread (also when the client has gone), event streams (pushed,
+ * ended, kept alive, abandoned by the client, dropped when too slow, replaced by an
+ * error), and a stop that lets a request in progress finish.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,6 +44,11 @@ static struct http_server *hs;
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct http_stream *slot;
 static atomic_int closed_calls;
+
+/* The request the last /defer handler deferred, for the test to resume. */
+static struct http_request *deferred;
+static atomic_int cleanups;   /* cleanup() calls of deferred work */
+static atomic_int finishes;   /* finish() calls */
 
 static void sleep_ms(long ms)
 {
@@ -155,6 +162,41 @@ static void h_stream_refused(struct server *s, struct http_request *req, struct 
 	http_reply_error(rep, 403, "forbidden", "Not yours.");
 }
 
+/* The deferred work: a number the finish step replies with. */
+static void defer_cleanup(void *work)
+{
+	free(work);
+	atomic_fetch_add(&cleanups, 1);
+}
+
+static void h_defer_finish(struct server *s, struct http_request *req, struct http_reply *rep)
+{
+	json_object *o = json_object_new_object();
+
+	(void)s;
+	atomic_fetch_add(&finishes, 1);
+	json_object_object_add(o, "work", json_object_new_int(*(int *)req->work));
+	http_reply_json(rep, 200, o);
+}
+
+static void h_defer(struct server *s, struct http_request *req, struct http_reply *rep)
+{
+	int *work = malloc(sizeof(*work));
+
+	(void)s;
+	assert_non_null(work);
+	*work = 42;
+	if (http_defer(req, h_defer_finish, work, defer_cleanup) != 0) {
+		free(work);
+		http_reply_error(rep, 409, "not_deferred", "http_defer refused.");
+		return;
+	}
+	pthread_mutex_lock(&slot_lock);
+	assert_null(deferred);
+	deferred = req;
+	pthread_mutex_unlock(&slot_lock);
+}
+
 static const struct http_route test_routes[] = {
 	{ "GET", "/t/{a}/x/{b}", h_echo, 0, "echo", 0 },
 	{ "POST", "/t/{a}/x/{b}", h_echo, 0, "echo", 0 },
@@ -168,6 +210,9 @@ static const struct http_route test_routes[] = {
 	{ "GET", "/slow", h_slow, 0, "slow", 0 },
 	{ "GET", "/stream", h_stream, 0, "events", 0 },
 	{ "GET", "/stream-refused", h_stream_refused, 0, "events, then an error", 0 },
+	{ "GET", "/defer", h_defer, HTTP_NO_WAIT, "deferred on the loop", 0 },
+	{ "GET", "/defer-pool", h_defer, 0, "deferred from the pool: refused", 0 },
+	{ "GET", "/loop-echo", h_echo, HTTP_NO_WAIT, "echo on the loop", 0 },
 };
 
 size_t routes_count(void)
@@ -298,6 +343,7 @@ static int group_setup(void **state)
 	config_defaults(&cfg);
 	if (config_set(&cfg, "data_dir", dir, err, sizeof(err)) != 0 ||
 	    config_set(&cfg, "listen", "127.0.0.1:0", err, sizeof(err)) != 0 ||
+	    config_set(&cfg, "stream_keepalive_s", "1", err, sizeof(err)) != 0 ||
 	    config_finish(&cfg, err, sizeof(err)) != 0)
 		return -1;
 	log_init("test-http", LOG_ERROR);
@@ -465,6 +511,139 @@ static void wait_body(struct resp *r, const char *want)
 		fail_msg("the stream did not deliver '%s' (got '%s')", want, r->body);
 }
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Handlers that wait each get a thread: eight 300 ms waits take about 300 ms, not 2.4 s. */
+static void test_waiting_handlers_run_at_once(void **state)
+{
+	struct bg b[8];
+	struct timespec t0;
+	size_t i;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 8; i++) {
+		b[i] = (struct bg){ .path = "/slow" };
+		assert_int_equal(pthread_create(&b[i].th, NULL, bg_request, &b[i]), 0);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(b[i].th, NULL);
+		assert_int_equal(b[i].r.status, 200);
+		json_object_put(b[i].r.json);
+	}
+	if (ms_since(&t0) >= 1500)
+		fail_msg("8 waiting handlers took %ld ms: they ran one after another", ms_since(&t0));
+}
+
+/* Waits until a /defer handler has deferred its request; takes it. */
+static struct http_request *take_deferred(void)
+{
+	struct http_request *req = NULL;
+	int i;
+
+	for (i = 0; i < 500 && req == NULL; i++) {
+		pthread_mutex_lock(&slot_lock);
+		req = deferred;
+		deferred = NULL;
+		pthread_mutex_unlock(&slot_lock);
+		if (req == NULL)
+			sleep_ms(10);
+	}
+	assert_non_null(req);
+	return req;
+}
+
+/* A deferred reply holds no thread of the loop: others are answered meanwhile. */
+static void test_deferred_reply(void **state)
+{
+	struct bg b = { .path = "/defer" };
+	struct http_request *req;
+	struct resp r = { 0 };
+	int c0 = atomic_load(&cleanups), f0 = atomic_load(&finishes), i;
+
+	(void)state;
+	assert_int_equal(pthread_create(&b.th, NULL, bg_request, &b), 0);
+	req = take_deferred();
+	/* More requests than the loops have threads, on the loop, while it waits. */
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(request("GET", "/loop-echo?q=x", NULL, NULL, 0, &r), 200);
+		assert_string_equal(field(&r, "q"), "x");
+		json_object_put(r.json);
+	}
+	assert_int_equal(b.r.status, 0); /* still waiting */
+	assert_int_equal(atomic_load(&finishes), f0);
+	http_resume(req);
+	pthread_join(b.th, NULL);
+	assert_int_equal(b.r.status, 200);
+	assert_string_equal(field(&b.r, "work"), "42");
+	json_object_put(b.r.json);
+	assert_int_equal(atomic_load(&finishes), f0 + 1);
+	for (i = 0; i < 200 && atomic_load(&cleanups) == c0; i++)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&cleanups), c0 + 1);
+}
+
+/* The client leaves before the work is done: the work is still cleaned up, once. */
+static void test_deferred_client_gone(void **state)
+{
+	struct bg b = { .path = "/defer" };
+	struct http_request *req;
+	int c0 = atomic_load(&cleanups), i;
+
+	(void)state;
+	assert_int_equal(pthread_create(&b.th, NULL, bg_request, &b), 0);
+	req = take_deferred();
+	atomic_store(&b.r.stop, true); /* curl gives up at its next progress call */
+	pthread_join(b.th, NULL);
+	assert_int_equal(atomic_load(&cleanups), c0);
+	http_resume(req);
+	for (i = 0; i < 200 && atomic_load(&cleanups) == c0; i++)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&cleanups), c0 + 1);
+}
+
+/* Only a handler on the loop may defer: one on the pool is refused, and replies itself. */
+static void test_defer_refused_off_the_loop(void **state)
+{
+	struct resp r = { 0 };
+	int c0 = atomic_load(&cleanups);
+
+	(void)state;
+	request("GET", "/defer-pool", NULL, NULL, 0, &r);
+	expect_error(&r, 409, "not_deferred");
+	assert_int_equal(atomic_load(&cleanups), c0);
+}
+
+/* A stream with nothing to say sends a keepalive comment (stream_keepalive_s is 1 here). */
+static void test_stream_keepalive(void **state)
+{
+	struct bg b = { .path = "/stream" };
+	struct http_stream *st;
+	struct timespec t0;
+
+	(void)state;
+	assert_int_equal(pthread_create(&b.th, NULL, bg_request, &b), 0);
+	st = take_slot();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	wait_body(&b.r, ": keepalive\n\n");
+	if (ms_since(&t0) < 500)
+		fail_msg("a keepalive came after %ld ms, before the stream was idle 1 s",
+			 ms_since(&t0));
+	/* Events still come after it. */
+	assert_int_equal(http_stream_push(st, "event: a\n\n"), 0);
+	wait_body(&b.r, "event: a\n\n");
+	http_stream_end(st);
+	pthread_join(b.th, NULL);
+	assert_int_equal(b.r.status, 200);
+	http_stream_release(st);
+}
+
 static void test_stream_pushed_and_ended(void **state)
 {
 	struct bg b = { .path = "/stream" };
@@ -602,6 +781,11 @@ int main(void)
 		cmocka_unit_test(test_routing_errors),
 		cmocka_unit_test(test_json_bodies),
 		cmocka_unit_test(test_waiting_handler_blocks_nobody),
+		cmocka_unit_test(test_waiting_handlers_run_at_once),
+		cmocka_unit_test(test_deferred_reply),
+		cmocka_unit_test(test_deferred_client_gone),
+		cmocka_unit_test(test_defer_refused_off_the_loop),
+		cmocka_unit_test(test_stream_keepalive),
 		cmocka_unit_test(test_stream_pushed_and_ended),
 		cmocka_unit_test(test_stream_client_gone),
 		cmocka_unit_test(test_stream_slow_client_dropped),

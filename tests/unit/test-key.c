@@ -612,7 +612,7 @@ static void test_open_with_cached_keys(void **state)
 					  f->dev_a.device_pub, &req, &err), 0);
 	key_request_free(&req);
 	assert_int_equal(keywrap_label(label, "reservation", f->alice), 0);
-	kept = keycache_get(cache, label);
+	kept = keycache_get(cache, label, NULL);
 	assert_non_null(kept);
 	assert_int_equal(p256_public_raw(kept, pub), 0);
 	assert_memory_equal(pub, res_pub, 64);

@@ -28,8 +28,8 @@ static void pub_of(EVP_PKEY *key, uint8_t pub[64])
 /* Whether the cache holds `want` under `label` (NULL: holds nothing there). */
 static void assert_kept(struct keycache *c, const char *label, EVP_PKEY *want)
 {
-	uint8_t a[64], b[64];
-	EVP_PKEY *got = keycache_get(c, label);
+	uint8_t a[64], b[64], kept[64];
+	EVP_PKEY *got = keycache_get(c, label, kept);
 
 	if (want == NULL) {
 		assert_null(got);
@@ -38,6 +38,8 @@ static void assert_kept(struct keycache *c, const char *label, EVP_PKEY *want)
 	pub_of(got, a);
 	pub_of(want, b);
 	assert_memory_equal(a, b, 64);
+	/* The public half kept beside it is the key's own. */
+	assert_memory_equal(kept, b, 64);
 	EVP_PKEY_free(got);
 }
 
@@ -49,11 +51,11 @@ static void test_miss_then_kept(void **state)
 
 	(void)state;
 	assert_non_null(c);
-	assert_null(keycache_get(c, "site:7"));
+	assert_null(keycache_get(c, "site:7", NULL));
 	pub_of(k, pub);
 	keycache_put(c, "site:7", k);
 	EVP_PKEY_free(k); /* the cache keeps its own reference */
-	got = keycache_get(c, "site:7");
+	got = keycache_get(c, "site:7", NULL);
 	pub_of(got, again);
 	assert_memory_equal(pub, again, 64);
 	/* The caller's reference outlives the cache too. */
@@ -134,7 +136,7 @@ static void test_calls_that_do_nothing(void **state)
 
 	(void)state;
 	assert_null(keycache_new(0));
-	assert_null(keycache_get(NULL, "site:1"));
+	assert_null(keycache_get(NULL, "site:1", NULL));
 	keycache_put(NULL, "site:1", k);
 	keycache_put(c, "site:1", NULL);
 	assert_kept(c, "site:1", NULL);
@@ -147,6 +149,26 @@ static void test_calls_that_do_nothing(void **state)
 	keycache_free(c);
 }
 
+/* A key kept that is not P-256 has no public half to give: asked for one, it is a miss. */
+static void test_public_half_only_of_p256(void **state)
+{
+	struct keycache *c = keycache_new(2);
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "X25519"), *got;
+	uint8_t pub[64];
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(k);
+	keycache_put(c, "site:9", k);
+	memset(pub, 0xa5, sizeof(pub));
+	assert_null(keycache_get(c, "site:9", pub));
+	got = keycache_get(c, "site:9", NULL);
+	assert_ptr_equal(got, k);
+	EVP_PKEY_free(got);
+	EVP_PKEY_free(k);
+	keycache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_least_recently_used_goes),
 		cmocka_unit_test(test_many_labels),
 		cmocka_unit_test(test_calls_that_do_nothing),
+		cmocka_unit_test(test_public_half_only_of_p256),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
