@@ -119,7 +119,7 @@ TEST_SUPPORT_SRC := tests/support/test-port.c tests/support/test-authority.c \
 UNIT_TESTS := wire frag proto hex log store sim-hw evlog lock-unlock lock-share lock-mgmt lock-lockout \
 	lock-power lock-barrier p256 signer lockconn garage world reqsig cli
 SIM_TESTS := parklockd
-SERVER_TESTS_CORE := db config json-field http routes account hook server
+SERVER_TESTS_CORE := db config json-field http workpool routes account hook server
 SERVER_TESTS_KEYS := ecies keywrap keycache site key gateway-auth delivery timerelay
 SERVER_TESTS_EVENTS := event notify
 SERVER_TESTS_SPOT := navigation spot role override alarm
