@@ -1083,8 +1083,26 @@ void server_audit_request(struct server *srv, struct db *db, const struct http_r
 
 /* ---- callers and gateways ---- */
 
+/* A session's upkeep on the writer: the caller's check never waits for the write lock. */
+static int server_session_upkeep(struct db *db, void *ctx)
+{
+	return session_upkeep(db, ctx);
+}
+
+static void server_session_upkept(void *ctx, int status, int result)
+{
+	(void)status;
+	(void)result; /* a lost touch ends an idle session a minute early at most */
+	free(ctx);
+}
+
+static const struct server_write_ops server_session_ops = {
+	.decide = server_session_upkeep,
+};
+
 int server_caller(struct server *srv, const struct http_request *req, struct auth_user *out)
 {
+	struct session_upkeep upkeep, *later;
 	struct db *db;
 	int r;
 
@@ -1097,10 +1115,15 @@ int server_caller(struct server *srv, const struct http_request *req, struct aut
 	db = server_db_get(srv);
 	if (db == NULL)
 		return -1;
-	r = session_lookup(db, srv->cfg, server_now(srv), req->token, out);
+	r = session_lookup(db, srv->cfg, server_now(srv), req->token, out, &upkeep);
 	if (r != 0 && r != -DB_E_NOTFOUND)
 		log_error("session lookup: %s", db_errmsg(db));
 	server_db_put(srv, db);
+	if (upkeep.kind != SESSION_KEEP && (later = malloc(sizeof(*later))) != NULL) {
+		*later = upkeep;
+		if (server_write_async(srv, &server_session_ops, later, server_session_upkept) != 0)
+			free(later);
+	}
 	return r == 0 ? 0 : -1;
 }
 

@@ -49,21 +49,37 @@ out:
 	return r;
 }
 
-int session_lookup(struct db *db, const struct config *cfg, int64_t now, const char *token,
-		   struct auth_user *out)
+int session_upkeep(struct db *db, const struct session_upkeep *u)
 {
+	if (u->kind == SESSION_DROP)
+		return db_exec(db, "DELETE FROM sessions WHERE token_hash = $1", "b",
+			       u->token_hash, sizeof(u->token_hash));
+	if (u->kind == SESSION_TOUCH)
+		return db_exec(db, "UPDATE sessions SET last_seen = $1 WHERE token_hash = $2",
+			       "ib", u->now, u->token_hash, sizeof(u->token_hash));
+	return 0;
+}
+
+int session_lookup(struct db *db, const struct config *cfg, int64_t now, const char *token,
+		   struct auth_user *out, struct session_upkeep *upkeep)
+{
+	struct session_upkeep here;
+	struct session_upkeep *u = upkeep != NULL ? upkeep : &here;
 	struct db_stmt *st = NULL;
 	const char *phone;
-	uint8_t hash[32];
+	uint8_t *hash = u->token_hash;
 	int64_t last_seen, expires_at;
 	int r = -DB_E_NOTFOUND;
 
+	memset(u, 0, sizeof(*u));
+	u->kind = SESSION_KEEP;
+	u->now = now;
 	if (session_hash(token, hash) != 0)
 		goto out;
 	r = -DB_E_IO;
 	st = db_prepare(db, "SELECT s.user_id, s.last_seen, s.expires_at, u.phone, u.admin "
 			"FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1");
-	if (st == NULL || db_bind_blob(st, 1, hash, sizeof(hash)) != 0)
+	if (st == NULL || db_bind_blob(st, 1, hash, sizeof(u->token_hash)) != 0)
 		goto out;
 	r = db_step(st);
 	if (r != DB_ROW) {
@@ -73,10 +89,7 @@ int session_lookup(struct db *db, const struct config *cfg, int64_t now, const c
 	last_seen = db_col_int(st, 1);
 	expires_at = db_col_int(st, 2);
 	if (now >= expires_at || now - last_seen >= cfg->session_idle_s) {
-		db_finalize(st);
-		st = NULL;
-		(void)db_exec(db, "DELETE FROM sessions WHERE token_hash = $1", "b", hash,
-			      sizeof(hash));
+		u->kind = SESSION_DROP;
 		r = -DB_E_NOTFOUND;
 		goto out;
 	}
@@ -90,10 +103,11 @@ int session_lookup(struct db *db, const struct config *cfg, int64_t now, const c
 	r = 0;
 	/* One write a minute at most per session, not one per request. */
 	if (now - last_seen >= SESSION_TOUCH_S)
-		(void)db_exec(db, "UPDATE sessions SET last_seen = $1 WHERE token_hash = $2", "ib",
-			      now, hash, sizeof(hash));
+		u->kind = SESSION_TOUCH;
 out:
 	db_finalize(st);
+	if (upkeep == NULL)
+		(void)session_upkeep(db, u);
 	return r;
 }
 

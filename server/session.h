@@ -25,13 +25,27 @@
 int session_create(struct db *db, const struct config *cfg, int64_t user_id, int64_t now,
 		   char token[SESSION_TOKEN_HEX + 1], int64_t *expires_at);
 
+/* The write a lookup leaves: none, the use to record, or an expired session to delete. */
+enum session_upkeep_kind { SESSION_KEEP, SESSION_TOUCH, SESSION_DROP };
+
+struct session_upkeep {
+	enum session_upkeep_kind kind;
+	uint8_t token_hash[32];
+	int64_t now;
+};
+
 /*
  * The user of the live session of `token` at `now`: 0 with *out filled, -DB_E_NOTFOUND
- * when the token is malformed, unknown or expired (an expired session is deleted), or
- * another -DB_E_*. Records the use when the last one is SESSION_TOUCH_S old.
+ * when the token is malformed, unknown or expired, or another -DB_E_*. The use is
+ * recorded when the last one is SESSION_TOUCH_S old, and an expired session is deleted:
+ * here when `upkeep` is NULL, else only described in *upkeep (always set), so that a
+ * caller that must not wait for the write lock leaves the write to session_upkeep().
  */
 int session_lookup(struct db *db, const struct config *cfg, int64_t now, const char *token,
-		   struct auth_user *out);
+		   struct auth_user *out, struct session_upkeep *upkeep);
+
+/* Does what a lookup left (nothing for SESSION_KEEP). 0 or -DB_E_*. */
+int session_upkeep(struct db *db, const struct session_upkeep *u);
 
 /* Ends the session of `token`. 0, -DB_E_NOTFOUND when there is none, or -DB_E_*. */
 int session_delete(struct db *db, const char *token);

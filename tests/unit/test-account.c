@@ -139,7 +139,7 @@ static int64_t count(const char *sql)
 static int lookup(const char *token, struct auth_user *u)
 {
 	struct db *db = server_db_get(srv);
-	int r = session_lookup(db, &cfg, clock_now, token, u);
+	int r = session_lookup(db, &cfg, clock_now, token, u, NULL);
 
 	server_db_put(srv, db);
 	assert_true(r == 0 || r == -DB_E_NOTFOUND);
@@ -402,6 +402,84 @@ static void test_session_idle_expiry(void **state)
 	assert_int_equal(count("SELECT COUNT(*) FROM sessions"), 0);
 }
 
+/* The last use recorded for the session of `token`, or -1 when it is gone. */
+static int64_t last_seen_of(const char *token)
+{
+	struct session_upkeep u;
+	struct auth_user who;
+	struct db_stmt *st;
+	struct db *db = server_db_get(srv);
+	int64_t v = -1;
+
+	/* The hash, from a lookup that writes nothing (far in the past: never expired). */
+	(void)session_lookup(db, &cfg, T0, token, &who, &u);
+	st = db_prepare(db, "SELECT last_seen FROM sessions WHERE token_hash = $1");
+	assert_non_null(st);
+	assert_int_equal(db_bind_blob(st, 1, u.token_hash, sizeof(u.token_hash)), 0);
+	if (db_step(st) == DB_ROW)
+		v = db_col_int(st, 0);
+	db_finalize(st);
+	server_db_put(srv, db);
+	return v;
+}
+
+/* A lookup given an upkeep only says what to write; session_upkeep() writes it. */
+static void test_session_upkeep_deferred(void **state)
+{
+	struct account_result res = { 0 };
+	struct session_upkeep u;
+	struct auth_user who;
+	struct db *db;
+	int64_t login_at;
+
+	(void)state;
+	make_user("+8613800000019", PW);
+	assert_int_equal(account_login(srv, "+8613800000019", PW, PEER, &res), 0);
+	login_at = clock_now;
+	clock_now += 100;
+	db = server_db_get(srv);
+	assert_int_equal(session_lookup(db, &cfg, clock_now, res.token, &who, &u), 0);
+	assert_int_equal(u.kind, SESSION_TOUCH);
+	server_db_put(srv, db);
+	assert_int_equal(last_seen_of(res.token), login_at); /* not written yet */
+	db = server_db_get(srv);
+	assert_int_equal(session_upkeep(db, &u), 0);
+	server_db_put(srv, db);
+	assert_int_equal(last_seen_of(res.token), clock_now);
+	/* Idle too long: refused, and left in place until the upkeep deletes it. */
+	clock_now += 600;
+	db = server_db_get(srv);
+	assert_int_equal(session_lookup(db, &cfg, clock_now, res.token, &who, &u),
+			 -DB_E_NOTFOUND);
+	assert_int_equal(u.kind, SESSION_DROP);
+	server_db_put(srv, db);
+	assert_int_not_equal(last_seen_of(res.token), -1);
+	db = server_db_get(srv);
+	assert_int_equal(session_upkeep(db, &u), 0);
+	server_db_put(srv, db);
+	assert_int_equal(last_seen_of(res.token), -1);
+}
+
+/* server_caller() records a use on the writer, after it has answered. */
+static void test_caller_touch_on_the_writer(void **state)
+{
+	struct account_result res = { 0 };
+	struct http_request req;
+	struct auth_user who;
+	int i;
+
+	(void)state;
+	make_user("+8613800000020", PW);
+	assert_int_equal(account_login(srv, "+8613800000020", PW, PEER, &res), 0);
+	clock_now += 120;
+	memset(&req, 0, sizeof(req));
+	req.token = res.token;
+	assert_int_equal(server_caller(srv, &req, &who), 0);
+	for (i = 0; i < 200 && last_seen_of(res.token) != clock_now; i++)
+		usleep(10 * 1000);
+	assert_int_equal(last_seen_of(res.token), clock_now);
+}
+
 static void test_session_absolute_expiry(void **state)
 {
 	struct account_result res = { 0 };
@@ -552,6 +630,8 @@ int main(void)
 		T(test_failures_limited_per_address),
 		T(test_sms_limited_per_phone),
 		T(test_session_idle_expiry),
+		T(test_session_upkeep_deferred),
+		T(test_caller_touch_on_the_writer),
 		T(test_session_absolute_expiry),
 		T(test_password_reset),
 		T(test_admin_and_roles),
