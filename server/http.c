@@ -57,6 +57,7 @@ struct http_server {
 	int64_t inflight;           /* requests begun and not yet completed */
 	struct http_stream *streams; /* open streams, for http_stop() and the ticker */
 	atomic_bool stopping;       /* read by every request without the lock */
+	atomic_int deferred;        /* requests between http_defer() and http_resume() */
 	struct workpool *pool;      /* runs the handlers that may wait */
 	pthread_t ticker;           /* wakes idle streams for their keepalive */
 	bool ticker_running;
@@ -972,12 +973,16 @@ int http_defer(struct http_request *req, http_handler_fn finish, void *work,
 	c->cleanup = cleanup;
 	req->work = work;
 	c->phase = HTTP_DEFERRED;
+	atomic_fetch_add(&c->hs->deferred, 1);
 	MHD_suspend_connection(req->conn);
 	return 0;
 }
 
 void http_resume(struct http_request *req)
 {
+	struct http_conn *c = http_conn_of(req);
+
+	atomic_fetch_sub(&c->hs->deferred, 1);
 	MHD_resume_connection(req->conn);
 }
 
@@ -1250,6 +1255,15 @@ void http_stop(struct http_server *hs, int grace_ms)
 	/* The pool's handlers end (waits see the server stopping) and resume their requests. */
 	workpool_free(hs->pool);
 	hs->pool = NULL;
+	/*
+	 * A deferred request still waiting (its transaction not yet durable) will be resumed
+	 * later: libmicrohttpd cannot stop with it suspended, nor may it be freed under it.
+	 */
+	if (atomic_load(&hs->deferred) > 0) {
+		log_warn("%d replies still wait for the database: the HTTP server is left for "
+			 "the process's exit", atomic_load(&hs->deferred));
+		return;
+	}
 	MHD_stop_daemon(hs->d);
 	http_free(hs);
 }

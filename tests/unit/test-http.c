@@ -626,6 +626,7 @@ static void test_stream_keepalive(void **state)
 	struct bg b = { .path = "/stream" };
 	struct http_stream *st;
 	struct timespec t0;
+	int before = atomic_load(&closed_calls), i;
 
 	(void)state;
 	assert_int_equal(pthread_create(&b.th, NULL, bg_request, &b), 0);
@@ -641,6 +642,10 @@ static void test_stream_keepalive(void **state)
 	http_stream_end(st);
 	pthread_join(b.th, NULL);
 	assert_int_equal(b.r.status, 200);
+	/* Closed before the next test counts closings. */
+	for (i = 0; i < 500 && atomic_load(&closed_calls) == before; i++)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&closed_calls), before + 1);
 	http_stream_release(st);
 }
 
