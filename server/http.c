@@ -429,6 +429,8 @@ static const struct http_route *http_route_find(struct http_conn *c)
 	c->allow[0] = '\0';
 	for (i = 0; i < n; i++) {
 		r = routes_get(i);
+		/* A route's captures only: none left from another pattern, none unset. */
+		memset(params, 0, sizeof(params));
 		if (!http_match(r->pattern, c->req.path, c->captures, params))
 			continue;
 		if (strcmp(r->method, c->req.method) == 0) {
