@@ -293,7 +293,8 @@ static long api_with_header(const char *method, const char *target, const struct
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-	hdr = curl_slist_append(hdr, "Expect:");
+	/* A body parkd will not even read asks first, or the 413 may be lost to a reset. */
+	hdr = curl_slist_append(hdr, len > DISCARD_MAX ? "Expect: 100-continue" : "Expect:");
 	if (c->kind == CRED_USER || c->kind == CRED_RAW) {
 		snprintf(line, sizeof(line), "Authorization: %s%s",
 			 c->kind == CRED_USER ? "Bearer " : "", c->value);

@@ -179,8 +179,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
  * Authorization value or NULL. Returns the status (0 when there was no answer); the
  * reply is in *r (json parsed when it is JSON). Thread-safe.
  */
-static long http_raw(const char *method, const char *path, const char *auth, const char *body,
-		     size_t len, struct resp *r)
+/*
+ * A request; with `expect_continue`, the body waits for the server's go-ahead
+ * ("Expect: 100-continue"), so that a refusal comes before it is sent.
+ */
+static long http_send_body(const char *method, const char *path, const char *auth,
+			   const char *body, size_t len, bool expect_continue, struct resp *r)
 {
 	struct curl_slist *hdr = NULL;
 	char url[512], line[512];
@@ -200,7 +204,7 @@ static long http_raw(const char *method, const char *path, const char *auth, con
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	hdr = curl_slist_append(hdr, "Expect:");
+	hdr = curl_slist_append(hdr, expect_continue ? "Expect: 100-continue" : "Expect:");
 	if (auth != NULL) {
 		snprintf(line, sizeof(line), "Authorization: %s", auth);
 		hdr = curl_slist_append(hdr, line);
@@ -218,6 +222,12 @@ static long http_raw(const char *method, const char *path, const char *auth, con
 	if (strncmp(r->content_type, "application/json", 16) == 0)
 		r->json = json_tokener_parse(r->body);
 	return r->status;
+}
+
+static long http_raw(const char *method, const char *path, const char *auth, const char *body,
+		     size_t len, struct resp *r)
+{
+	return http_send_body(method, path, auth, body, len, false, r);
 }
 
 static long http(const char *method, const char *path, const char *token, const char *body,
@@ -578,7 +588,12 @@ static void test_oversized_bodies(void **state)
 		expect_error(&r, 413, "body_too_large", "one byte over");
 		http_raw("POST", account_posts[i], NULL, big, 200000, &r);
 		expect_error(&r, 413, "body_too_large", "200 kB");
-		http_raw("POST", account_posts[i], NULL, big, sizeof(big) - 1, &r);
+		/*
+		 * Refused from its Content-Length, unread: sent blindly, the client may see the
+		 * connection reset by the unread bytes before it reads the 413, so it asks first
+		 * (as curl does by itself for bodies over 1 MiB).
+		 */
+		http_send_body("POST", account_posts[i], NULL, big, sizeof(big) - 1, true, &r);
 		expect_error(&r, 413, "body_too_large", "2 MiB");
 	}
 	assert_int_equal(metric("parkd_sms_sent_total"), sms + 1);
