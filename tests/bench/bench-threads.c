@@ -96,13 +96,13 @@ void bench_threads_add_diff(struct bench_threads *sum, const struct bench_thread
 	}
 }
 
-void bench_threads_print(const struct bench_threads *sum, double ops)
+double bench_threads_print(const struct bench_threads *sum, double ops)
 {
 	double run = 0, wait = 0;
 	int i;
 
 	if (ops <= 0)
-		return;
+		return 0;
 	for (i = 0; i < sum->n; i++) {
 		if (sum->g[i].run_us / ops < 0.05)
 			continue; /* idle threads: the listener, the main thread */
@@ -113,4 +113,5 @@ void bench_threads_print(const struct bench_threads *sum, double ops)
 		wait += sum->g[i].wait_us;
 	}
 	printf("    %-34s %8.1f on a core\n", "all threads", run / ops);
+	return run / ops;
 }

@@ -34,7 +34,10 @@ int bench_threads_read(pid_t pid, struct bench_threads *t);
 void bench_threads_add_diff(struct bench_threads *sum, const struct bench_threads *before,
 			    const struct bench_threads *after);
 
-/* Prints each group's run and wait time per operation (us), indented, then the total. */
-void bench_threads_print(const struct bench_threads *sum, double ops);
+/*
+ * Prints each group's run and wait time per operation (us), indented, then the total.
+ * Returns that total: the time on a core per operation (us), 0 when ops is not positive.
+ */
+double bench_threads_print(const struct bench_threads *sum, double ops);
 
 #endif
