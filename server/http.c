@@ -53,11 +53,11 @@ struct http_server {
 	char *tls_key;
 	size_t tls_key_len;
 	pthread_mutex_t lock;
-	pthread_cond_t idle;        /* signalled when inflight drops to 0; CLOCK_MONOTONIC */
+	pthread_cond_t idle;        /* inflight or deferred dropped to 0; CLOCK_MONOTONIC */
 	int64_t inflight;           /* requests begun and not yet completed */
+	int64_t deferred;           /* requests between http_defer() and http_resume() */
 	struct http_stream *streams; /* open streams, for http_stop() and the ticker */
 	atomic_bool stopping;       /* read by every request without the lock */
-	atomic_int deferred;        /* requests between http_defer() and http_resume() */
 	struct workpool *pool;      /* runs the handlers that may wait */
 	pthread_t ticker;           /* wakes idle streams for their keepalive */
 	bool ticker_running;
@@ -65,13 +65,15 @@ struct http_server {
 };
 
 /*
- * Where a request is, as the event loop knows it (only the loop reads or writes it):
- * when the connection comes back from a suspension, the phase says what to do.
+ * Where a request is: when the connection comes back from a suspension, the phase says
+ * what to do. Written on the loop, or by the handler on the pool while the loop has the
+ * connection suspended (the pool's queue orders the two).
  */
 enum http_phase {
 	HTTP_READING,               /* headers and body coming in, or handled on the loop */
 	HTTP_WORKING,               /* its handler runs on the pool; back: send the reply */
 	HTTP_DEFERRED,              /* http_defer() was called; back: finish, then send */
+	HTTP_FINISHING,             /* finish runs: it may not defer again */
 };
 
 /* One request, from its first line to its completion. */
@@ -346,9 +348,10 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
 		s->parked = true;
 		MHD_suspend_connection(s->conn);
 	}
-	s->keepalive_due = false;
-	if (n > 0)
+	if (n > 0) {
+		s->keepalive_due = false; /* whatever was sent shows the client is there */
 		s->last_sent = http_mono_ms();
+	}
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }
@@ -867,8 +870,10 @@ static int http_begin(struct http_conn *c, struct MHD_Connection *conn, const ch
 	route = c->route = http_route_find(c);
 	c->body_max = HTTP_BODY_MAX;
 	if (route != NULL && route->body_max > HTTP_BODY_MAX && (route->flags & HTTP_AUTH_USER) &&
-	    server_caller(c->hs->srv, &c->req, &c->user) == 0)
+	    server_caller(c->hs->srv, &c->req, &c->user) == 0) {
 		c->body_max = route->body_max;
+		c->req.user = &c->user; /* the dispatch does not look the session up again */
+	}
 	/* A body too large even to read and throw away is refused before it is sent. */
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 	if (cl != NULL) {
@@ -975,17 +980,23 @@ int http_defer(struct http_request *req, http_handler_fn finish, void *work,
 	c->cleanup = cleanup;
 	req->work = work;
 	c->phase = HTTP_DEFERRED;
-	atomic_fetch_add(&c->hs->deferred, 1);
+	pthread_mutex_lock(&c->hs->lock);
+	c->hs->deferred++;
+	pthread_mutex_unlock(&c->hs->lock);
 	MHD_suspend_connection(req->conn);
 	return 0;
 }
 
 void http_resume(struct http_request *req)
 {
-	struct http_conn *c = http_conn_of(req);
+	struct http_server *hs = http_conn_of(req)->hs; /* req may be gone once resumed */
 
-	atomic_fetch_sub(&c->hs->deferred, 1);
 	MHD_resume_connection(req->conn);
+	/* Counted down after: http_stop() waits for it before it stops the daemon. */
+	pthread_mutex_lock(&hs->lock);
+	if (--hs->deferred == 0)
+		pthread_cond_broadcast(&hs->idle);
+	pthread_mutex_unlock(&hs->lock);
 }
 
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -1013,7 +1024,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 	if (c->phase == HTTP_WORKING)
 		return http_send(c, conn); /* back from the pool */
 	if (c->phase == HTTP_DEFERRED) {
-		c->phase = HTTP_READING;
+		c->phase = HTTP_FINISHING;
 		c->finish(c->hs->srv, &c->req, &c->rep);
 		http_check_reply(c, &c->rep);
 		return http_send(c, conn);
@@ -1254,18 +1265,19 @@ void http_stop(struct http_server *hs, int grace_ms)
 	pthread_mutex_unlock(&hs->lock);
 	if (hs->ticker_running)
 		pthread_join(hs->ticker, NULL);
-	/* The pool's handlers end (waits see the server stopping) and resume their requests. */
-	workpool_free(hs->pool);
-	hs->pool = NULL;
+	/* The pool's handlers end (waits see the server stopping); later ones get a 503. */
+	workpool_stop(hs->pool);
 	/*
-	 * A deferred request still waiting (its transaction not yet durable) will be resumed
-	 * later: libmicrohttpd cannot stop with it suspended, nor may it be freed under it.
+	 * libmicrohttpd cannot stop with a connection suspended, and a deferred reply is
+	 * resumed by the writer, which runs until the server closes after this: wait for it.
 	 */
-	if (atomic_load(&hs->deferred) > 0) {
-		log_warn("%d replies still wait for the database: the HTTP server is left for "
-			 "the process's exit", atomic_load(&hs->deferred));
-		return;
-	}
+	pthread_mutex_lock(&hs->lock);
+	if (hs->deferred > 0)
+		log_warn("waiting for %lld replies whose writes are not yet durable",
+			 (long long)hs->deferred);
+	while (hs->deferred > 0)
+		pthread_cond_wait(&hs->idle, &hs->lock);
+	pthread_mutex_unlock(&hs->lock);
 	MHD_stop_daemon(hs->d);
 	http_free(hs);
 }

@@ -131,9 +131,9 @@ uint16_t http_port(const struct http_server *hs);
 
 /*
  * Stops accepting, ends every event stream, waits up to `grace_ms` for the requests in
- * progress to finish, then closes every connection and frees hs. A deferred reply still
- * waiting then (http_defer()) keeps the server alive, connections and all, for the
- * process to end: it could not be resumed once they were freed. NULL is a no-op.
+ * progress to finish, and for the handlers on the pool and every deferred reply however
+ * long (the server's writer, still running, answers them all), then closes every
+ * connection and frees hs. NULL is a no-op.
  */
 void http_stop(struct http_server *hs, int grace_ms);
 

@@ -162,14 +162,17 @@ static void route_key_queue(struct route_key_issue *x)
 		http_resume(x->req);
 }
 
-/* The syncer's answer: done, or queued again when the shared transaction failed. */
+/*
+ * The syncer's answer: done, or queued again when the shared transaction failed or the
+ * database was busy in decide.
+ */
 static void route_key_done(void *ctx, int status, int result)
 {
 	struct route_key_issue *x = ctx;
 
 	x->status = status;
 	x->result = result;
-	if (status != 0 && x->tries < ROUTE_KEY_TRIES)
+	if ((status != 0 || result == -KEY_E_BUSY) && x->tries < ROUTE_KEY_TRIES)
 		route_key_queue(x);
 	else
 		http_resume(x->req);

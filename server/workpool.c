@@ -34,6 +34,7 @@ struct workpool {
 	size_t idle;                /* threads waiting for a job */
 	size_t running;             /* slots in SLOT_RUNNING */
 	bool stopping;
+	bool stopped;               /* workpool_stop() has joined the threads */
 	void (*init_thread)(void);
 	size_t max;
 	struct workpool_slot *slots; /* max of them */
@@ -177,13 +178,11 @@ int workpool_submit(struct workpool *p, workpool_fn fn, void *arg)
 	return 0;
 }
 
-void workpool_free(struct workpool *p)
+void workpool_stop(struct workpool *p)
 {
 	enum workpool_slot_state state;
 	size_t i;
 
-	if (p == NULL)
-		return;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	pthread_cond_broadcast(&p->work);
@@ -197,6 +196,15 @@ void workpool_free(struct workpool *p)
 		if (state != SLOT_FREE)
 			pthread_join(p->slots[i].thread, NULL);
 	}
+	p->stopped = true;
+}
+
+void workpool_free(struct workpool *p)
+{
+	if (p == NULL)
+		return;
+	if (!p->stopped)
+		workpool_stop(p);
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->lock);
 	free(p->slots);

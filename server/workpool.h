@@ -30,7 +30,13 @@ struct workpool *workpool_new(size_t max, void (*init_thread)(void));
  */
 int workpool_submit(struct workpool *p, workpool_fn fn, void *arg);
 
-/* Runs every job submitted, waits for the threads to end, and frees p. NULL is a no-op. */
+/*
+ * Runs every job submitted, then waits for the threads to end; from here on
+ * workpool_submit() fails. Call it once, before workpool_free(), or not at all.
+ */
+void workpool_stop(struct workpool *p);
+
+/* workpool_stop() unless done, then frees p. NULL is a no-op. */
 void workpool_free(struct workpool *p);
 
 #endif

@@ -4,7 +4,8 @@
  * server's routes.c is not linked in. Captures, query and headers, 404/405/413/400/401
  * and a handler that forgets its reply, waiting handlers that block nobody else (and
  * run at once, however many), replies deferred by a handler on the event loop and
- * resumed from another thread (also when the client has gone), event streams (pushed,
+ * resumed from another thread (also when the client has gone, and a stop waits for
+ * them), event streams (pushed,
  * ended, kept alive, abandoned by the client, dropped when too slow, replaced by an
  * error), and a stop that lets a request in progress finish.
  */
@@ -176,6 +177,9 @@ static void h_defer_finish(struct server *s, struct http_request *req, struct ht
 	(void)s;
 	atomic_fetch_add(&finishes, 1);
 	json_object_object_add(o, "work", json_object_new_int(*(int *)req->work));
+	/* A finish may not defer again: the reply is due now. */
+	json_object_object_add(o, "again", json_object_new_int(http_defer(req, h_defer_finish,
+									   NULL, NULL)));
 	http_reply_json(rep, 200, o);
 }
 
@@ -456,6 +460,7 @@ struct bg {
 	const char *path;
 	struct resp r;
 	pthread_t th;
+	atomic_bool done;  /* r is complete: read it only then, or after the join */
 };
 
 static void *bg_request(void *arg)
@@ -463,6 +468,7 @@ static void *bg_request(void *arg)
 	struct bg *b = arg;
 
 	request("GET", b->path, NULL, NULL, 0, &b->r);
+	atomic_store(&b->done, true);
 	return NULL;
 }
 
@@ -576,12 +582,13 @@ static void test_deferred_reply(void **state)
 		assert_string_equal(field(&r, "q"), "x");
 		json_object_put(r.json);
 	}
-	assert_int_equal(b.r.status, 0); /* still waiting */
+	assert_false(atomic_load(&b.done)); /* still waiting */
 	assert_int_equal(atomic_load(&finishes), f0);
 	http_resume(req);
 	pthread_join(b.th, NULL);
 	assert_int_equal(b.r.status, 200);
 	assert_string_equal(field(&b.r, "work"), "42");
+	assert_string_equal(field(&b.r, "again"), "-1");
 	json_object_put(b.r.json);
 	assert_int_equal(atomic_load(&finishes), f0 + 1);
 	for (i = 0; i < 200 && atomic_load(&cleanups) == c0; i++)
@@ -753,6 +760,46 @@ static void test_stream_then_error(void **state)
 	http_stream_release(st);
 }
 
+struct stopper {
+	pthread_t th;
+	atomic_bool returned;
+};
+
+static void *stop_main(void *arg)
+{
+	struct stopper *st = arg;
+
+	http_stop(hs, 100);
+	atomic_store(&st->returned, true);
+	return NULL;
+}
+
+/* A stop waits for a deferred reply, however long, since its writer will resume it. */
+static void test_stop_waits_for_deferred(void **state)
+{
+	struct bg b = { .path = "/defer" };
+	struct stopper st = { 0 };
+	struct http_request *req;
+	int c0 = atomic_load(&cleanups), i;
+
+	(void)state;
+	assert_int_equal(pthread_create(&b.th, NULL, bg_request, &b), 0);
+	req = take_deferred();
+	assert_int_equal(pthread_create(&st.th, NULL, stop_main, &st), 0);
+	sleep_ms(400); /* well past the grace of 100 ms */
+	assert_false(atomic_load(&st.returned));
+	http_resume(req);
+	pthread_join(st.th, NULL);
+	hs = NULL;
+	pthread_join(b.th, NULL);
+	for (i = 0; i < 200 && atomic_load(&cleanups) == c0; i++)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&cleanups), c0 + 1);
+	/* For the tests after it. */
+	hs = http_start(srv);
+	assert_non_null(hs);
+}
+
 static void test_stop_lets_requests_finish(void **state)
 {
 	struct bg slow = { .path = "/slow" }, stream = { .path = "/stream" };
@@ -795,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_stream_client_gone),
 		cmocka_unit_test(test_stream_slow_client_dropped),
 		cmocka_unit_test(test_stream_then_error),
+		cmocka_unit_test(test_stop_waits_for_deferred),
 		cmocka_unit_test(test_stop_lets_requests_finish),
 	};
 
