@@ -999,15 +999,26 @@ void http_resume(struct http_request *req)
 	pthread_mutex_unlock(&hs->lock);
 }
 
+/* Once per event-loop thread: below the writer, and a database connection of its own. */
+static void http_loop_thread_init(struct http_server *hs)
+{
+	static _Thread_local bool done;
+
+	if (done)
+		return;
+	done = true;
+	http_thread_yield_priority();
+	server_thread_never_waits(hs->srv);
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
 				   const char *method, const char *version,
 				   const char *upload_data, size_t *upload_size, void **con_cls)
 {
 	struct http_conn *c = *con_cls;
 
-	(void)cls;
 	(void)version;
-	http_thread_yield_priority();
+	http_loop_thread_init(cls);
 	if (c == NULL)
 		return MHD_NO; /* out of memory when the request began */
 	if (!c->started) {

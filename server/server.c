@@ -155,6 +155,15 @@ struct server {
 
 	atomic_bool stopping;
 	bool curl_ready;         /* curl_global_init() done: undo it at close */
+
+	pthread_key_t own_db;    /* a never-waiting thread's struct server_own_db */
+	bool own_db_ready;
+};
+
+/* The connection of a thread that must never wait for one (server_thread_never_waits). */
+struct server_own_db {
+	struct db *db;           /* opened on first use */
+	bool lent;               /* given out by server_db_get, not yet put back */
 };
 
 /* ---- the clock and the configuration ---- */
@@ -399,11 +408,62 @@ static void *server_ckpt_main(void *arg)
 	return NULL;
 }
 
+/* Closes a never-waiting thread's connection when the thread ends. */
+static void server_own_db_free(void *p)
+{
+	struct server_own_db *own = p;
+
+	db_close(own->db);
+	free(own);
+}
+
+/* Closes the calling thread's own connection now, if it has one (at server_close). */
+static void server_own_db_free_mine(struct server *srv)
+{
+	struct server_own_db *own = pthread_getspecific(srv->own_db);
+
+	if (own == NULL)
+		return;
+	pthread_setspecific(srv->own_db, NULL);
+	server_own_db_free(own);
+}
+
+void server_thread_never_waits(struct server *srv)
+{
+	struct server_own_db *own;
+
+	if (!srv->own_db_ready || pthread_getspecific(srv->own_db) != NULL)
+		return;
+	own = calloc(1, sizeof(*own));
+	if (own == NULL)
+		return; /* it takes its turn for the pool, as other threads do */
+	if (pthread_setspecific(srv->own_db, own) != 0)
+		free(own);
+}
+
+/* The calling thread's own connection, if it has one and it is free; else NULL. */
+static struct db *server_own_db_get(struct server *srv)
+{
+	struct server_own_db *own;
+	const char *err = NULL;
+
+	if (!srv->own_db_ready || (own = pthread_getspecific(srv->own_db)) == NULL || own->lent)
+		return NULL;
+	if (own->db == NULL && (own->db = server_db_open(srv->cfg->db_url, &err)) == NULL) {
+		log_error("database: %s", err);
+		return NULL;
+	}
+	own->lent = true;
+	return own->db;
+}
+
 struct db *server_db_get(struct server *srv)
 {
 	const char *err = NULL;
-	struct db *db;
+	struct db *db = server_own_db_get(srv);
 
+	if (db != NULL)
+		return db;
 	/* A place in the queue is a connection: idle, or opened now. */
 	server_queue_enter(&srv->pool_queue);
 	pthread_mutex_lock(&srv->pool_lock);
@@ -428,8 +488,15 @@ struct db *server_db_get(struct server *srv)
 
 void server_db_put(struct server *srv, struct db *db)
 {
+	struct server_own_db *own;
+
 	if (db == NULL)
 		return;
+	own = srv->own_db_ready ? pthread_getspecific(srv->own_db) : NULL;
+	if (own != NULL && own->db == db) {
+		own->lent = false;
+		return;
+	}
 	/* A handler that returned inside a transaction did not mean to commit it. */
 	db_rollback(db);
 	pthread_mutex_lock(&srv->pool_lock);
@@ -1171,6 +1238,7 @@ int server_open(const struct config *cfg, struct server **out)
 	if (srv == NULL)
 		return -1;
 	srv->cfg = cfg;
+	srv->own_db_ready = pthread_key_create(&srv->own_db, server_own_db_free) == 0;
 	server_queue_init(&srv->pool_queue, (size_t)cfg->db_pool);
 	pthread_mutex_init(&srv->pool_lock, NULL);
 	server_queue_init(&srv->writers, 1);
@@ -1288,5 +1356,10 @@ void server_close(struct server *srv)
 	pthread_mutex_destroy(&srv->metrics_lock);
 	pthread_mutex_destroy(&srv->pool_lock);
 	server_queue_destroy(&srv->pool_queue);
+	if (srv->own_db_ready) {
+		/* This thread's, if it had one: the others' ended with their threads. */
+		server_own_db_free_mine(srv);
+		pthread_key_delete(srv->own_db);
+	}
 	free(srv);
 }

@@ -31,6 +31,15 @@ struct db *server_db_get(struct server *srv);
 void server_db_put(struct server *srv, struct db *db);
 
 /*
+ * Marks the calling thread as one that must never wait (an HTTP event loop): from then
+ * on server_db_get() gives it a connection of its own beside the pool (opened on first
+ * use, closed when the thread ends), so that it never queues behind threads that hold
+ * pooled connections while they wait. Such a thread only reads: a write would wait for
+ * the write lock. A second get before the put takes its turn for the pool.
+ */
+void server_thread_never_waits(struct server *srv);
+
+/*
  * Brackets a write transaction (db_begin() .. db_commit() or db_rollback()) so that the
  * server's writers take the database's write lock one at a time in arrival order,
  * instead of polling for it in SQLite's busy handler, whose backoff sleeps leave the

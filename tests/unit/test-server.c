@@ -4,7 +4,8 @@
  * order, group commit (each call's changes kept or undone on its own, durable when it
  * returns, under many threads at once; in three steps, signatures of a batch at once and
  * a failed one undoing the batch), the pool lending no more than db_pool
- * connections, and site keys unsealed once and kept.
+ * connections, a never-waiting thread served by a connection of its own while the pool
+ * is empty, and site keys unsealed once and kept.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -431,6 +432,52 @@ static void test_pool_lends_at_most_db_pool(void **state)
 	assert_int_equal(atomic_load(&lent), 0);
 }
 
+struct loop_thread {
+	struct server *srv;
+	pthread_t thread;
+	struct db *first, *again;
+	atomic_bool done;
+};
+
+/* A never-waiting thread: its own connection, twice in turn, while the pool is empty. */
+static void *loop_thread_main(void *arg)
+{
+	struct loop_thread *t = arg;
+
+	server_thread_never_waits(t->srv);
+	t->first = server_db_get(t->srv);
+	if (t->first != NULL && db_exec(t->first, "SELECT 1", NULL) != 0)
+		t->first = NULL;
+	server_db_put(t->srv, t->first);
+	t->again = server_db_get(t->srv);
+	server_db_put(t->srv, t->again);
+	atomic_store(&t->done, true);
+	return NULL;
+}
+
+static void test_never_waiting_thread_has_its_own(void **state)
+{
+	struct fixture *f = *state;
+	struct loop_thread t = { .srv = f->srv };
+	struct db *lent[3];
+	int i;
+
+	/* Every pooled connection lent: any other thread would wait here. */
+	for (i = 0; i < 3; i++)
+		assert_non_null(lent[i] = server_db_get(f->srv));
+	assert_int_equal(pthread_create(&t.thread, NULL, loop_thread_main, &t), 0);
+	for (i = 0; i < 300 && !atomic_load(&t.done); i++)
+		usleep(10 * 1000);
+	assert_true(atomic_load(&t.done));
+	pthread_join(t.thread, NULL);
+	assert_non_null(t.first);
+	assert_ptr_equal(t.again, t.first); /* the same one, not a new one each time */
+	for (i = 0; i < 3; i++) {
+		assert_ptr_not_equal(t.first, lent[i]);
+		server_db_put(f->srv, lent[i]);
+	}
+}
+
 /* ---- site keys ---- */
 
 static void test_site_key_kept(void **state)
@@ -476,6 +523,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_staged_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staged_failed_sign_undoes_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_lends_at_most_db_pool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_never_waiting_thread_has_its_own, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_site_key_kept, setup, teardown),
 	};
 
