@@ -43,11 +43,11 @@ static struct http_server *hs;
 
 /* The stream the last /stream request made, for the test to push into. */
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct http_stream *slot;
+static void *slot; /* a struct http_stream * */
 static atomic_int closed_calls;
 
 /* The request the last /defer handler deferred, for the test to resume. */
-static struct http_request *deferred;
+static void *deferred; /* a struct http_request * */
 static atomic_int cleanups;   /* cleanup() calls of deferred work */
 static atomic_int finishes;   /* finish() calls */
 
@@ -489,22 +489,28 @@ static void test_waiting_handler_blocks_nobody(void **state)
 	json_object_put(b.r.json);
 }
 
-/* Waits until a /stream handler has put its stream in the slot; takes it. */
-static struct http_stream *take_slot(void)
+/* Waits until a handler has left its pointer in *place (under slot_lock); takes it. */
+static void *take_from(void **place)
 {
-	struct http_stream *st = NULL;
+	void *p = NULL;
 	int i;
 
-	for (i = 0; i < 500 && st == NULL; i++) {
+	for (i = 0; i < 500 && p == NULL; i++) {
 		pthread_mutex_lock(&slot_lock);
-		st = slot;
-		slot = NULL;
+		p = *place;
+		*place = NULL;
 		pthread_mutex_unlock(&slot_lock);
-		if (st == NULL)
+		if (p == NULL)
 			sleep_ms(10);
 	}
-	assert_non_null(st);
-	return st;
+	assert_non_null(p);
+	return p;
+}
+
+/* The stream of the last /stream request. */
+static struct http_stream *take_slot(void)
+{
+	return take_from(&slot);
 }
 
 static void wait_body(struct resp *r, const char *want)
@@ -547,22 +553,10 @@ static void test_waiting_handlers_run_at_once(void **state)
 		fail_msg("8 waiting handlers took %ld ms: they ran one after another", ms_since(&t0));
 }
 
-/* Waits until a /defer handler has deferred its request; takes it. */
+/* The request the last /defer handler deferred. */
 static struct http_request *take_deferred(void)
 {
-	struct http_request *req = NULL;
-	int i;
-
-	for (i = 0; i < 500 && req == NULL; i++) {
-		pthread_mutex_lock(&slot_lock);
-		req = deferred;
-		deferred = NULL;
-		pthread_mutex_unlock(&slot_lock);
-		if (req == NULL)
-			sleep_ms(10);
-	}
-	assert_non_null(req);
-	return req;
+	return take_from(&deferred);
 }
 
 /* A deferred reply holds no thread of the loop: others are answered meanwhile. */

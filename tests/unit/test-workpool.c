@@ -136,6 +136,27 @@ static void crowd_job(void *arg)
 	atomic_fetch_add(&c->ran, 1);
 }
 
+/*
+ * Runs `jobs` crowd jobs (each waiting for `want` at once, then staying `stay_ms`) on a
+ * pool of `max`; checks they all ran and left, and returns the most seen at once.
+ */
+static int crowd_run(size_t max, int want, long stay_ms, int jobs)
+{
+	struct workpool *p = workpool_new(max, NULL);
+	struct crowd c;
+	int i;
+
+	assert_non_null(p);
+	crowd_init(&c, want, stay_ms);
+	for (i = 0; i < jobs; i++)
+		assert_int_equal(workpool_submit(p, crowd_job, &c), 0);
+	workpool_free(p);
+	assert_int_equal(atomic_load(&c.ran), jobs);
+	assert_int_equal(atomic_load(&c.meter.now), 0);
+	latch_destroy(&c.full);
+	return atomic_load(&c.meter.most);
+}
+
 /* ---- 1. every job runs exactly once, and workpool_free() runs what is still queued */
 
 #define MANY_JOBS 1000
@@ -173,21 +194,9 @@ static void test_every_job_runs_once(void **state)
 
 static void test_at_most_max_at_once(void **state)
 {
-	struct workpool *p = workpool_new(3, NULL);
-	struct crowd c;
-	int i;
-
 	(void)state;
-	assert_non_null(p);
-	crowd_init(&c, 3, 20);
-	for (i = 0; i < 12; i++)
-		assert_int_equal(workpool_submit(p, crowd_job, &c), 0);
-	workpool_free(p);
-	assert_int_equal(atomic_load(&c.ran), 12);
-	assert_int_equal(atomic_load(&c.meter.now), 0);
 	/* Not more than 3, and the pool grew to 3 while jobs waited. */
-	assert_int_equal(atomic_load(&c.meter.most), 3);
-	latch_destroy(&c.full);
+	assert_int_equal(crowd_run(3, 3, 20, 12), 3);
 }
 
 /* ---- 3. a job that waits does not hold up the job it waits for */
@@ -306,20 +315,9 @@ static void test_free_null(void **state)
 
 static void test_max_zero_means_one(void **state)
 {
-	struct workpool *p = workpool_new(0, NULL);
-	struct crowd c;
-	int i;
-
 	(void)state;
-	assert_non_null(p);
 	/* Each job stays 2 ms, long enough for a second thread to show. */
-	crowd_init(&c, 1, 2);
-	for (i = 0; i < 20; i++)
-		assert_int_equal(workpool_submit(p, crowd_job, &c), 0);
-	workpool_free(p);
-	assert_int_equal(atomic_load(&c.ran), 20);
-	assert_int_equal(atomic_load(&c.meter.most), 1);
-	latch_destroy(&c.full);
+	assert_int_equal(crowd_run(0, 1, 2, 20), 1);
 }
 
 int main(void)
