@@ -523,6 +523,16 @@ static void wait_body(struct resp *r, const char *want)
 		fail_msg("the stream did not deliver '%s' (got '%s')", want, r->body);
 }
 
+/* Waits (up to 5 s) for *count to move on from `from`, then wants it exactly one more. */
+static void wait_one_more(atomic_int *count, int from)
+{
+	int i;
+
+	for (i = 0; i < 500 && atomic_load(count) == from; i++)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(count), from + 1);
+}
+
 static long ms_since(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -585,9 +595,7 @@ static void test_deferred_reply(void **state)
 	assert_string_equal(field(&b.r, "again"), "-1");
 	json_object_put(b.r.json);
 	assert_int_equal(atomic_load(&finishes), f0 + 1);
-	for (i = 0; i < 200 && atomic_load(&cleanups) == c0; i++)
-		sleep_ms(10);
-	assert_int_equal(atomic_load(&cleanups), c0 + 1);
+	wait_one_more(&cleanups, c0);
 }
 
 /* The client leaves before the work is done: the work is still cleaned up, once. */
@@ -595,7 +603,7 @@ static void test_deferred_client_gone(void **state)
 {
 	struct bg b = { .path = "/defer" };
 	struct http_request *req;
-	int c0 = atomic_load(&cleanups), i;
+	int c0 = atomic_load(&cleanups);
 
 	(void)state;
 	assert_int_equal(pthread_create(&b.th, NULL, bg_request, &b), 0);
@@ -604,9 +612,7 @@ static void test_deferred_client_gone(void **state)
 	pthread_join(b.th, NULL);
 	assert_int_equal(atomic_load(&cleanups), c0);
 	http_resume(req);
-	for (i = 0; i < 200 && atomic_load(&cleanups) == c0; i++)
-		sleep_ms(10);
-	assert_int_equal(atomic_load(&cleanups), c0 + 1);
+	wait_one_more(&cleanups, c0);
 }
 
 /* Only a handler on the loop may defer: one on the pool is refused, and replies itself. */
@@ -627,7 +633,7 @@ static void test_stream_keepalive(void **state)
 	struct bg b = { .path = "/stream" };
 	struct http_stream *st;
 	struct timespec t0;
-	int before = atomic_load(&closed_calls), i;
+	int before = atomic_load(&closed_calls);
 
 	(void)state;
 	assert_int_equal(pthread_create(&b.th, NULL, bg_request, &b), 0);
@@ -644,9 +650,7 @@ static void test_stream_keepalive(void **state)
 	pthread_join(b.th, NULL);
 	assert_int_equal(b.r.status, 200);
 	/* Closed before the next test counts closings. */
-	for (i = 0; i < 500 && atomic_load(&closed_calls) == before; i++)
-		sleep_ms(10);
-	assert_int_equal(atomic_load(&closed_calls), before + 1);
+	wait_one_more(&closed_calls, before);
 	http_stream_release(st);
 }
 
@@ -672,8 +676,7 @@ static void test_stream_pushed_and_ended(void **state)
 	assert_string_equal(b.r.body, "event: a\ndata: {\"n\":1}\n\nevent: b\ndata: {\"n\":2}\n\n"
 			    "event: c\ndata: {\"n\":3}\n\n");
 	/* The connection ended: the owner was told once, then lets go. */
-	while (atomic_load(&closed_calls) == before)
-		sleep_ms(10);
+	wait_one_more(&closed_calls, before);
 	assert_true(http_stream_closed(st));
 	http_stream_release(st);
 	assert_int_equal(atomic_load(&closed_calls), before + 1);
@@ -733,9 +736,7 @@ static void test_stream_slow_client_dropped(void **state)
 	http_stream_release(st);
 	/* Its connection goes when the client does. */
 	close(fd);
-	for (i = 0; i < 500 && atomic_load(&closed_calls) == before; i++)
-		sleep_ms(10);
-	assert_int_equal(atomic_load(&closed_calls), before + 1);
+	wait_one_more(&closed_calls, before);
 }
 
 static void test_stream_then_error(void **state)
@@ -774,7 +775,7 @@ static void test_stop_waits_for_deferred(void **state)
 	struct bg b = { .path = "/defer" };
 	struct stopper st = { 0 };
 	struct http_request *req;
-	int c0 = atomic_load(&cleanups), i;
+	int c0 = atomic_load(&cleanups);
 
 	(void)state;
 	assert_int_equal(pthread_create(&b.th, NULL, bg_request, &b), 0);
@@ -786,9 +787,7 @@ static void test_stop_waits_for_deferred(void **state)
 	pthread_join(st.th, NULL);
 	hs = NULL;
 	pthread_join(b.th, NULL);
-	for (i = 0; i < 200 && atomic_load(&cleanups) == c0; i++)
-		sleep_ms(10);
-	assert_int_equal(atomic_load(&cleanups), c0 + 1);
+	wait_one_more(&cleanups, c0);
 	/* For the tests after it. */
 	hs = http_start(srv);
 	assert_non_null(hs);

@@ -998,29 +998,61 @@ static void test_delete_and_revoke(void **state)
 
 /* ---- the authorised list ---- */
 
-static void test_authorised_list(void **state)
+/* The friend's e-key request for spot 101 (a reservation key made first): its length. */
+static int friend_key_request(struct fixture *f, uint8_t ct[4 + ECIES_OVERHEAD])
 {
-	struct fixture *f = *state;
-	uint8_t before[32], after[32], pub[64], ct[4 + ECIES_OVERHEAD], plain[4];
-	struct key_issued k;
-	struct key_error err;
-	json_object *reply = NULL, *users;
-	char path_user[24], body[128];
+	uint8_t pub[64], plain[4];
 	bool created;
-	int n;
 
-	assert_int_equal(spot_call(f, "PATCH", "/v1/spots/{id}", NULL, &f->owner,
-				   "{\"policy\":\"authorised\"}", NULL), 200);
-	/* The friend is not on the list: no key for them. */
 	must(db_begin(f->r->t->db) == 0);
 	must(key_reservation(f->r->t->db, f->r->t->master, f->friend.user_id, NOW, pub,
 			     &created) == 0);
 	must(db_commit(f->r->t->db) == 0);
 	wire_store_u32(plain, 101);
-	n = ecies_encrypt(pub, plain, 4, ct, sizeof(ct));
-	assert_int_equal(key_issue(f->r->t->db, f->r->t->master, f->friend.user_id, NOW, ct,
-				   (size_t)n, f->friend_dev.device_pub, &k, &err),
-			 -KEY_E_FORBIDDEN);
+	return ecies_encrypt(pub, plain, 4, ct, 4 + ECIES_OVERHEAD);
+}
+
+/* Issues the friend's e-key of that request in a transaction of its own: key_issue's. */
+static int friend_key_issue(struct fixture *f, const uint8_t *ct, int n, struct key_issued *k,
+			    struct key_error *err)
+{
+	int r;
+
+	must(db_begin(f->r->t->db) == 0);
+	r = key_issue(f->r->t->db, f->r->t->master, f->friend.user_id, NOW, ct, (size_t)n,
+		      f->friend_dev.device_pub, k, err);
+	if (r == 0)
+		must(db_commit(f->r->t->db) == 0);
+	else
+		db_rollback(f->r->t->db);
+	return r;
+}
+
+/* The owner takes the friend off the spot's authorised list: the status. */
+static long friend_off_list(struct fixture *f)
+{
+	char path_user[24];
+
+	snprintf(path_user, sizeof(path_user), "%lld", (long long)f->friend.user_id);
+	return spot_call(f, "DELETE", "/v1/spots/{id}/authorised/{user_id}", path_user,
+			 &f->owner, NULL, NULL);
+}
+
+static void test_authorised_list(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t before[32], after[32], ct[4 + ECIES_OVERHEAD];
+	struct key_issued k;
+	struct key_error err;
+	json_object *reply = NULL, *users;
+	char body[128];
+	int n;
+
+	assert_int_equal(spot_call(f, "PATCH", "/v1/spots/{id}", NULL, &f->owner,
+				   "{\"policy\":\"authorised\"}", NULL), 200);
+	/* The friend is not on the list: no key for them. */
+	n = friend_key_request(f, ct);
+	assert_int_equal(friend_key_issue(f, ct, n, &k, &err), -KEY_E_FORBIDDEN);
 	assert_string_equal(err.code, "not_allowed");
 
 	fingerprint(f, before);
@@ -1056,15 +1088,9 @@ static void test_authorised_list(void **state)
 			    f->friend.phone);
 	json_object_put(reply);
 	/* On the list, the e-key admission lets them in. */
-	must(db_begin(f->r->t->db) == 0);
-	assert_int_equal(key_issue(f->r->t->db, f->r->t->master, f->friend.user_id, NOW, ct,
-				   (size_t)n, f->friend_dev.device_pub, &k, &err), 0);
-	must(db_commit(f->r->t->db) == 0);
-	snprintf(path_user, sizeof(path_user), "%lld", (long long)f->friend.user_id);
-	assert_int_equal(spot_call(f, "DELETE", "/v1/spots/{id}/authorised/{user_id}", path_user,
-				   &f->owner, NULL, NULL), 204);
-	assert_int_equal(spot_call(f, "DELETE", "/v1/spots/{id}/authorised/{user_id}", path_user,
-				   &f->owner, NULL, NULL), 404);
+	assert_int_equal(friend_key_issue(f, ct, n, &k, &err), 0);
+	assert_int_equal(friend_off_list(f), 204);
+	assert_int_equal(friend_off_list(f), 404);
 	assert_int_equal(count(f, "SELECT COUNT(*) FROM audit WHERE action IN "
 			       "('authorised_added', 'authorised_removed')"), 2);
 	/* Off the list of an 'authorised' spot: their key is revoked, and listed for the lock. */
@@ -1079,29 +1105,18 @@ static void test_authorised_list(void **state)
 static void test_authorised_list_other_policy(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t pub[64], ct[4 + ECIES_OVERHEAD], plain[4];
+	uint8_t ct[4 + ECIES_OVERHEAD];
 	struct key_issued k;
 	struct key_error err;
-	char path_user[24], body[128];
-	bool created;
+	char body[128];
 	int n;
 
 	snprintf(body, sizeof(body), "{\"phone\":\"%s\"}", f->friend.phone);
 	assert_int_equal(spot_call(f, "POST", "/v1/spots/{id}/authorised", NULL, &f->owner, body,
 				   NULL), 201);
-	must(db_begin(f->r->t->db) == 0);
-	must(key_reservation(f->r->t->db, f->r->t->master, f->friend.user_id, NOW, pub,
-			     &created) == 0);
-	must(db_commit(f->r->t->db) == 0);
-	wire_store_u32(plain, 101);
-	n = ecies_encrypt(pub, plain, 4, ct, sizeof(ct));
-	must(db_begin(f->r->t->db) == 0);
-	assert_int_equal(key_issue(f->r->t->db, f->r->t->master, f->friend.user_id, NOW, ct,
-				   (size_t)n, f->friend_dev.device_pub, &k, &err), 0);
-	must(db_commit(f->r->t->db) == 0);
-	snprintf(path_user, sizeof(path_user), "%lld", (long long)f->friend.user_id);
-	assert_int_equal(spot_call(f, "DELETE", "/v1/spots/{id}/authorised/{user_id}", path_user,
-				   &f->owner, NULL, NULL), 204);
+	n = friend_key_request(f, ct);
+	assert_int_equal(friend_key_issue(f, ct, n, &k, &err), 0);
+	assert_int_equal(friend_off_list(f), 204);
 	assert_int_equal(count(f, "SELECT revoked FROM ekeys WHERE key_id = %u", k.ekey.key_id),
 			 0);
 	assert_int_equal(revocation_listed(f->r->t->db, k.site_id, k.ekey.key_id), 0);
