@@ -66,7 +66,7 @@ CORE_SRC := lockfw/core/store.c lockfw/core/evlog.c lockfw/core/usecount.c \
 	lockfw/core/mgmt.c lockfw/core/lock.c
 
 # ---- host code several programs link (logging, P-256 keys, signing, sim transport)
-LIBPARK_SRC := lib/log.c lib/hex.c lib/p256.c lib/atomicfile.c lib/signer.c lib/transport-sim.c lib/lockconn.c lib/ecies.c lib/reqsig.c lib/cli.c
+LIBPARK_SRC := lib/log.c lib/hex.c lib/p256.c lib/atomicfile.c lib/signer.c lib/transport-sim.c lib/lockconn.c lib/ecies.c lib/reqsig.c lib/cli.c lib/monocond.c
 
 # ---- the host port of the lock and the simulator program parklockd
 LOCKHOST_SRC := lockfw/host/port-crypto.c lockfw/host/sim-hw.c lockfw/host/port-host.c lockfw/host/garage.c \

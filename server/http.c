@@ -31,6 +31,7 @@
 #include <openssl/crypto.h>
 
 #include "../lib/log.h"
+#include "../lib/monocond.h"
 #include "config.h"
 #include "http-stream.h"
 #include "routes.h"
@@ -171,19 +172,6 @@ const char *http_header(const struct http_request *req, const char *name)
 }
 
 /* ---- event streams ---- */
-
-static int http_cond_init(pthread_cond_t *c)
-{
-	pthread_condattr_t a;
-	int r;
-
-	if (pthread_condattr_init(&a) != 0)
-		return -1;
-	r = pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 && pthread_cond_init(c, &a) == 0 ?
-		0 : -1;
-	pthread_condattr_destroy(&a);
-	return r;
-}
 
 static int64_t http_mono_ms(void)
 {
@@ -1184,7 +1172,7 @@ struct http_server *http_start(struct server *srv)
 		return NULL;
 	hs->srv = srv;
 	pthread_mutex_init(&hs->lock, NULL);
-	if (http_cond_init(&hs->idle) != 0 || http_cond_init(&hs->tick) != 0) {
+	if (monocond_init(&hs->idle) != 0 || monocond_init(&hs->tick) != 0) {
 		log_error("http: out of memory");
 		free(hs);
 		return NULL;

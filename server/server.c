@@ -26,6 +26,7 @@
 #include <openssl/rand.h>
 
 #include "../lib/log.h"
+#include "../lib/monocond.h"
 #include "audit.h"
 #include "config.h"
 #include "gateway-auth.h"
@@ -1214,19 +1215,6 @@ int server_gateway(struct server *srv, const struct http_request *req, int64_t *
 
 /* ---- life ---- */
 
-static int server_cond_init_monotonic(pthread_cond_t *c)
-{
-	pthread_condattr_t a;
-	int r;
-
-	if (pthread_condattr_init(&a) != 0)
-		return -1;
-	r = pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 && pthread_cond_init(c, &a) == 0 ?
-		0 : -1;
-	pthread_condattr_destroy(&a);
-	return r;
-}
-
 int server_open(const struct config *cfg, struct server **out)
 {
 	struct server *srv;
@@ -1253,7 +1241,7 @@ int server_open(const struct config *cfg, struct server **out)
 	pthread_mutex_init(&srv->heavy_lock, NULL);
 	pthread_cond_init(&srv->heavy_cond, NULL);
 	atomic_init(&srv->stopping, false);
-	if (server_cond_init_monotonic(&srv->gw_cond) != 0) {
+	if (monocond_init(&srv->gw_cond) != 0) {
 		pthread_cond_init(&srv->gw_cond, NULL); /* for server_close to destroy */
 		goto fail;
 	}

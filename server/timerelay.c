@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "../lib/log.h"
+#include "../lib/monocond.h"
 #include "../lockfw/proto/proto.h"
 #include "config.h"
 #include "delivery.h"
@@ -268,7 +269,6 @@ static void *timerelay_main(void *arg)
 int timerelay_start(struct server *srv)
 {
 	struct timerelay *t = calloc(1, sizeof(*t));
-	pthread_condattr_t a;
 	size_t i;
 	int r;
 
@@ -276,16 +276,7 @@ int timerelay_start(struct server *srv)
 		return -1;
 	t->srv = srv;
 	pthread_mutex_init(&t->mu, NULL);
-	if (pthread_condattr_init(&a) != 0) {
-		pthread_mutex_destroy(&t->mu);
-		free(t);
-		return -1;
-	}
-	r = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	if (r == 0)
-		r = pthread_cond_init(&t->cond, &a);
-	pthread_condattr_destroy(&a);
-	if (r != 0) {
+	if (monocond_init(&t->cond) != 0) {
 		pthread_mutex_destroy(&t->mu);
 		free(t);
 		return -1;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "../lib/monocond.h"
+
 struct workpool_job {
 	workpool_fn fn;
 	void *arg;
@@ -124,20 +126,16 @@ static void workpool_grow(struct workpool *p)
 struct workpool *workpool_new(size_t max, void (*init_thread)(void))
 {
 	struct workpool *p = calloc(1, sizeof(*p));
-	pthread_condattr_t a;
 
 	if (p == NULL)
 		return NULL;
 	p->max = max > 0 ? max : 1;
 	p->slots = calloc(p->max, sizeof(*p->slots));
-	if (p->slots == NULL || pthread_condattr_init(&a) != 0) {
+	if (p->slots == NULL || monocond_init(&p->work) != 0) {
 		free(p->slots);
 		free(p);
 		return NULL;
 	}
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->work, &a);
-	pthread_condattr_destroy(&a);
 	pthread_mutex_init(&p->lock, NULL);
 	p->init_thread = init_thread;
 	return p;

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "../../lib/monocond.h"
 #include "../../server/workpool.h"
 
 /* How long a job waits for another before the test gives up on it (a failure, not a hang). */
@@ -37,13 +38,8 @@ struct latch {
 
 static void latch_init(struct latch *l)
 {
-	pthread_condattr_t a;
-
 	pthread_mutex_init(&l->lock, NULL);
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&l->cond, &a);
-	pthread_condattr_destroy(&a);
+	assert_int_equal(monocond_init(&l->cond), 0);
 	l->open = false;
 }
 
