@@ -125,6 +125,12 @@ struct server {
 	pthread_cond_t sync_done;        /* synced moved on */
 	struct server_batch_call *sync_head, *sync_tail;
 	uint64_t commits, synced;        /* the writer's transactions; of which durable */
+	/*
+	 * Transactions the writer has begun, counted before their commit can be seen:
+	 * commits only moves on after db_commit() has returned, and a reader may see
+	 * the commit in between. server_durable_wait() waits for these.
+	 */
+	uint64_t begun;
 	struct db *batch_db;             /* the writer's connection, for db_sync() */
 	bool sync_running, sync_stop;
 	pthread_t sync_thread;
@@ -888,6 +894,7 @@ static void *server_batch_main(void *arg)
 		if (srv->batch_head == NULL)
 			srv->batch_tail = NULL;
 		c->next = NULL;
+		srv->begun++;
 		pthread_mutex_unlock(&srv->batch_lock);
 
 		if (db == NULL)
@@ -907,7 +914,8 @@ void server_durable_wait(struct server *srv)
 	uint64_t target;
 
 	pthread_mutex_lock(&srv->batch_lock);
-	target = srv->commits;
+	/* Begun, not committed: the transaction at hand may be seen before commits counts it. */
+	target = srv->begun;
 	while (srv->synced < target && srv->sync_running)
 		pthread_cond_wait(&srv->sync_done, &srv->batch_lock);
 	pthread_mutex_unlock(&srv->batch_lock);

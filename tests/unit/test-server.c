@@ -3,7 +3,8 @@
  * server.h, on a server opened over the test site's database: writers served in arrival
  * order, group commit (each call's changes kept or undone on its own, durable when it
  * returns, under many threads at once; in three steps, signatures of a batch at once and
- * a failed one undoing the batch), the pool lending no more than db_pool
+ * a failed one undoing the batch), a durable wait that covers every commit another
+ * connection sees, the pool lending no more than db_pool
  * connections, a never-waiting thread served by a connection of its own while the pool
  * is empty, and site keys unsealed once and kept.
  */
@@ -294,6 +295,52 @@ static uint64_t metric(struct fixture *f, const char *name)
 	return 0;
 }
 
+struct visible_call {
+	pthread_t thread;
+	struct server *srv;
+	struct batch_arg a;
+	int status;
+};
+
+static void *visible_call_main(void *arg)
+{
+	struct visible_call *v = arg;
+	int result;
+
+	v->a.caller = pthread_self();
+	v->status = server_write_batched(v->srv, batch_insert, &v->a, &result);
+	return NULL;
+}
+
+/*
+ * What another connection sees is durable once server_durable_wait() returns: a
+ * reader that spots a new row as soon as it is committed, and then waits, finds its
+ * sync done. The writer counts a commit a moment after another connection can see it,
+ * so a wait keyed on that count would return before the sync; a few hundred tries
+ * catch that moment.
+ */
+static void test_durable_wait_covers_what_is_seen(void **state)
+{
+	struct fixture *f = *state;
+	struct visible_call v;
+	uint64_t syncs0;
+	int i, early = 0;
+
+	for (i = 0; i < 300; i++) {
+		v = (struct visible_call){ .srv = f->srv, .a = { .n = 5000 + i } };
+		syncs0 = metric(f, "parkd_write_syncs_total");
+		assert_int_equal(pthread_create(&v.thread, NULL, visible_call_main, &v), 0);
+		while (rows(f, v.a.n) == 0)
+			;
+		server_durable_wait(f->srv);
+		if (metric(f, "parkd_write_syncs_total") == syncs0)
+			early++;
+		pthread_join(v.thread, NULL);
+		assert_int_equal(v.status, 0);
+	}
+	assert_int_equal(early, 0);
+}
+
 /* Runs `count` staged calls at once: n = 2000 + i, decide refusing where refuse[i]. */
 static void staged_run(struct fixture *f, struct staged_thread *t, int count, const int *refuse,
 		       int failing_sign, atomic_int *most)
@@ -520,6 +567,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writers_in_arrival_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batched_keeps_or_undoes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batched_many_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_durable_wait_covers_what_is_seen, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_staged_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staged_failed_sign_undoes_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_lends_at_most_db_pool, setup, teardown),
