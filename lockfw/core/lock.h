@@ -3,9 +3,11 @@
  *
  * A port owns one `struct lock` (statically on an MCU; one per simulated lock on a
  * host), boots it with lock_boot(), feeds it radio fragments with lock_receive(), and
- * calls lock_tick() at least every lock_next_tick_ms() milliseconds. The core drives the
- * motor, reads the sensors and answers on the radio through the port table only. It
- * allocates nothing, prints nothing and makes no OS call.
+ * calls lock_tick() at least every lock_next_tick_ms() milliseconds, and also when an end
+ * stop is reached if its switch can interrupt (the motor then stops at once, not at the
+ * next poll of the switch). The core drives the motor, reads the sensors and answers on
+ * the radio through the port table only. It allocates nothing, prints nothing and makes
+ * no OS call.
  */
 #ifndef PARK_LOCK_H
 #define PARK_LOCK_H

@@ -138,6 +138,17 @@ enum port_endstop sim_hw_endstop(const struct sim_hw *hw)
 	return PORT_ENDSTOP_NONE;
 }
 
+uint64_t sim_hw_endstop_due_ms(const struct sim_hw *hw)
+{
+	if (hw->jam)
+		return UINT64_MAX;
+	if (hw->motor == PORT_MOTOR_DOWN && hw->position_ms < hw->travel_ms)
+		return hw->now_ms + (hw->travel_ms - hw->position_ms);
+	if (hw->motor == PORT_MOTOR_UP && hw->position_ms > 0)
+		return hw->now_ms + hw->position_ms;
+	return UINT64_MAX;
+}
+
 void sim_hw_set_car(struct sim_hw *hw, bool present)
 {
 	hw->car = present;

@@ -69,6 +69,13 @@ int sim_hw_flash_erase(struct sim_hw *hw, uint32_t page);
 void sim_hw_motor_drive(struct sim_hw *hw, enum port_motor dir);
 enum port_endstop sim_hw_endstop(const struct sim_hw *hw);
 
+/*
+ * When the moving barrier will reach the end stop it is driven to, on sim_hw_advance()'s
+ * clock: the moment a real lock's end-stop switch would interrupt its MCU. UINT64_MAX
+ * when none will (the motor stopped, jammed, or already at that stop).
+ */
+uint64_t sim_hw_endstop_due_ms(const struct sim_hw *hw);
+
 /* World actions. */
 void sim_hw_set_car(struct sim_hw *hw, bool present);
 void sim_hw_set_battery(struct sim_hw *hw, uint8_t percent); /* clamped to 100 */

@@ -231,6 +231,15 @@ static void unit_sweep(struct sim_unit *u, uint64_t now)
 	next = now + lock_next_tick_ms(&u->lock);
 	if (next < u->due_ms)
 		u->due_ms = next;
+	/*
+	 * The end-stop switch's interrupt: the core sees the stop when it is reached, not
+	 * at its next tick. Brought up to now first, a stop that was passed unseen (by a
+	 * halted core) is not due again and again.
+	 */
+	sim_hw_advance(&u->host.hw, now);
+	next = sim_hw_endstop_due_ms(&u->host.hw);
+	if (next < u->due_ms)
+		u->due_ms = next;
 }
 
 /* ---- reading the sim transport ---- */

@@ -1,7 +1,8 @@
 /*
  * test-sim-hw.c: the simulated lock hardware: NOR flash rules (erase to 0xFF, writes
  * only clear bits, bounds), power cuts that tear a write and cut the power, and the
- * barrier's travel, jams and forcing over caller-given time.
+ * barrier's travel, jams and forcing over caller-given time, and when the moving barrier
+ * will reach its end stop.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,6 +104,31 @@ static void test_barrier_travels_between_stops(void **state)
 	assert_int_equal(sim_hw_endstop(&f->hw), PORT_ENDSTOP_UP);
 }
 
+/* The end stop's moment, for the simulator to tick the core then: none when at rest. */
+static void test_endstop_due(void **state)
+{
+	struct fixture *f = *state;
+
+	sim_hw_advance(&f->hw, 1000);
+	assert_true(sim_hw_endstop_due_ms(&f->hw) == UINT64_MAX);
+	sim_hw_motor_drive(&f->hw, PORT_MOTOR_DOWN);
+	assert_true(sim_hw_endstop_due_ms(&f->hw) == 1000 + SIM_HW_TRAVEL_MS);
+	sim_hw_advance(&f->hw, 1000 + SIM_HW_TRAVEL_MS / 4);
+	assert_true(sim_hw_endstop_due_ms(&f->hw) == 1000 + SIM_HW_TRAVEL_MS);
+	/* Turned back a quarter of the way down: up again by a quarter's travel. */
+	sim_hw_motor_drive(&f->hw, PORT_MOTOR_UP);
+	assert_true(sim_hw_endstop_due_ms(&f->hw) == 1000 + SIM_HW_TRAVEL_MS / 2);
+	sim_hw_advance(&f->hw, 1000 + SIM_HW_TRAVEL_MS);
+	assert_int_equal(sim_hw_endstop(&f->hw), PORT_ENDSTOP_UP);
+	assert_true(sim_hw_endstop_due_ms(&f->hw) == UINT64_MAX); /* still driven, at its stop */
+	sim_hw_motor_drive(&f->hw, PORT_MOTOR_DOWN);
+	sim_hw_set_jam(&f->hw, true);
+	assert_true(sim_hw_endstop_due_ms(&f->hw) == UINT64_MAX);
+	sim_hw_set_jam(&f->hw, false);
+	sim_hw_motor_drive(&f->hw, PORT_MOTOR_STOP);
+	assert_true(sim_hw_endstop_due_ms(&f->hw) == UINT64_MAX);
+}
+
 static void test_jam_stops_travel(void **state)
 {
 	struct fixture *f = *state;
@@ -139,6 +165,7 @@ int main(void)
 		cmocka_unit_test_setup(test_power_cut_tears_the_nth_write, setup),
 		cmocka_unit_test_setup(test_cut_erase_leaves_page, setup),
 		cmocka_unit_test_setup(test_barrier_travels_between_stops, setup),
+		cmocka_unit_test_setup(test_endstop_due, setup),
 		cmocka_unit_test_setup(test_jam_stops_travel, setup),
 		cmocka_unit_test_setup(test_force_down_and_sensors, setup),
 	};
