@@ -822,16 +822,12 @@ static json_object *acks_json(const void *item)
 static int acks_done(struct gwqueue *q, const void *items, size_t n, bool refused)
 {
 	const struct gwqueue_ack *a = items;
-	int64_t ids[GATEWAY_BATCH_MAX];
 	size_t i;
 
-	for (i = 0; i < n && i < GATEWAY_BATCH_MAX; i++) {
-		ids[i] = a[i].id;
-		if (refused)
-			log_error(_("the server refused the ack of message %" PRId64 "; dropped"),
-				  a[i].id);
-	}
-	return gwqueue_acks_delete(q, ids, i);
+	for (i = 0; refused && i < n; i++)
+		log_error(_("the server refused the ack of message %" PRId64 "; dropped"),
+			  a[i].id);
+	return gwqueue_acks_delete(q, a, n);
 }
 
 /* The server took the report but not every ack in it: say which, for whoever looks. */

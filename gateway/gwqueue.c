@@ -323,8 +323,14 @@ int gwqueue_down_retry(struct gwqueue *q, int64_t id, int64_t next_try_at)
 static int queue_ack(struct gwqueue *q, int64_t id, const uint8_t *frame, size_t len,
 		     const char *error, int64_t at)
 {
+	/*
+	 * A report that replaces one (the lock's ack after an "unreachable") gets a later
+	 * queued_at than it, always: that is its version, and the uplink deletes only the
+	 * version it sent (gwqueue_acks_delete).
+	 */
 	sqlite3_stmt *st = prepare(q, "INSERT OR REPLACE INTO acks (id, frame, error, queued_at) "
-				   "VALUES (?, ?, ?, ?)");
+				   "VALUES (?1, ?2, ?3, max(?4, coalesce((SELECT queued_at + 1 "
+				   "FROM acks WHERE id = ?1), 0)))");
 
 	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, id);
@@ -437,7 +443,8 @@ int gwqueue_acks_peek(struct gwqueue *q, struct gwqueue_ack *out, size_t max)
 	int rc, len, r = -GWQUEUE_E_IO;
 
 	pthread_mutex_lock(&q->mu);
-	st = prepare(q, "SELECT id, frame, error FROM acks ORDER BY queued_at, id LIMIT ?");
+	st = prepare(q, "SELECT id, frame, error, queued_at FROM acks ORDER BY queued_at, id "
+		     "LIMIT ?");
 	if (st == NULL)
 		goto out;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
@@ -445,6 +452,7 @@ int gwqueue_acks_peek(struct gwqueue *q, struct gwqueue_ack *out, size_t max)
 		struct gwqueue_ack *a = &out[count];
 
 		a->id = sqlite3_column_int64(st, 0);
+		a->queued_at = sqlite3_column_int64(st, 3);
 		len = sqlite3_column_bytes(st, 1);
 		a->len = 0;
 		a->error[0] = '\0';
@@ -466,7 +474,7 @@ out:
 	return r;
 }
 
-int gwqueue_acks_delete(struct gwqueue *q, const int64_t *ids, size_t n)
+int gwqueue_acks_delete(struct gwqueue *q, const struct gwqueue_ack *acks, size_t n)
 {
 	sqlite3_stmt *st;
 	size_t i;
@@ -476,9 +484,11 @@ int gwqueue_acks_delete(struct gwqueue *q, const int64_t *ids, size_t n)
 	if (r != 0)
 		return r;
 	for (i = 0; r == 0 && i < n; i++) {
-		st = prepare(q, "DELETE FROM acks WHERE id = ?");
-		if (st != NULL)
-			sqlite3_bind_int64(st, 1, ids[i]);
+		st = prepare(q, "DELETE FROM acks WHERE id = ? AND queued_at = ?");
+		if (st != NULL) {
+			sqlite3_bind_int64(st, 1, acks[i].id);
+			sqlite3_bind_int64(st, 2, acks[i].queued_at);
+		}
 		r = run(q, st);
 	}
 	return end(q, r);

@@ -53,6 +53,7 @@ struct gwqueue_msg {
 /* An ack waiting for the server: the lock's MGMT_ACK frame, or an error name. */
 struct gwqueue_ack {
 	int64_t id;                      /* the message it answers */
+	int64_t queued_at;               /* its version: a report replacing it is later */
 	uint8_t frame[PROTO_FRAME_MAX];
 	size_t len;                      /* 0 when `error` is set */
 	char error[GWQUEUE_ERROR_MAX + 1];
@@ -133,8 +134,12 @@ int gwqueue_down_prune(struct gwqueue *q, int64_t before_ms);
 /* Up to `max` acks, oldest first, into out[]. Returns the count or -GWQUEUE_E_IO. */
 int gwqueue_acks_peek(struct gwqueue *q, struct gwqueue_ack *out, size_t max);
 
-/* The server has these acks: delete them. 0 or -GWQUEUE_E_IO. */
-int gwqueue_acks_delete(struct gwqueue *q, const int64_t *ids, size_t n);
+/*
+ * The server has these acks (as gwqueue_acks_peek() gave them): delete them, but not a
+ * report that replaced one meanwhile (the lock's ack after an "unreachable" that was
+ * on its way): that one is sent next. 0 or -GWQUEUE_E_IO.
+ */
+int gwqueue_acks_delete(struct gwqueue *q, const struct gwqueue_ack *acks, size_t n);
 
 /*
  * Stores events ev[0..n) of `spot` (a (spot, seq) already queued is skipped: the server

@@ -1,7 +1,8 @@
 /*
  * test-gwqueue.c: unit tests of gateway/gwqueue.c on a real file in a temporary
  * directory: downlink order per lock, duplicates ignored (also after delivery), retries,
- * acks and events handed to the uplink and deleted only when confirmed, refused events
+ * acks and events handed to the uplink and deleted only when confirmed (never an ack that
+ * replaced the report the server confirmed), refused events
  * kept aside, the locks cache, and what survives a close or a process killed mid-run.
  */
 #include <stdarg.h>
@@ -143,7 +144,6 @@ static void test_ack_moves_to_uplink(void **state)
 	struct gwqueue_msg m;
 	uint8_t frame[PROTO_FRAME_MAX], ack[78];
 	size_t len, ne, na;
-	int64_t ids[2];
 
 	len = frame_of(7, frame);
 	assert_int_equal(gwqueue_down_put(f->q, 7, 101, frame, len), 1);
@@ -172,8 +172,8 @@ static void test_ack_moves_to_uplink(void **state)
 	assert_int_equal(gwqueue_down_prune(f->q, INT64_MAX), 0);
 	assert_int_equal(gwqueue_down_put(f->q, 7, 101, frame, len), 0);
 
-	ids[0] = 7;
-	assert_int_equal(gwqueue_acks_delete(f->q, ids, 1), 0);
+	assert_int_equal(gwqueue_acks_peek(f->q, acks, 1), 1);
+	assert_int_equal(gwqueue_acks_delete(f->q, acks, 1), 0);
 	assert_int_equal(gwqueue_up_count(f->q, &ne, &na), 0);
 	assert_int_equal(na, 1);
 	assert_int_equal(ne, 0);
@@ -211,6 +211,38 @@ static void test_unreachable_stays_pending(void **state)
 	assert_int_equal(gwqueue_acks_peek(f->q, acks, 2), 1);
 	assert_int_equal(acks[0].len, sizeof(ack));
 	assert_int_equal(gwqueue_down_report(f->q, 4, NULL, 1), -GWQUEUE_E_ARG);
+}
+
+/*
+ * An "unreachable" on its way to the server when the lock's ack comes: the server's
+ * answer to the first deletes it only, and the ack is sent next.
+ */
+static void test_ack_replacing_report_in_flight_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct gwqueue_ack sent, left;
+	uint8_t frame[PROTO_FRAME_MAX], ack[78];
+	size_t len = frame_of(4, frame), ne, na;
+
+	assert_int_equal(gwqueue_down_put(f->q, 4, 101, frame, len), 1);
+	assert_int_equal(gwqueue_down_report(f->q, 4, "unreachable", 999), 0);
+	assert_int_equal(gwqueue_acks_peek(f->q, &sent, 1), 1);
+	assert_string_equal(sent.error, "unreachable");
+	memset(ack, 0x5A, sizeof(ack));
+	assert_int_equal(gwqueue_down_done(f->q, 4, ack, sizeof(ack), NULL), 0);
+	assert_int_equal(gwqueue_acks_delete(f->q, &sent, 1), 0);
+	assert_int_equal(gwqueue_up_count(f->q, &ne, &na), 0);
+	assert_int_equal(na, 1);
+	assert_int_equal(gwqueue_acks_peek(f->q, &left, 1), 1);
+	assert_int_equal(left.id, 4);
+	assert_int_equal(left.len, sizeof(ack));
+	assert_memory_equal(left.frame, ack, sizeof(ack));
+	assert_true(left.queued_at > sent.queued_at);
+	/* Delivered, so the server's copy sent again is not taken. */
+	assert_int_equal(gwqueue_down_put(f->q, 4, 101, frame, len), 0);
+	assert_int_equal(gwqueue_acks_delete(f->q, &left, 1), 0);
+	assert_int_equal(gwqueue_up_count(f->q, &ne, &na), 0);
+	assert_int_equal(na, 0);
 }
 
 static void test_events_once(void **state)
@@ -389,6 +421,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ack_moves_to_uplink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_stays_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_replacing_report_in_flight_kept, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_events_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locks_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
