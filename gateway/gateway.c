@@ -36,6 +36,8 @@
 #define GATEWAY_LOCKS_REFRESH_MS 60000   /* how often the list of covered locks is re-read */
 #define GATEWAY_LOCKS_SOON_MS 2000       /* ... and how soon after a message for an unknown lock */
 #define GATEWAY_LOG_POLL_MS 60000        /* a lock's log is read at least this often */
+#define GATEWAY_LOG_HELD_MS 600000       /* a log off its chain is tried again after ... */
+#define GATEWAY_LOG_BAD_MS 60000         /* ... and one whose page failed its signature */
 #define GATEWAY_CONNECT_BASE_MS 250      /* reconnect backoff: first delay ... */
 #define GATEWAY_CONNECT_MAX_MS 10000     /* ... and its cap */
 #define GATEWAY_DELIVER_BASE_MS 500      /* a delivery without answer is retried after ... */
@@ -179,7 +181,10 @@ static void log_api_failure(const char *what, int r, const struct apiclient_erro
 
 /* ---- a lock's worker ---- */
 
-/* Reads every new page of the lock's log into the uplink queue. 0 or -1 (link closed). */
+/*
+ * Reads every new page of the lock's log into the uplink queue. 0, or the
+ * -LOCKLINK_E_* of the failure (the link is then closed).
+ */
 static int worker_read_log(struct gateway_worker *w)
 {
 	struct gateway *g = w->g;
@@ -196,7 +201,7 @@ static int worker_read_log(struct gateway_worker *w)
 			else
 				log_warn(_("lock %u: reading its event log failed: %s"),
 					 (unsigned)w->lock.spot, locklink_strerror(r));
-			return -1;
+			return r;
 		}
 		if (page.gap)
 			log_warn(_("lock %u: events after %u were dropped by the lock before the "
@@ -208,8 +213,11 @@ static int worker_read_log(struct gateway_worker *w)
 					   page.count > 0 ? page.ev[page.count - 1].seq :
 							    w->link.log_seq,
 					   page.last_hash);
-		if (added < 0)
-			return -1; /* not advanced: the same page is read again later */
+		if (added < 0) {
+			/* Not advanced: the same page is read again later. */
+			locklink_close(&w->link);
+			return -LOCKLINK_E_UNREACHABLE;
+		}
 		locklink_log_advance(&w->link, &page);
 		if (added > 0) {
 			log_debug("lock %u: %d new events up to %u", (unsigned)w->lock.spot, added,
@@ -337,7 +345,7 @@ static void *worker_main(void *arg)
 	struct gateway_worker *w = arg;
 	struct gateway *g = w->g;
 	struct gwqueue_msg *m = malloc(sizeof(*m));
-	int64_t now, retry_at = 0, next_log_at = 0, until;
+	int64_t now, retry_at = 0, next_log_at = 0, log_held_until = 0, until;
 	unsigned fails = 0;
 	int r, last_err = 0;
 
@@ -384,13 +392,25 @@ static void *worker_main(void *arg)
 				worker_reach(w, 1);
 			w->link.events_pending = true;
 		}
-		if (w->link.events_pending || now >= next_log_at) {
+		if ((w->link.events_pending && now >= log_held_until) || now >= next_log_at) {
 			w->link.events_pending = false;
-			if (worker_read_log(w) != 0) {
+			r = worker_read_log(w);
+			if (r == -LOCKLINK_E_CHAIN || r == -LOCKLINK_E_PROTO) {
+				/*
+				 * A log that fails its check is left alone for a while, but its
+				 * lock's keys, revocations and time still go: connect again.
+				 */
+				log_held_until = now + (r == -LOCKLINK_E_CHAIN ? GATEWAY_LOG_HELD_MS :
+							GATEWAY_LOG_BAD_MS);
+				next_log_at = log_held_until;
+				continue;
+			}
+			if (r != 0) {
 				locklink_close(&w->link);
 				retry_at = now + worker_backoff(w, fails++);
 				continue;
 			}
+			log_held_until = 0;
 			next_log_at = now + GATEWAY_LOG_POLL_MS;
 		}
 		fails = 0;

@@ -5,7 +5,8 @@
  * Management messages reach their locks and their signed acks come back; every event
  * arrives once, through a server outage and a gateway restart; the first long poll after
  * a start asks to resume; each lock's reach is reported when it changes (in reach,
- * out of reach with parklockd gone, back); SIGTERM exits 0.
+ * out of reach with parklockd gone, back); a lock whose log breaks the chain still gets
+ * its messages; SIGTERM exits 0.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 
 #include <json-c/json.h>
+#include <sqlite3.h>
 
 #include "../../gateway/gwauth.h"
 #include "../../lib/hex.h"
@@ -895,6 +897,36 @@ static void test_lock_reach_reported(void **state)
 	assert_int_equal(test_stop(&gw_pid, SIGTERM), 0);
 }
 
+/*
+ * A lock whose event log no longer continues the chain the gateway holds (here the
+ * gateway's own record is spoiled while it is stopped) has its log left alone until
+ * someone looks, and its messages are still delivered.
+ */
+static void test_broken_chain_holds_no_message(void **state)
+{
+	union proto_mgmt_payload p;
+	char path[200], out[65536];
+	sqlite3 *db = NULL;
+	int64_t id;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/queue.db", gwdir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE lockstate SET hash = zeroblob(32) "
+				      "WHERE spot = 101", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_changes(db), 1);
+	sqlite3_close(db);
+	memset(&p, 0, sizeof(p));
+	p.cred = test_cred(&user, 12, 0, PROTO_TIME_NONE_AFTER, 0, 0);
+	id = queue_mgmt(101, PROTO_MGMT_INSTALL_CRED, &p);
+	start_gateway();
+	assert_string_equal(wait_ack(id, WAIT_MS), "ok");
+	assert_int_equal(world_num(101, "state", "creds"), 2);
+	assert_int_equal(test_stop(&gw_pid, SIGTERM), 0);
+	test_read_file(gwlog, out, sizeof(out));
+	assert_non_null(strstr(out, "does not continue the chain"));
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -905,6 +937,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_server_outage_loses_nothing),
 		cmocka_unit_test(test_gateway_restart_loses_nothing),
 		cmocka_unit_test(test_lock_reach_reported),
+		cmocka_unit_test(test_broken_chain_holds_no_message),
 	};
 
 	(void)argc;
