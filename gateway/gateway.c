@@ -246,6 +246,7 @@ static int worker_deliver(struct gateway_worker *w, const struct gwqueue_msg *m)
 {
 	uint8_t ack[PROTO_FRAME_MAX];
 	struct proto_msg a;
+	const char *why;
 	uint8_t code = 0;
 	int r;
 
@@ -256,11 +257,13 @@ static int worker_deliver(struct gateway_worker *w, const struct gwqueue_msg *m)
 				 (unsigned)w->lock.spot, m->id, proto_status_name(a.u.ack.result));
 		return worker_done(w, m, ack, (size_t)r, NULL);
 	}
-	if (r == -LOCKLINK_E_REFUSED) {
+	if (r == -LOCKLINK_E_REFUSED && !proto_error_passes(code)) {
 		log_warn(_("lock %u: message %" PRId64 " refused by the lock: %s"),
 			 (unsigned)w->lock.spot, m->id, proto_status_name(code));
 		return worker_done(w, m, NULL, 0, proto_status_name(code));
 	}
+	/* Not now (unprovisioned, flash_error, internal): tried again like silence. */
+	why = r == -LOCKLINK_E_REFUSED ? proto_status_name(code) : "unreachable";
 	if (r == -LOCKLINK_E_FRAME) {
 		log_warn(_("lock %u: message %" PRId64 " is not a valid management frame; it is "
 			   "answered as such and not sent"), (unsigned)w->lock.spot, m->id);
@@ -268,17 +271,17 @@ static int worker_deliver(struct gateway_worker *w, const struct gwqueue_msg *m)
 	}
 	if (m->attempts + 1 >= GATEWAY_DELIVER_ATTEMPTS) {
 		/* The server keeps it pending; so do we, and tell it why it waits. */
-		log_warn(_("lock %u: message %" PRId64 " got no answer after %u attempts; "
-			   "reported unreachable, still trying"), (unsigned)w->lock.spot, m->id,
-			 m->attempts + 1);
-		if (gwqueue_down_report(w->g->q, m->id, "unreachable",
+		log_warn(_("lock %u: message %" PRId64 " not taken after %u attempts (%s); "
+			   "reported, still trying"), (unsigned)w->lock.spot, m->id,
+			 m->attempts + 1, why);
+		if (gwqueue_down_report(w->g->q, m->id, why,
 					now_ms() + GATEWAY_DELIVER_MAX_MS) != 0)
 			return -1;
 		kick_uplink(w->g);
 		return 0;
 	}
 	log_info("lock %u: message %" PRId64 ": %s; will retry", (unsigned)w->lock.spot, m->id,
-		 locklink_strerror(r));
+		 r == -LOCKLINK_E_REFUSED ? why : locklink_strerror(r));
 	return gwqueue_down_retry(w->g->q, m->id,
 				  now_ms() + backoff_ms(&w->rng, m->attempts,
 							GATEWAY_DELIVER_BASE_MS,

@@ -469,6 +469,23 @@ static int delivery_resend(struct db *db, const uint8_t master[32], const struct
 	return r;
 }
 
+/*
+ * Whether a gateway's error word is the lock's last word on the frame: the name of an
+ * ERROR code that proto_error_passes() does not pass (as the gateway decides), or
+ * "bad_frame" (not a management frame at all). Anything else ("unreachable") waits.
+ */
+static bool delivery_refused_for_good(const char *error)
+{
+	int code;
+
+	if (strcmp(error, "bad_frame") == 0)
+		return true;
+	for (code = 1; code < PROTO_STATUS_COUNT; code++)
+		if (strcmp(error, proto_status_name(code)) == 0)
+			return code != PROTO_E_STALE && !proto_error_passes(code);
+	return false;
+}
+
 int delivery_ack(struct db *db, const uint8_t master[32], int64_t gateway_id, int64_t now,
 		 int64_t message_id, const uint8_t *ack, size_t ack_len, const char *error,
 		 char result[32], int64_t *resent_id)
@@ -495,9 +512,18 @@ int delivery_ack(struct db *db, const uint8_t master[32], int64_t gateway_id, in
 		r = delivery_err_of(r);
 		goto out;
 	}
-	if (error != NULL) {
+	if (error != NULL && (m->acked || !delivery_refused_for_good(error))) {
 		/* Not delivered: the message stays as it is, for the next attempt. */
 		snprintf(result, 32, "%s", m->acked ? m->result : "pending");
+		goto out;
+	}
+	if (error != NULL) {
+		/* Refused by the lock for good: no later try would do better. */
+		snprintf(result, 32, "%s", error);
+		r = db_exec(db, "UPDATE mgmt_queue SET state = 'failed', result = $1, "
+			    "acked_at = $2, gateway_id = $3 WHERE id = $4 AND state = 'pending'",
+			    "siii", result, now, gateway_id, message_id);
+		r = r != 0 ? delivery_err_of(r) : 0;
 		goto out;
 	}
 	if ((r = delivery_check_ack(m, ack, ack_len, &a)) != 0)

@@ -85,7 +85,10 @@ json_object *delivery_give(struct db *db, int64_t gateway_id, int64_t now, int64
 /*
  * The outcome of one delivery, reported by the gateway: either the lock's MGMT_ACK
  * frame (ack, ack_len), or, when it could not deliver, an error word (`error`, e.g.
- * "unreachable"; the message then stays pending for a retry). An ack must decode as a
+ * "unreachable"; the message then stays pending for a retry). An error word that is
+ * the lock's last word on the frame (an ERROR code that proto_error_passes() does not
+ * pass, such as "bad_site_signature", or the gateway's "bad_frame") closes the message
+ * as 'failed' with that result instead. An ack must decode as a
  * MGMT_ACK with the message's spot, sequence and type and verify with the lock's device
  * key for the lock's site; then the message is closed with the lock's result ("ok" or
  * the status name, e.g. "time_backwards") and the ack stored. An ack for a message
@@ -100,7 +103,7 @@ json_object *delivery_give(struct db *db, int64_t gateway_id, int64_t now, int64
  * restored database). *resent_id (may be NULL) is then the new message's ID, else 0.
  *
  * Runs in the caller's transaction. Returns 0 with result[0..32) set to the stored
- * result (or "pending" after an error word), or -DELIVERY_E_*.
+ * result (or "pending" after an error word that leaves it pending), or -DELIVERY_E_*.
  */
 int delivery_ack(struct db *db, const uint8_t master[32], int64_t gateway_id, int64_t now,
 		 int64_t message_id, const uint8_t *ack, size_t ack_len, const char *error,

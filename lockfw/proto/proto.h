@@ -435,6 +435,17 @@ int proto_min_body(uint8_t type);
 
 /* Name of a status code for logs and docs ("key_expired"); "unknown" when out of range. */
 const char *proto_status_name(int status);
+
+/*
+ * Whether the lock's ERROR with this code to a management frame may not come again when
+ * the same frame is sent later: the lock was not provisioned yet, or its storage or a
+ * port call failed (PROTOCOL.md, section 6). Any other ERROR is its last word on the
+ * frame. For the gateway and the server; the firmware does not call it.
+ */
+static inline bool proto_error_passes(int code)
+{
+	return code == PROTO_E_UNPROVISIONED || code == PROTO_E_FLASH || code == PROTO_E_INTERNAL;
+}
 /* Name of an event kind ("unlocked"); "unknown" when out of range. */
 const char *proto_event_name(uint8_t kind);
 

@@ -367,6 +367,43 @@ static void test_refusal_and_error_word(void **state)
 	assert_int_equal(f->resent, 0);
 }
 
+/*
+ * The lock's last word on a frame, reported by the gateway, closes the message as
+ * failed; a refusal for now, silence or an unknown word leaves it pending; a closed
+ * message stays as it was.
+ */
+static void test_error_word_for_good(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id = issue(f, f->alice, 101), other = issue(f, f->alice, 101);
+	static const char *const waits[] = { "unreachable", "flash_error", "internal",
+					     "unprovisioned", "stale_sequence", "no_such_word" };
+	char result[32], buf[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(waits) / sizeof(waits[0]); i++) {
+		assert_int_equal(ack(f, 1, id, NULL, 0, waits[i], result), 0);
+		assert_string_equal(result, "pending");
+		assert_string_equal(state_of(f, id, buf), "pending");
+	}
+	assert_int_equal(ack(f, 1, id, NULL, 0, "bad_site_signature", result), 0);
+	assert_string_equal(result, "bad_site_signature");
+	assert_string_equal(state_of(f, id, buf), "failed");
+	assert_int_equal(test_site_db_int(f->t->db, "SELECT count(*) FROM mgmt_queue WHERE "
+					  "result = 'bad_site_signature' AND ack IS NULL AND "
+					  "gateway_id = 1"), 1);
+	assert_int_equal(f->resent, 0);
+	/* Closed: another word changes nothing. */
+	assert_int_equal(ack(f, 1, id, NULL, 0, "bad_frame", result), 0);
+	assert_string_equal(result, "bad_site_signature");
+	assert_int_equal(ack(f, 1, other, NULL, 0, "bad_frame", result), 0);
+	assert_string_equal(state_of(f, other, buf), "failed");
+	/* Not the gateway's to close: one that does not cover the lock changes nothing. */
+	id = issue(f, f->alice, 101);
+	assert_int_not_equal(ack(f, 99, id, NULL, 0, "bad_value", result), 0);
+	assert_string_equal(state_of(f, id, buf), "pending");
+}
+
 static void test_queue_signs_under_next_sequence(void **state)
 {
 	struct fixture *f = *state;
@@ -585,6 +622,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ack_closes_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_acks_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusal_and_error_word, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_word_for_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_signs_under_next_sequence, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_give_once_per_redeliver, setup, teardown),
