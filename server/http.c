@@ -57,6 +57,7 @@ struct http_server {
 	pthread_cond_t idle;        /* inflight or deferred dropped to 0; CLOCK_MONOTONIC */
 	int64_t inflight;           /* requests begun and not yet completed */
 	int64_t deferred;           /* requests between http_defer() and http_resume() */
+	bool defer_closed;          /* http_stop() waits for the last deferred replies */
 	struct http_stream *streams; /* open streams, for http_stop() and the ticker */
 	atomic_bool stopping;       /* read by every request without the lock */
 	struct workpool *pool;      /* runs the handlers that may wait */
@@ -966,13 +967,18 @@ int http_defer(struct http_request *req, http_handler_fn finish, void *work,
 	/* Only a handler on the loop may suspend its connection, and only once. */
 	if (c->route == NULL || !(c->route->flags & HTTP_NO_WAIT) || c->phase != HTTP_READING)
 		return -1;
+	/* Counted under the lock http_stop() closes them with: none slips past its wait. */
+	pthread_mutex_lock(&c->hs->lock);
+	if (c->hs->defer_closed) {
+		pthread_mutex_unlock(&c->hs->lock);
+		return -HTTP_E_STOPPING;
+	}
+	c->hs->deferred++;
+	pthread_mutex_unlock(&c->hs->lock);
 	c->finish = finish;
 	c->cleanup = cleanup;
 	req->work = work;
 	c->phase = HTTP_DEFERRED;
-	pthread_mutex_lock(&c->hs->lock);
-	c->hs->deferred++;
-	pthread_mutex_unlock(&c->hs->lock);
 	MHD_suspend_connection(req->conn);
 	return 0;
 }
@@ -1273,6 +1279,8 @@ void http_stop(struct http_server *hs, int grace_ms)
 	 * resumed by the writer, which runs until the server closes after this: wait for it.
 	 */
 	pthread_mutex_lock(&hs->lock);
+	/* A request whose body ends now (its headers came before the stop) gets a 503. */
+	hs->defer_closed = true;
 	if (hs->deferred > 0)
 		log_warn("waiting for %lld replies whose writes are not yet durable",
 			 (long long)hs->deferred);

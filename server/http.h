@@ -106,9 +106,12 @@ const char *http_header(const struct http_request *req, const char *name);
  * waits, holding no thread; req->work is `work`. When the work is done, any thread
  * calls http_resume(req) exactly once, and then finish(srv, req, rep) fills the reply
  * on the event loop. cleanup(work), when not NULL, runs when the request ends, whether
- * or not finish ran (the client may be gone). 0, or -1 when deferring is impossible
- * (the handler replies at once, and must not call http_resume()).
+ * or not finish ran (the client may be gone). 0, -HTTP_E_STOPPING once the server has
+ * stopped taking deferred replies (its last ones are being waited for: reply 503), or -1
+ * when deferring is impossible here. On failure the handler replies at once and must not
+ * call http_resume().
  */
+#define HTTP_E_STOPPING 2
 int http_defer(struct http_request *req, http_handler_fn finish, void *work,
 	       void (*cleanup)(void *work));
 void http_resume(struct http_request *req);

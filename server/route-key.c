@@ -257,9 +257,16 @@ static void route_key_ekey(struct server *srv, struct http_request *req,
 	}
 	x->srv = srv;
 	x->req = req;
-	if (http_defer(req, route_key_finish, x, route_key_cleanup) != 0) {
+	r = http_defer(req, route_key_finish, x, route_key_cleanup);
+	if (r != 0) {
 		route_key_cleanup(x);
-		http_reply_error(rep, 500, "internal", "The server failed; try again later.");
+		if (r == -HTTP_E_STOPPING) {
+			http_reply_error(rep, 503, "shutting_down", "The server is stopping; try "
+					 "again in a moment.");
+			rep->retry_after = 1;
+		} else {
+			http_reply_error(rep, 500, "internal", "The server failed; try again later.");
+		}
 		return;
 	}
 	route_key_queue(x);

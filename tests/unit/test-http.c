@@ -4,10 +4,10 @@
  * server's routes.c is not linked in. Captures, query and headers, 404/405/413/400/401
  * and a handler that forgets its reply, waiting handlers that block nobody else (and
  * run at once, however many), replies deferred by a handler on the event loop and
- * resumed from another thread (also when the client has gone, and a stop waits for
- * them), event streams (pushed,
- * ended, kept alive, abandoned by the client, dropped when too slow, replaced by an
- * error), and a stop that lets a request in progress finish.
+ * resumed from another thread (also when the client has gone; a stop waits for them,
+ * and refuses a deferral that comes while it waits), event streams (pushed, ended, kept
+ * alive, abandoned by the client, dropped when too slow, replaced by an error), and a
+ * stop that lets a request in progress finish.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -793,6 +793,71 @@ static void test_stop_waits_for_deferred(void **state)
 	assert_non_null(hs);
 }
 
+/* A connected socket to the server, or fails the test. */
+static int raw_connect(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_port = htons(http_port(hs));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/*
+ * A request whose headers came before the stop and whose body ends while the stop waits
+ * for its last deferred replies is not deferred (libmicrohttpd would abort on a
+ * connection suspended at its stop): its handler is refused and answers at once.
+ */
+static void test_stop_refuses_late_defer(void **state)
+{
+	static const char head[] = "GET /defer HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
+				   "Connection: close\r\n\r\n";
+	struct bg b = { .path = "/defer" };
+	struct stopper st = { 0 };
+	struct http_request *req, *late = NULL;
+	char reply[512] = "";
+	ssize_t n;
+	size_t got = 0;
+	int fd, i;
+
+	(void)state;
+	assert_int_equal(pthread_create(&b.th, NULL, bg_request, &b), 0);
+	req = take_deferred();
+	fd = raw_connect();
+	assert_int_equal(write(fd, head, sizeof(head) - 1), (ssize_t)(sizeof(head) - 1));
+	sleep_ms(100);
+	assert_int_equal(pthread_create(&st.th, NULL, stop_main, &st), 0);
+	sleep_ms(400); /* past the grace: the stop waits for the first reply only */
+	assert_int_equal(write(fd, "x", 1), 1);
+	/* Until the reply is whole (the server closes), or the request was deferred. */
+	for (i = 0, n = -1; i < 300 && late == NULL && n != 0; i++) {
+		pthread_mutex_lock(&slot_lock);
+		late = deferred;
+		deferred = NULL;
+		pthread_mutex_unlock(&slot_lock);
+		n = recv(fd, reply + got, sizeof(reply) - 1 - got, MSG_DONTWAIT);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n < 0)
+			sleep_ms(10);
+	}
+	if (late != NULL)
+		http_resume(late); /* deferred after all: let the stop end, then fail */
+	http_resume(req);
+	pthread_join(st.th, NULL);
+	hs = NULL;
+	pthread_join(b.th, NULL);
+	close(fd);
+	assert_null(late);
+	assert_non_null(strstr(reply, "409"));
+	assert_non_null(strstr(reply, "not_deferred"));
+	hs = http_start(srv);
+	assert_non_null(hs);
+}
+
 static void test_stop_lets_requests_finish(void **state)
 {
 	struct bg slow = { .path = "/slow" }, stream = { .path = "/stream" };
@@ -836,6 +901,7 @@ int main(void)
 		cmocka_unit_test(test_stream_slow_client_dropped),
 		cmocka_unit_test(test_stream_then_error),
 		cmocka_unit_test(test_stop_waits_for_deferred),
+		cmocka_unit_test(test_stop_refuses_late_defer),
 		cmocka_unit_test(test_stop_lets_requests_finish),
 	};
 
