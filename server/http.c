@@ -650,6 +650,7 @@ static void http_dispatch(struct http_conn *c)
 	struct http_request *req = &c->req;
 	struct http_reply *rep = &c->rep;
 	const struct http_route *route = c->route;
+	int r;
 
 	if (c->too_large) {
 		http_reply_error(rep, 413, "body_too_large", "The request body is larger than %zu "
@@ -669,7 +670,15 @@ static void http_dispatch(struct http_conn *c)
 	req->body = c->body;
 	req->body_len = c->len;
 	if (route->flags & HTTP_AUTH_USER) {
-		if (server_caller(srv, req, &c->user) != 0) {
+		r = server_caller(srv, req, &c->user);
+		if (r == -SERVER_E_UNAVAILABLE) {
+			/* Not a 401: a client would drop a session that is still good. */
+			http_reply_error(rep, 503, "unavailable", "The sessions cannot be read "
+					 "just now; try again in a moment.");
+			rep->retry_after = 1;
+			return;
+		}
+		if (r != 0) {
 			http_reply_error(rep, 401, "unauthenticated", "Log in (POST "
 					 "/v1/sessions) and send the token as 'Authorization: "
 					 "Bearer TOKEN'; a session ends at logout or when it "

@@ -1190,7 +1190,7 @@ int server_caller(struct server *srv, const struct http_request *req, struct aut
 		return -1;
 	db = server_db_get(srv);
 	if (db == NULL)
-		return -1;
+		return -SERVER_E_UNAVAILABLE;
 	r = session_lookup(db, srv->cfg, server_now(srv), req->token, out, &upkeep);
 	if (r != 0 && r != -DB_E_NOTFOUND)
 		log_error("session lookup: %s", db_errmsg(db));
@@ -1200,7 +1200,7 @@ int server_caller(struct server *srv, const struct http_request *req, struct aut
 		if (server_write_async(srv, &server_session_ops, later, server_session_upkept) != 0)
 			free(later);
 	}
-	return r == 0 ? 0 : -1;
+	return r == 0 ? 0 : r == -DB_E_NOTFOUND ? -1 : -SERVER_E_UNAVAILABLE;
 }
 
 /* The signature check itself is gateway-auth.c's, shared with its tests. */

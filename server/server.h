@@ -141,7 +141,12 @@ struct auth_user {
 	char phone[32];
 	bool admin;
 };
-/* 0 when the request carries a live session, else -1 (and the handler was not called). */
+/*
+ * 0 when the request carries a live session, -1 when it does not, or
+ * -SERVER_E_UNAVAILABLE when the sessions could not be read (the database failed: the
+ * caller is told to try again, not to log in again).
+ */
+#define SERVER_E_UNAVAILABLE 2
 int server_caller(struct server *srv, const struct http_request *req, struct auth_user *out);
 
 /* The gateway of an HTTP_AUTH_GATEWAY route. */

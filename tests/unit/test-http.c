@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <sqlite3.h>
 
 #include "../../server/config.h"
 #include "../../server/http-stream.h"
@@ -454,6 +455,39 @@ static void test_json_bodies(void **state)
 	/* Too large for a route that does not exist: 413 all the same, nothing routed. */
 	request("POST", "/nowhere", NULL, big, HTTP_BODY_MAX + 1, &r);
 	expect_error(&r, 413, "body_too_large");
+}
+
+/* Runs `sql` on the server's database file through a connection of the test's. */
+static void db_run(const char *sql)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/parkd.db", dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* Sessions that cannot be read are the server's trouble: 503, never a 401 that logs out. */
+static void test_sessions_unreadable_not_401(void **state)
+{
+	/* Well formed (SESSION_TOKEN_HEX hex digits), so that it is looked up. */
+	static const char bearer[] = "Authorization: Bearer "
+				     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct resp r;
+
+	(void)state;
+	db_run("ALTER TABLE sessions RENAME TO sessions_away");
+	request("GET", "/user", bearer, NULL, 0, &r);
+	if (strstr(r.hdrs, "Retry-After: 1") == NULL)
+		fail_msg("no Retry-After: %ld %s %s", r.status, r.hdrs, r.body);
+	expect_error(&r, 503, "unavailable");
+	db_run("ALTER TABLE sessions_away RENAME TO sessions");
+	request("GET", "/user", bearer, NULL, 0, &r);
+	expect_error(&r, 401, "unauthenticated");
 }
 
 struct bg {
@@ -890,6 +924,7 @@ int main(void)
 		cmocka_unit_test(test_captures_query_headers),
 		cmocka_unit_test(test_routing_errors),
 		cmocka_unit_test(test_json_bodies),
+		cmocka_unit_test(test_sessions_unreadable_not_401),
 		cmocka_unit_test(test_waiting_handler_blocks_nobody),
 		cmocka_unit_test(test_waiting_handlers_run_at_once),
 		cmocka_unit_test(test_deferred_reply),
