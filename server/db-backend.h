@@ -36,6 +36,7 @@ struct db_backend {
 	int (*begin)(struct db *db);  /* takes the write lock now, not at the first write */
 	int (*commit)(struct db *db); /* durable on return */
 	void (*rollback)(struct db *db);
+	bool (*in_transaction)(struct db *db); /* false once the database ended it itself */
 
 	struct db_stmt *(*prepare)(struct db *db, const char *sql);
 	void (*finalize)(struct db_stmt *st);

@@ -407,6 +407,11 @@ static bool sqlite_col_null(struct db_stmt *st, int i)
 	return sqlite3_column_type(sqlite_stmt_of(st)->h, i) == SQLITE_NULL;
 }
 
+static bool sqlite_in_transaction(struct db *db)
+{
+	return sqlite3_get_autocommit(sqlite_of(db)->h) == 0;
+}
+
 static int64_t sqlite_changes(struct db *db)
 {
 	return sqlite3_changes64(sqlite_of(db)->h);
@@ -502,6 +507,7 @@ const struct db_backend db_sqlite_backend = {
 	.col_blob = sqlite_col_blob,
 	.col_null = sqlite_col_null,
 	.changes = sqlite_changes,
+	.in_transaction = sqlite_in_transaction,
 	.defer_checkpoints = sqlite_defer_checkpoints,
 	.checkpoint = sqlite_checkpoint,
 	.lazy_commits = sqlite_lazy_commits,

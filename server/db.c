@@ -59,6 +59,11 @@ void db_rollback(struct db *db)
 	db->be->rollback(db);
 }
 
+bool db_in_transaction(struct db *db)
+{
+	return db->be->in_transaction(db);
+}
+
 struct db_stmt *db_prepare(struct db *db, const char *sql)
 {
 	return db->be->prepare(db, sql);

@@ -48,6 +48,12 @@ int db_migrate(struct db *db);
 /* Transactions. db_commit() returns only when the change is durable. 0 or -DB_E_*. */
 int db_begin(struct db *db);
 int db_commit(struct db *db);
+/*
+ * Whether a transaction is still open. A database may end one by itself on some errors
+ * (SQLite rolls back on a full disk, an I/O error or no memory); statements after that
+ * would each commit on their own, so a caller that hides a failed statement checks this.
+ */
+bool db_in_transaction(struct db *db);
 void db_rollback(struct db *db);
 
 /* Prepares `sql` ($1.. parameters). NULL on error (see db_errmsg). */

@@ -549,6 +549,7 @@ static int server_batch_one(struct db *db, struct server_batch_call *c)
 
 	if (r != 0)
 		return r;
+	/* Ended meanwhile by the database itself, the savepoint's end fails: the batch too. */
 	c->result = c->ops->decide(db, c->ctx);
 	if (c->result != 0)
 		r = db_exec(db, "ROLLBACK TO SAVEPOINT server_batch", NULL);
@@ -684,8 +685,15 @@ static int server_batch_store(struct db *db, struct server_batch_call *first)
 	int r = 0;
 
 	for (c = first; r == 0 && c != NULL; c = c->next)
-		if (server_batch_goes_on(c))
+		if (server_batch_goes_on(c)) {
 			r = c->ops->store(db, c->ctx);
+			/*
+			 * Ended by the database itself (a full disk, say) while the store hid
+			 * the error: the next stores would commit statement by statement.
+			 */
+			if (r == 0 && !db_in_transaction(db))
+				r = -DB_E_IO;
+		}
 	return r;
 }
 

@@ -3,7 +3,8 @@
  * server.h, on a server opened over the test site's database: writers served in arrival
  * order, group commit (each call's changes kept or undone on its own, durable when it
  * returns, under many threads at once; in three steps, signatures of a batch at once and
- * a failed one undoing the batch), a durable wait that covers every commit another
+ * a failed one undoing the batch; a transaction the database ended by itself failing its
+ * batch), a durable wait that covers every commit another
  * connection sees, the pool lending no more than db_pool
  * connections, a never-waiting thread served by a connection of its own while the pool
  * is empty, and site keys unsealed once and kept.
@@ -121,6 +122,9 @@ static void test_writers_in_arrival_order(void **state)
 struct batch_arg {
 	int64_t n;
 	int ret;                /* what fn returns */
+	int sleep_ms;           /* ended_ops: decide holds up the writer this long */
+	bool end_txn;           /* ended_ops: after its store's insert, the transaction is ended
+				   as SQLite does on a full disk, and store hides that */
 	pthread_t caller;       /* the thread that called server_write_batched() */
 	bool ran_elsewhere;     /* fn ran on another thread (the writer's) */
 };
@@ -209,6 +213,83 @@ static void test_batched_many_threads(void **state)
 		assert_int_equal(b[i].kept, CALLS - (CALLS + 2) / 3);
 		assert_int_equal(rows(f, 1000 + i), b[i].kept);
 	}
+}
+
+static int ended_decide(struct db *db, void *ctx)
+{
+	struct batch_arg *a = ctx;
+
+	(void)db;
+	if (a->sleep_ms > 0)
+		usleep((useconds_t)a->sleep_ms * 1000);
+	return 0;
+}
+
+static int ended_sign(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static int ended_store(struct db *db, void *ctx)
+{
+	struct batch_arg *a = ctx;
+
+	if (db_exec(db, "INSERT INTO batch_rows (n) VALUES ($1)", "i", a->n) != 0)
+		return -DB_E_IO;
+	if (a->end_txn)
+		(void)db_exec(db, "ROLLBACK", NULL);
+	return 0;
+}
+
+static const struct server_write_ops ended_ops = {
+	.decide = ended_decide, .sign = ended_sign, .store = ended_store,
+};
+
+struct ended_call {
+	pthread_t thread;
+	struct server *srv;
+	struct batch_arg a;
+	int status, result;
+};
+
+static void *ended_call_main(void *arg)
+{
+	struct ended_call *e = arg;
+
+	e->a.caller = pthread_self();
+	e->status = server_write_staged(e->srv, &ended_ops, &e->a, &e->result);
+	return NULL;
+}
+
+/*
+ * A store after which the transaction has ended (the database rolled it back by itself
+ * and the store hid it) fails its whole batch: no call of it keeps a row while its caller
+ * hears it failed, as would happen if the rest committed statement by statement.
+ */
+static void test_batch_ended_by_the_database(void **state)
+{
+	struct fixture *f = *state;
+	struct ended_call e[7];
+	int i, failed_with_it = 0;
+
+	for (i = 0; i < 7; i++) {
+		e[i] = (struct ended_call){ .srv = f->srv, .a = { .n = 3000 + i } };
+		e[i].a.sleep_ms = i == 0 ? 300 : 0;
+		e[i].a.end_txn = i == 3;
+		assert_int_equal(pthread_create(&e[i].thread, NULL, ended_call_main, &e[i]), 0);
+		usleep(i == 0 ? 100 * 1000 : 5 * 1000); /* the others queue behind the first */
+	}
+	for (i = 0; i < 7; i++)
+		pthread_join(e[i].thread, NULL);
+	for (i = 0; i < 7; i++) {
+		bool kept = e[i].status == 0 && e[i].result == 0;
+
+		assert_int_equal(rows(f, e[i].a.n), kept ? 1 : 0);
+		failed_with_it += i != 3 && !kept;
+	}
+	assert_int_not_equal(e[3].status, 0);
+	assert_true(failed_with_it > 0); /* it shared its batch */
 }
 
 /* ---- group commit in three steps ---- */
@@ -567,6 +648,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writers_in_arrival_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batched_keeps_or_undoes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batched_many_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_ended_by_the_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_durable_wait_covers_what_is_seen, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_staged_steps, setup, teardown),
