@@ -747,6 +747,7 @@ static enum MHD_Result http_send(struct http_conn *c, struct MHD_Connection *con
 	const char *body, *metric;
 	char num[24];
 	struct timespec t1;
+	size_t n;
 	enum MHD_Result ret;
 
 	rep->stream = NULL;
@@ -763,8 +764,11 @@ static enum MHD_Result http_send(struct http_conn *c, struct MHD_Connection *con
 	if (resp == NULL && rep->json != NULL) {
 		body = json_object_to_json_string_ext(rep->json, JSON_C_TO_STRING_PLAIN |
 						      JSON_C_TO_STRING_NOSLASHESCAPE);
-		resp = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
+		n = strlen(body);
+		resp = MHD_create_response_from_buffer(n, (void *)(uintptr_t)body,
 						       MHD_RESPMEM_MUST_COPY);
+		/* Copied: json-c's text (a session token, say) is not left in the heap. */
+		OPENSSL_cleanse((void *)(uintptr_t)body, n);
 		if (resp != NULL)
 			MHD_add_response_header(resp, "Content-Type", "application/json");
 	} else if (resp == NULL && rep->text != NULL) {
@@ -902,9 +906,15 @@ static int http_take_body(struct http_conn *c, const char *data, size_t n)
 		cap = c->cap != 0 ? c->cap : 1024;
 		while (cap < c->len + n + 1)
 			cap *= 2;
-		p = realloc(c->body, cap);
+		/* Not realloc: the old copy (a password, a code) is wiped before it goes. */
+		p = malloc(cap);
 		if (p == NULL)
 			return -1;
+		if (c->body != NULL) {
+			memcpy(p, c->body, c->len);
+			OPENSSL_cleanse(c->body, c->cap);
+			free(c->body);
+		}
 		c->body = p;
 		c->cap = cap;
 	}
@@ -1089,6 +1099,8 @@ static void http_request_end(void *cls, struct MHD_Connection *conn, void **con_
 		c->cleanup(c->req.work);
 	json_object_put(c->req.json);
 	http_reply_clear(&c->rep);
+	if (c->body != NULL)
+		OPENSSL_cleanse(c->body, c->cap); /* passwords and codes are not left in the heap */
 	free(c->body);
 	free(c->captures);
 	free(c->target);

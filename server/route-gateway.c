@@ -172,8 +172,6 @@ static void route_gateway_messages(struct server *srv, struct http_request *req,
 	/* The generation before the first look: a wake-up from then on is not missed. */
 	(void)server_wait_gateways(srv, 0, 0, &gen);
 	for (;;) {
-		/* Nothing goes to a lock that a power cut could still take back. */
-		server_durable_wait(srv);
 		db = server_db_get(srv);
 		if (db == NULL) {
 			route_gateway_unavailable(rep);
@@ -202,6 +200,11 @@ static void route_gateway_messages(struct server *srv, struct http_request *req,
 		if (server_wait_gateways(srv, gen, (int)left_ms, &gen) < 0)
 			break;
 	}
+	/*
+	 * Nothing goes to a lock that a power cut could still take back: every commit the
+	 * read could see is durable before the reply.
+	 */
+	server_durable_wait(srv);
 	o = json_object_new_object();
 	json_object_object_add(o, "messages", list != NULL ? list : json_object_new_array());
 	http_reply_json(rep, 200, o);

@@ -51,9 +51,11 @@ out:
 
 int session_upkeep(struct db *db, const struct session_upkeep *u)
 {
+	/* Still expired when the drop runs: a use recorded since (a touch) keeps it. */
 	if (u->kind == SESSION_DROP)
-		return db_exec(db, "DELETE FROM sessions WHERE token_hash = $1", "b",
-			       u->token_hash, sizeof(u->token_hash));
+		return db_exec(db, "DELETE FROM sessions WHERE token_hash = $1 AND "
+			       "(expires_at <= $2 OR last_seen <= $3)", "bii", u->token_hash,
+			       sizeof(u->token_hash), u->now, u->idle_before);
 	if (u->kind == SESSION_TOUCH)
 		return db_exec(db, "UPDATE sessions SET last_seen = $1 WHERE token_hash = $2",
 			       "ib", u->now, u->token_hash, sizeof(u->token_hash));
@@ -74,6 +76,7 @@ int session_lookup(struct db *db, const struct config *cfg, int64_t now, const c
 	memset(u, 0, sizeof(*u));
 	u->kind = SESSION_KEEP;
 	u->now = now;
+	u->idle_before = now - cfg->session_idle_s;
 	if (session_hash(token, hash) != 0)
 		goto out;
 	r = -DB_E_IO;

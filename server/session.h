@@ -32,6 +32,7 @@ struct session_upkeep {
 	enum session_upkeep_kind kind;
 	uint8_t token_hash[32];
 	int64_t now;
+	int64_t idle_before; /* SESSION_DROP: a use at or before this left the session idle */
 };
 
 /*

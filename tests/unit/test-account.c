@@ -460,6 +460,37 @@ static void test_session_upkeep_deferred(void **state)
 	assert_int_equal(last_seen_of(res.token), -1);
 }
 
+/*
+ * A drop decided by a lookup just past the idle limit, written after the touch of a
+ * request that came just before it, leaves the session: it was used after all.
+ */
+static void test_session_drop_after_touch_kept(void **state)
+{
+	struct account_result res = { 0 };
+	struct session_upkeep touch, drop;
+	struct auth_user who;
+	struct db *db;
+
+	(void)state;
+	make_user("+8613800000020", PW);
+	assert_int_equal(account_login(srv, "+8613800000020", PW, PEER, &res), 0);
+	db = server_db_get(srv);
+	assert_int_equal(session_lookup(db, &cfg, clock_now + cfg.session_idle_s - 1, res.token,
+					&who, &touch), 0);
+	assert_int_equal(touch.kind, SESSION_TOUCH);
+	assert_int_equal(session_lookup(db, &cfg, clock_now + cfg.session_idle_s, res.token,
+					&who, &drop), -DB_E_NOTFOUND);
+	assert_int_equal(drop.kind, SESSION_DROP);
+	assert_int_equal(session_upkeep(db, &touch), 0);
+	assert_int_equal(session_upkeep(db, &drop), 0);
+	server_db_put(srv, db);
+	assert_int_equal(last_seen_of(res.token), clock_now + cfg.session_idle_s - 1);
+	db = server_db_get(srv);
+	assert_int_equal(session_lookup(db, &cfg, clock_now + cfg.session_idle_s, res.token,
+					&who, &drop), 0);
+	server_db_put(srv, db);
+}
+
 /* server_caller() records a use on the writer, after it has answered. */
 static void test_caller_touch_on_the_writer(void **state)
 {
@@ -631,6 +662,7 @@ int main(void)
 		T(test_sms_limited_per_phone),
 		T(test_session_idle_expiry),
 		T(test_session_upkeep_deferred),
+		T(test_session_drop_after_touch_kept),
 		T(test_caller_touch_on_the_writer),
 		T(test_session_absolute_expiry),
 		T(test_password_reset),
