@@ -807,11 +807,38 @@ static json_object *event_json(const struct gwqueue_event *e)
 	return o;
 }
 
-/* A refusal that no retry will change (not auth, time-out or rate limit). */
+/* A refusal of a batch that may be one item's fault (not auth, time-out or rate limit). */
 static bool refused_for_good(int r, const struct apiclient_error *e)
 {
 	return r == -APICLIENT_E_HTTP && e->status >= 400 && e->status < 500 &&
 	       e->status != 401 && e->status != 408 && e->status != 429;
+}
+
+/* A single item the server will never take: it is malformed (or too large). */
+static bool refused_as_malformed(int r, const struct apiclient_error *e)
+{
+	return r == -APICLIENT_E_HTTP && (e->status == 400 || e->status == 413 ||
+					  e->status == 422);
+}
+
+/*
+ * A single item refused because its lock is not this gateway's (403, or 404 for a
+ * spot that is gone), which is final only when the server's own list of the locks we
+ * cover, as last fetched, no longer has it: while it does, the two disagree for a
+ * moment (a site being changed, a proxy in between) and the item is kept and tried
+ * again. spot 0: the item names no lock, and is kept.
+ */
+static bool refused_not_ours(struct gateway *g, int r, const struct apiclient_error *e,
+			     uint32_t spot)
+{
+	bool covered;
+
+	if (r != -APICLIENT_E_HTTP || (e->status != 403 && e->status != 404) || spot == 0)
+		return false;
+	pthread_mutex_lock(&g->mu);
+	covered = worker_find(g, spot) != NULL;
+	pthread_mutex_unlock(&g->mu);
+	return !covered;
 }
 
 /* One item of either kind: a batch buffer of these fits both. */
@@ -830,6 +857,7 @@ struct uplink_kind {
 	json_object *(*to_json)(const void *item);
 	int (*done)(struct gwqueue *q, const void *items, size_t n, bool refused);
 	void (*on_reply)(json_object *reply); /* what the server said of an accepted batch */
+	uint32_t (*spot_of)(const void *item); /* its lock, or 0 when it names none */
 };
 
 static int acks_peek(struct gwqueue *q, void *items, size_t max)
@@ -897,11 +925,22 @@ static int events_done(struct gwqueue *q, const void *items, size_t n, bool refu
 	return gwqueue_events_done(q, items, n, refused);
 }
 
+static uint32_t acks_spot(const void *item)
+{
+	(void)item;
+	return 0; /* the server took or rejected each ack in a 200: a 4xx is the body's */
+}
+
+static uint32_t events_spot(const void *item)
+{
+	return ((const struct gwqueue_event *)item)->spot;
+}
+
 static const struct uplink_kind uplink_kinds[] = {
 	{ "/v1/gateway/acks", "acks", "posting acks", sizeof(struct gwqueue_ack), acks_peek,
-	  acks_json, acks_done, acks_reply },
+	  acks_json, acks_done, acks_reply, acks_spot },
 	{ "/v1/gateway/events", "events", "posting events", sizeof(struct gwqueue_event),
-	  events_peek, events_json, events_done, events_reply },
+	  events_peek, events_json, events_done, events_reply, events_spot },
 };
 #define UPLINK_KINDS (sizeof(uplink_kinds) / sizeof(uplink_kinds[0]))
 
@@ -945,7 +984,7 @@ static int uplink_send(struct gateway *g, struct apiclient *api, const struct up
 {
 	struct apiclient_error e;
 	int n, r;
-	size_t i;
+	size_t i, held = 0;
 
 	n = k->peek(g->q, items, GATEWAY_BATCH_MAX);
 	if (n <= 0)
@@ -961,16 +1000,26 @@ static int uplink_send(struct gateway *g, struct apiclient *api, const struct up
 	log_warn(_("%s: the server refused a batch (%s: %s); sending one at a time"), k->what,
 		 e.code, e.detail);
 	for (i = 0; i < (size_t)n; i++) {
-		r = uplink_post(api, k, items + i * k->size, 1, &e);
-		if (r == 0 || refused_for_good(r, &e)) {
-			if (k->done(g->q, items + i * k->size, 1, r != 0) != 0)
+		const uint8_t *item = items + i * k->size;
+
+		r = uplink_post(api, k, item, 1, &e);
+		if (r == 0 || refused_as_malformed(r, &e) ||
+		    refused_not_ours(g, r, &e, k->spot_of(item))) {
+			if (k->done(g->q, item, 1, r != 0) != 0)
 				return -1;
-		} else {
-			log_api_failure(k->what, r, &e, fails);
-			return -1;
+			continue;
 		}
+		if (!refused_for_good(r, &e)) {
+			log_api_failure(k->what, r, &e, fails);
+			return -1; /* the server fails: all of it again later */
+		}
+		/* Kept and tried again later, holding up no other lock's. */
+		if (held++ == 0)
+			log_warn(_("%s: the server refused one for lock %u (%s: %s), which it "
+				   "still lists as ours; kept, and tried again"), k->what,
+				 (unsigned)k->spot_of(item), e.code, e.detail);
 	}
-	return n;
+	return held > 0 ? -1 : n;
 }
 
 /* A lock's reachability on its way to the server. */
@@ -1011,6 +1060,53 @@ out:
 	return r;
 }
 
+/* Puts reports that could not be posted back, unless a worker has noted a newer state. */
+static void reach_keep(struct gateway *g, const struct uplink_reach *batch, size_t n)
+{
+	struct gateway_worker *w;
+	size_t i;
+
+	pthread_mutex_lock(&g->mu);
+	for (i = 0; i < n; i++) {
+		w = worker_find(g, batch[i].spot);
+		if (w != NULL && w->reach_report < 0)
+			w->reach_report = batch[i].online;
+	}
+	pthread_mutex_unlock(&g->mu);
+}
+
+/*
+ * The server stores a report whole or not at all, so one lock it refuses must not take
+ * the others' news with it: each is posted alone. A refusal of one that is malformed,
+ * or of a lock the gateway no longer covers, drops that one; any other failure stops.
+ * 0, or the apiclient error with *e filled and *done the reports dealt with before it.
+ */
+static int reach_one_by_one(struct gateway *g, struct apiclient *api,
+			    const struct uplink_reach *batch, size_t n, struct apiclient_error *e,
+			    size_t *done)
+{
+	size_t i;
+	int r;
+
+	log_warn(_("the server refused a report of which locks are in reach (%s: %s); "
+		   "sending one lock at a time"), e->code, e->detail);
+	for (i = 0; i < n; i++) {
+		r = reach_post(api, &batch[i], 1, e);
+		if (r != 0 && (refused_as_malformed(r, e) ||
+			       refused_not_ours(g, r, e, batch[i].spot))) {
+			log_warn(_("lock %u: the server refused its reach (%s: %s); dropped"),
+				 (unsigned)batch[i].spot, e->code, e->detail);
+			r = 0;
+		}
+		if (r != 0) {
+			*done = i;
+			return r;
+		}
+	}
+	*done = n;
+	return 0;
+}
+
 /*
  * Posts the reachability the workers noted since the last post, a batch at a time.
  * Returns the count posted (or refused for good: dropped), or -1 when the server could
@@ -1021,7 +1117,7 @@ static int uplink_reach(struct gateway *g, struct apiclient *api, unsigned fails
 	struct uplink_reach batch[GATEWAY_BATCH_MAX];
 	struct gateway_worker *w;
 	struct apiclient_error e;
-	size_t i, n;
+	size_t i, n, done;
 	int r, total = 0;
 
 	do {
@@ -1038,21 +1134,15 @@ static int uplink_reach(struct gateway *g, struct apiclient *api, unsigned fails
 		pthread_mutex_unlock(&g->mu);
 		if (n == 0)
 			break;
+		done = 0;
 		r = reach_post(api, batch, n, &e);
-		if (r != 0 && !refused_for_good(r, &e)) {
+		if (r != 0 && refused_for_good(r, &e))
+			r = reach_one_by_one(g, api, batch, n, &e, &done);
+		if (r != 0) {
 			log_api_failure(_("reporting which locks are in reach"), r, &e, fails);
-			pthread_mutex_lock(&g->mu);
-			for (i = 0; i < n; i++) {
-				w = worker_find(g, batch[i].spot);
-				if (w != NULL && w->reach_report < 0)
-					w->reach_report = batch[i].online;
-			}
-			pthread_mutex_unlock(&g->mu);
+			reach_keep(g, batch + done, n - done);
 			return -1;
 		}
-		if (r != 0)
-			log_warn(_("the server refused the report of which locks are in reach "
-				   "(%s: %s); dropped"), e.code, e.detail);
 		total += (int)n;
 	} while (n == GATEWAY_BATCH_MAX);
 	return total;

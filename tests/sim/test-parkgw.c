@@ -5,8 +5,9 @@
  * Management messages reach their locks and their signed acks come back; every event
  * arrives once, through a server outage and a gateway restart; the first long poll after
  * a start asks to resume; each lock's reach is reported when it changes (in reach,
- * out of reach with parklockd gone, back); a lock whose log breaks the chain still gets
- * its messages; SIGTERM exits 0.
+ * out of reach with parklockd gone, back); a lock the server refuses for a while (403)
+ * holds up no other lock's events or reach, and its own arrive later; a lock whose log
+ * breaks the chain still gets its messages; SIGTERM exits 0.
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <stdarg.h>
@@ -82,7 +83,26 @@ static struct {
 	int polls, resumes;     /* long polls, and those with resume=1 */
 	int reach[NLOCKS];      /* the last reach reported of each lock: -1 none, 0, 1 */
 	int reach_reports[NLOCKS];
+	uint32_t refuse_spot;   /* events and reach reports naming it get a 403, whole */
+	int refusals;           /* 403s given for it */
 } fs;
+
+/* A 403 for a batch naming fs.refuse_spot, as parkd refuses a lock not covered. Under mu. */
+static char *refused_batch(json_object *arr, int *status)
+{
+	json_object *v;
+	size_t i;
+
+	for (i = 0; fs.refuse_spot != 0 && i < json_object_array_length(arr); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(arr, i), "spot", &v) &&
+		    (uint32_t)json_object_get_int64(v) == fs.refuse_spot) {
+			fs.refusals++;
+			*status = 403;
+			return strdup("{\"error\":\"forbidden\",\"detail\":\"not covered; "
+				      "nothing of this batch was stored\"}");
+		}
+	return NULL;
+}
 
 static int64_t wall_ms(void)
 {
@@ -241,13 +261,15 @@ static char *events_reply(json_object *body, int *status)
 	uint32_t spot, seq;
 	size_t i;
 	int j, accepted = 0, dups = 0;
-	char out[64];
+	char out[64], *s;
 
 	if (!json_object_object_get_ex(body, "events", &arr) ||
 	    json_object_array_length(arr) > 100) {
 		*status = 400;
 		return strdup("{\"error\":\"bad_field\",\"detail\":\"events\"}");
 	}
+	if (fs.refuse_spot != 0 && (s = refused_batch(arr, status)) != NULL)
+		return s;
 	for (i = 0; i < json_object_array_length(arr); i++) {
 		e = json_object_array_get_idx(arr, i);
 		json_object_object_get_ex(e, "spot", &v);
@@ -281,13 +303,15 @@ static char *status_reply(json_object *body, int *status)
 	uint32_t spot;
 	size_t i;
 	int j;
-	char out[64];
+	char out[64], *s;
 
 	if (!json_object_object_get_ex(body, "locks", &arr) ||
 	    !json_object_is_type(arr, json_type_array)) {
 		*status = 400;
 		return strdup("{\"error\":\"missing_field\",\"detail\":\"locks\"}");
 	}
+	if (fs.refuse_spot != 0 && (s = refused_batch(arr, status)) != NULL)
+		return s;
 	for (i = 0; i < json_object_array_length(arr); i++) {
 		l = json_object_array_get_idx(arr, i);
 		assert_true(json_object_object_get_ex(l, "spot", &v));
@@ -596,6 +620,17 @@ static void wait_reach(int online, long ms)
 			 online ? "in reach" : "out of reach", gwlog);
 }
 
+/* The reach last stored for lock i (-1: none). */
+static int reach_of(int i)
+{
+	int v;
+
+	pthread_mutex_lock(&fs.mu);
+	v = fs.reach[i];
+	pthread_mutex_unlock(&fs.mu);
+	return v;
+}
+
 /* The long polls so far that asked to resume. */
 static int resumes(void)
 {
@@ -805,6 +840,54 @@ static void test_car_event_arrives(void **state)
 	wait_all_events(WAIT_MS);
 }
 
+/* Sets the lock whose events and reach reports the stand-in server refuses (0: none). */
+static void refuse_lock(uint32_t spot)
+{
+	pthread_mutex_lock(&fs.mu);
+	fs.refuse_spot = spot;
+	pthread_mutex_unlock(&fs.mu);
+}
+
+static int refusals(void)
+{
+	int n;
+
+	pthread_mutex_lock(&fs.mu);
+	n = fs.refusals;
+	pthread_mutex_unlock(&fs.mu);
+	return n;
+}
+
+/*
+ * The server refuses a lock's events with a 403 while the list of locks it gave the
+ * gateway still has it (a site being changed): those events are kept and sent again,
+ * and the other lock's are not held up.
+ */
+static void test_refused_lock_events_kept(void **state)
+{
+	int64_t t0;
+	int before = refusals(), a101 = events_of(101, "car_arrived");
+	int a102 = events_of(102, "car_arrived");
+
+	(void)state;
+	refuse_lock(102);
+	world_num(102, "car present", "events");
+	world_num(101, "car present", "events");
+	t0 = test_ms_now();
+	while (events_of(101, "car_arrived") == a101 && test_ms_now() - t0 < WAIT_MS)
+		test_sleep_ms(10);
+	assert_int_equal(events_of(101, "car_arrived"), a101 + 1);
+	test_sleep_ms(1000);
+	assert_true(refusals() > before);
+	assert_int_equal(events_of(102, "car_arrived"), a102);
+	refuse_lock(0);
+	wait_all_events(15000);
+	assert_int_equal(events_of(102, "car_arrived"), a102 + 1);
+	world_num(101, "car absent", "events");
+	world_num(102, "car absent", "events");
+	wait_all_events(15000);
+}
+
 static void test_server_outage_loses_nothing(void **state)
 {
 	union proto_mgmt_payload p;
@@ -869,7 +952,7 @@ static void test_gateway_restart_loses_nothing(void **state)
 static void test_lock_reach_reported(void **state)
 {
 	const char *lock_args[] = { "--log-level", "debug", conf, NULL };
-	int before[NLOCKS];
+	int before[NLOCKS], refusing, i;
 	int64_t t0;
 
 	(void)state;
@@ -878,9 +961,22 @@ static void test_lock_reach_reported(void **state)
 	before[0] = fs.reach_reports[0];
 	before[1] = fs.reach_reports[1];
 	pthread_mutex_unlock(&fs.mu);
-	/* The locks go away: after a few failed connects, out of reach, once each. */
+	/*
+	 * The locks go away: after a few failed connects, out of reach, once each. The
+	 * server refuses 102's report a while (whole, as parkd does): 101's is not lost
+	 * with it, and 102's comes once the server takes it.
+	 */
+	refusing = refusals();
+	refuse_lock(102);
 	t0 = test_ms_now();
 	assert_int_equal(test_stop(&lock_pid, SIGTERM), 0);
+	for (i = 0; i < 1500 && reach_of(0) != 0; i++)
+		test_sleep_ms(10);
+	assert_int_equal(reach_of(0), 0);
+	test_sleep_ms(500);
+	assert_int_equal(reach_of(1), 1);
+	assert_true(refusals() > refusing);
+	refuse_lock(0);
 	wait_reach(0, 15000);
 	fprintf(stderr, "test-parkgw: both locks reported out of reach after %lld ms\n",
 		(long long)(test_ms_now() - t0));
@@ -935,6 +1031,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_stale_message_is_answered),
 		cmocka_unit_test(test_car_event_arrives),
 		cmocka_unit_test(test_server_outage_loses_nothing),
+		cmocka_unit_test(test_refused_lock_events_kept),
 		cmocka_unit_test(test_gateway_restart_loses_nothing),
 		cmocka_unit_test(test_lock_reach_reported),
 		cmocka_unit_test(test_broken_chain_holds_no_message),
