@@ -256,6 +256,15 @@ int gwqueue_down_put(struct gwqueue *q, int64_t id, uint32_t spot, const uint8_t
 	r = run(q, st);
 	if (r == 0)
 		r = sqlite3_changes(q->db) > 0 ? 1 : 0;
+	if (r == 0) {
+		/* Signed again by the server (a SET_TIME carries the time of its hand-out). */
+		st = prepare(q, "UPDATE downlink SET frame = ? WHERE id = ? AND state = 0");
+		if (st != NULL) {
+			sqlite3_bind_blob(st, 1, frame, (int)len, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 2, id);
+		}
+		r = run(q, st);
+	}
 	return end(q, r);
 }
 

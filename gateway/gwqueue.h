@@ -92,7 +92,9 @@ int gwqueue_locks_get(struct gwqueue *q, struct gwqueue_lock **out, size_t *n);
 /*
  * Stores a message for `spot` (frame copied). Returns 1 when it is new, 0 when the ID is
  * already known (pending, or done: a message the server sends again before it has our
- * ack is not delivered twice), or -GWQUEUE_E_*.
+ * ack is not delivered twice), or -GWQUEUE_E_*. A known message still pending takes the
+ * frame given now: the server signs some again when it hands them out (a SET_TIME gets
+ * the time of the hand-out), and the newest is the one to deliver.
  */
 int gwqueue_down_put(struct gwqueue *q, int64_t id, uint32_t spot, const uint8_t *frame,
 		     size_t len);

@@ -111,6 +111,7 @@ static void test_downlink_order_and_duplicates(void **state)
 	len = frame_of(8, frame);
 	assert_int_equal(gwqueue_down_put(f->q, 8, 102, frame, len), 1);
 	/* The server sends a pending message again: it is not queued twice. */
+	len = frame_of(7, frame);
 	assert_int_equal(gwqueue_down_put(f->q, 7, 101, frame, len), 0);
 	assert_int_equal(gwqueue_down_put(f->q, 10, 101, frame, 0), -GWQUEUE_E_ARG);
 	assert_int_equal(gwqueue_down_put(f->q, 10, 101, frame, PROTO_FRAME_MAX + 1),
@@ -135,6 +136,28 @@ static void test_downlink_order_and_duplicates(void **state)
 	assert_int_equal(m.id, 7);
 	assert_int_equal(m.attempts, 1);
 	assert_int_equal(m.next_try_at, 123456);
+}
+
+/* A pending message sent again with a new frame (a fresh time) goes so; a done one not. */
+static void test_resent_frame_replaces_pending(void **state)
+{
+	struct fixture *f = *state;
+	struct gwqueue_msg m;
+	uint8_t old[PROTO_FRAME_MAX], fresh[PROTO_FRAME_MAX], ack[78];
+	size_t len = frame_of(4, old);
+
+	memcpy(fresh, old, len);
+	fresh[len - 1] ^= 0xFF;
+	assert_int_equal(gwqueue_down_put(f->q, 4, 101, old, len), 1);
+	assert_int_equal(gwqueue_down_put(f->q, 4, 101, fresh, len), 0);
+	assert_int_equal(gwqueue_down_next(f->q, 101, &m), 1);
+	assert_int_equal(m.id, 4);
+	assert_int_equal(m.len, len);
+	assert_memory_equal(m.frame, fresh, len);
+	memset(ack, 0x5A, sizeof(ack));
+	assert_int_equal(gwqueue_down_done(f->q, 4, ack, sizeof(ack), NULL), 0);
+	assert_int_equal(gwqueue_down_put(f->q, 4, 101, old, len), 0);
+	assert_int_equal(gwqueue_down_next(f->q, 101, &m), 0);
 }
 
 static void test_ack_moves_to_uplink(void **state)
@@ -420,6 +443,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_downlink_order_and_duplicates, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ack_moves_to_uplink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resent_frame_replaces_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_stays_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_replacing_report_in_flight_kept, setup,
 						teardown),
