@@ -233,8 +233,13 @@ static int insert_event(struct db *db, int64_t gateway_id, int64_t now,
 	return r;
 }
 
-/* Moves the spot's live state on for a new event e. 0 or -DB_E_*. */
-static int update_state(struct db *db, int64_t now, const struct event_in *e)
+/*
+ * Moves the spot's live state on for a new event e from gateway_id. 0 or -DB_E_*. The
+ * event says the lock is there, unless that gateway has reported it out of reach: then
+ * it was read before, and comes late (from the gateway's queue after an outage).
+ */
+static int update_state(struct db *db, int64_t gateway_id, int64_t now,
+			const struct event_in *e)
 {
 	struct db_stmt *st;
 	int locked = event_effects[e->kind].locked, occupied = event_effects[e->kind].occupied;
@@ -252,8 +257,11 @@ static int update_state(struct db *db, int64_t now, const struct event_in *e)
 			 e->arg8 == PROTO_BARRIER_DOWN ? 0 : EVENT_STATE_SAME;
 	st = db_prepare(db, "UPDATE spots SET locked = COALESCE($2, locked), "
 			"occupied = COALESCE($3, occupied), battery = COALESCE($4, battery), "
-			"online = 1, last_event_at = $5 WHERE id = $1");
+			"online = CASE WHEN EXISTS (SELECT 1 FROM gateway_reach WHERE "
+			"gateway_id = $6 AND spot_id = $1 AND online = 0) THEN online ELSE 1 END, "
+			"last_event_at = $5 WHERE id = $1");
 	if (st == NULL || db_bind_int(st, 1, e->spot) != 0 ||
+	    db_bind_int(st, 6, gateway_id) != 0 ||
 	    (newest && locked != EVENT_STATE_SAME ? db_bind_int(st, 2, locked) :
 						     db_bind_null(st, 2)) != 0 ||
 	    (newest && occupied != EVENT_STATE_SAME ? db_bind_int(st, 3, occupied) :
@@ -331,7 +339,7 @@ static int ingest_once(struct db *db, int64_t gateway_id, int64_t now, bool noti
 		snprintf(detail, sizeof(detail), "spot %" PRId64 " seq %" PRId64 " %s user %"
 			 PRId64 " key %" PRId64 " via gateway %" PRId64, ev[i].spot, ev[i].seq,
 			 proto_event_name(ev[i].kind), ev[i].user_id, ev[i].key_id, gateway_id);
-		r = update_state(db, now, &ev[i]);
+		r = update_state(db, gateway_id, now, &ev[i]);
 		if (r == 0)
 			r = audit_append(db, now, 0, "event", detail, NULL);
 		if (r == 0 && notify && notify_kind(ev[i].kind))
