@@ -597,6 +597,46 @@ static void test_stale_lock_ahead_margin_and_cap(void **state)
 			       "WHERE state = 'pending'"), 0);
 }
 
+/*
+ * An override whose ack was lost comes back stale when the gateway tries again: it may
+ * have moved the barrier, so it is closed as failed and not sent again (other kinds,
+ * which do the same when applied twice, are).
+ */
+static void test_stale_override_not_resent(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery_msg_spec spec = { 101, TEST_SITE_DB_SITE_ID, PROTO_MGMT_REMOTE_OPERATE,
+					  "override", 0 };
+	uint8_t frame[PROTO_FRAME_MAX], a[PROTO_FRAME_MAX];
+	union proto_mgmt_payload p;
+	struct proto_msg m;
+	EVP_PKEY *key = NULL;
+	size_t n = 0, alen = 0;
+	int64_t id = 0;
+	char result[32], buf[32];
+
+	memset(&p, 0, sizeof(p));
+	p.remote.op = PROTO_OP_UNLOCK;
+	p.remote.user_id = 7;
+	p.remote.not_after = PROTO_TIME_NONE_AFTER;
+	assert_int_equal(site_key(f->t->db, f->t->master, TEST_SITE_DB_SITE_ID, &key), 0);
+	assert_int_equal(db_begin(f->t->db), 0);
+	assert_int_equal(delivery_queue(f->t->db, key, &spec, &p, NOW, &id), 0);
+	assert_int_equal(db_commit(f->t->db), 0);
+	EVP_PKEY_free(key);
+	stored_frame(f, id, frame, &n, &m, &p);
+	/* Carried out, and the ack lost on the way back. */
+	assert_int_equal(test_site_db_deliver(f->lock, frame, n, a, &alen), PROTO_OK);
+	/* Tried again: stale. */
+	assert_int_equal(test_site_db_deliver(f->lock, frame, n, a, &alen), PROTO_E_STALE);
+	assert_int_equal(ack(f, 1, id, a, alen, NULL, result), 0);
+	assert_string_equal(result, "stale_sequence");
+	assert_string_equal(state_of(f, id, buf), "failed");
+	assert_int_equal(f->resent, 0);
+	assert_int_equal(query(f->t->db, "SELECT COUNT(*) FROM mgmt_queue "
+			       "WHERE state = 'pending'"), 0);
+}
+
 static void test_stale_spent_sequence_not_resent(void **state)
 {
 	struct fixture *f = *state;
@@ -630,6 +670,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stale_lock_ahead_margin_and_cap, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_stale_override_not_resent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_spent_sequence_not_resent, setup,
 						teardown),
 	};
