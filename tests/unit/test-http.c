@@ -477,7 +477,7 @@ static void test_sessions_unreadable_not_401(void **state)
 	/* Well formed (SESSION_TOKEN_HEX hex digits), so that it is looked up. */
 	static const char bearer[] = "Authorization: Bearer "
 				     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-	struct resp r;
+	struct resp r = { 0 };
 
 	(void)state;
 	db_run("ALTER TABLE sessions RENAME TO sessions_away");
