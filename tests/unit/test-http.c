@@ -821,6 +821,7 @@ static void test_stop_waits_for_deferred(void **state)
 	pthread_join(st.th, NULL);
 	hs = NULL;
 	pthread_join(b.th, NULL);
+	json_object_put(b.r.json);
 	wait_one_more(&cleanups, c0);
 	/* For the tests after it. */
 	hs = http_start(srv);
@@ -884,6 +885,7 @@ static void test_stop_refuses_late_defer(void **state)
 	pthread_join(st.th, NULL);
 	hs = NULL;
 	pthread_join(b.th, NULL);
+	json_object_put(b.r.json);
 	close(fd);
 	assert_null(late);
 	assert_non_null(strstr(reply, "409"));
