@@ -620,24 +620,13 @@ static void wait_reach(int online, long ms)
 			 online ? "in reach" : "out of reach", gwlog);
 }
 
-/* The reach last stored for lock i (-1: none). */
-static int reach_of(int i)
-{
-	int v;
-
-	pthread_mutex_lock(&fs.mu);
-	v = fs.reach[i];
-	pthread_mutex_unlock(&fs.mu);
-	return v;
-}
-
-/* The long polls so far that asked to resume. */
-static int resumes(void)
+/* A counter or state of the stand-in server, read under its lock. */
+static int fs_read(const int *v)
 {
 	int n;
 
 	pthread_mutex_lock(&fs.mu);
-	n = fs.resumes;
+	n = *v;
 	pthread_mutex_unlock(&fs.mu);
 	return n;
 }
@@ -777,7 +766,7 @@ static void test_messages_delivered(void **state)
 	wait_all_events(WAIT_MS);
 	/* Both locks are reported in reach, and the first poll asked to resume. */
 	wait_reach(1, WAIT_MS);
-	assert_int_equal(resumes(), 1);
+	assert_int_equal(fs_read(&fs.resumes), 1);
 
 	t0 = test_ms_now();
 	memset(&p, 0, sizeof(p));
@@ -848,16 +837,6 @@ static void refuse_lock(uint32_t spot)
 	pthread_mutex_unlock(&fs.mu);
 }
 
-static int refusals(void)
-{
-	int n;
-
-	pthread_mutex_lock(&fs.mu);
-	n = fs.refusals;
-	pthread_mutex_unlock(&fs.mu);
-	return n;
-}
-
 /*
  * The server refuses a lock's events with a 403 while the list of locks it gave the
  * gateway still has it (a site being changed): those events are kept and sent again,
@@ -866,7 +845,7 @@ static int refusals(void)
 static void test_refused_lock_events_kept(void **state)
 {
 	int64_t t0;
-	int before = refusals(), a101 = events_of(101, "car_arrived");
+	int before = fs_read(&fs.refusals), a101 = events_of(101, "car_arrived");
 	int a102 = events_of(102, "car_arrived");
 
 	(void)state;
@@ -878,7 +857,7 @@ static void test_refused_lock_events_kept(void **state)
 		test_sleep_ms(10);
 	assert_int_equal(events_of(101, "car_arrived"), a101 + 1);
 	test_sleep_ms(1000);
-	assert_true(refusals() > before);
+	assert_true(fs_read(&fs.refusals) > before);
 	assert_int_equal(events_of(102, "car_arrived"), a102);
 	refuse_lock(0);
 	wait_all_events(15000);
@@ -926,7 +905,7 @@ static void test_gateway_restart_loses_nothing(void **state)
 	pthread_mutex_lock(&fs.mu);
 	assert_true(fs.polls > 1);
 	pthread_mutex_unlock(&fs.mu);
-	assert_int_equal(resumes(), 1);
+	assert_int_equal(fs_read(&fs.resumes), 1);
 	/* Events logged while the server is down are in the gateway's queue file ... */
 	fake_down(1);
 	world_num(101, "car present", "events");
@@ -943,7 +922,7 @@ static void test_gateway_restart_loses_nothing(void **state)
 	start_gateway();
 	wait_all_events(15000);
 	assert_string_equal(wait_ack(id, WAIT_MS), "ok");
-	assert_int_equal(resumes(), 2);
+	assert_int_equal(fs_read(&fs.resumes), 2);
 	pthread_mutex_lock(&fs.mu);
 	assert_int_equal(fs.bad_signatures, 0);
 	pthread_mutex_unlock(&fs.mu);
@@ -966,15 +945,15 @@ static void test_lock_reach_reported(void **state)
 	 * server refuses 102's report a while (whole, as parkd does): 101's is not lost
 	 * with it, and 102's comes once the server takes it.
 	 */
-	refusing = refusals();
+	refusing = fs_read(&fs.refusals);
 	refuse_lock(102);
 	t0 = test_ms_now();
 	assert_int_equal(test_stop(&lock_pid, SIGTERM), 0);
-	for (i = 0; i < 1500 && (reach_of(0) != 0 || refusals() == refusing); i++)
+	for (i = 0; i < 1500 && (fs_read(&fs.reach[0]) != 0 || fs_read(&fs.refusals) == refusing); i++)
 		test_sleep_ms(10);
-	assert_int_equal(reach_of(0), 0);
-	assert_true(refusals() > refusing);
-	assert_int_equal(reach_of(1), 1);
+	assert_int_equal(fs_read(&fs.reach[0]), 0);
+	assert_true(fs_read(&fs.refusals) > refusing);
+	assert_int_equal(fs_read(&fs.reach[1]), 1);
 	refuse_lock(0);
 	wait_reach(0, 15000);
 	fprintf(stderr, "test-parkgw: both locks reported out of reach after %lld ms\n",

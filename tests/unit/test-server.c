@@ -246,19 +246,22 @@ static const struct server_write_ops ended_ops = {
 	.decide = ended_decide, .sign = ended_sign, .store = ended_store,
 };
 
-struct ended_call {
+/* A write call on a thread of its own: staged `ops`, or batch_insert when NULL. */
+struct call_thread {
 	pthread_t thread;
 	struct server *srv;
+	const struct server_write_ops *ops;
 	struct batch_arg a;
 	int status, result;
 };
 
-static void *ended_call_main(void *arg)
+static void *call_thread_main(void *arg)
 {
-	struct ended_call *e = arg;
+	struct call_thread *c = arg;
 
-	e->a.caller = pthread_self();
-	e->status = server_write_staged(e->srv, &ended_ops, &e->a, &e->result);
+	c->a.caller = pthread_self();
+	c->status = c->ops != NULL ? server_write_staged(c->srv, c->ops, &c->a, &c->result) :
+		server_write_batched(c->srv, batch_insert, &c->a, &c->result);
 	return NULL;
 }
 
@@ -270,14 +273,15 @@ static void *ended_call_main(void *arg)
 static void test_batch_ended_by_the_database(void **state)
 {
 	struct fixture *f = *state;
-	struct ended_call e[7];
+	struct call_thread e[7];
 	int i, failed_with_it = 0;
 
 	for (i = 0; i < 7; i++) {
-		e[i] = (struct ended_call){ .srv = f->srv, .a = { .n = 3000 + i } };
+		e[i] = (struct call_thread){ .srv = f->srv, .ops = &ended_ops,
+					     .a = { .n = 3000 + i } };
 		e[i].a.sleep_ms = i == 0 ? 300 : 0;
 		e[i].a.end_txn = i == 3;
-		assert_int_equal(pthread_create(&e[i].thread, NULL, ended_call_main, &e[i]), 0);
+		assert_int_equal(pthread_create(&e[i].thread, NULL, call_thread_main, &e[i]), 0);
 		usleep(i == 0 ? 100 * 1000 : 5 * 1000); /* the others queue behind the first */
 	}
 	for (i = 0; i < 7; i++)
@@ -376,23 +380,6 @@ static uint64_t metric(struct fixture *f, const char *name)
 	return 0;
 }
 
-struct visible_call {
-	pthread_t thread;
-	struct server *srv;
-	struct batch_arg a;
-	int status;
-};
-
-static void *visible_call_main(void *arg)
-{
-	struct visible_call *v = arg;
-	int result;
-
-	v->a.caller = pthread_self();
-	v->status = server_write_batched(v->srv, batch_insert, &v->a, &result);
-	return NULL;
-}
-
 /*
  * What another connection sees is durable once server_durable_wait() returns: a
  * reader that spots a new row as soon as it is committed, and then waits, finds its
@@ -403,14 +390,14 @@ static void *visible_call_main(void *arg)
 static void test_durable_wait_covers_what_is_seen(void **state)
 {
 	struct fixture *f = *state;
-	struct visible_call v;
+	struct call_thread v;
 	uint64_t syncs0;
 	int i, early = 0;
 
 	for (i = 0; i < 300; i++) {
-		v = (struct visible_call){ .srv = f->srv, .a = { .n = 5000 + i } };
+		v = (struct call_thread){ .srv = f->srv, .a = { .n = 5000 + i } };
 		syncs0 = metric(f, "parkd_write_syncs_total");
-		assert_int_equal(pthread_create(&v.thread, NULL, visible_call_main, &v), 0);
+		assert_int_equal(pthread_create(&v.thread, NULL, call_thread_main, &v), 0);
 		while (rows(f, v.a.n) == 0)
 			;
 		server_durable_wait(f->srv);
