@@ -156,10 +156,14 @@ static int check_page(struct locklink *k, const struct proto_log *log,
 		/* Nothing new: the anchor is the hash after the newest event. */
 		if (log->head_seq < k->log_seq)
 			return -LOCKLINK_E_CHAIN;
-		if (log->head_seq == k->log_seq && k->log_hash_known &&
-		    memcmp(log->anchor, k->log_hash, PROTO_HASH_LEN) != 0)
-			return -LOCKLINK_E_CHAIN;
-		return 0;
+		if (!k->log_hash_known || memcmp(log->anchor, k->log_hash, PROTO_HASH_LEN) == 0)
+			return 0; /* sequences after ours, if any, were burned */
+		/*
+		 * Not our hash: at the head, the chain is broken; before it, the lock has
+		 * events after ours that it did not send (it could not read them), and the
+		 * page holds no position to keep.
+		 */
+		return log->head_seq == k->log_seq ? -LOCKLINK_E_CHAIN : -LOCKLINK_E_PROTO;
 	}
 	if (!k->log_hash_known || memcmp(log->anchor, k->log_hash, PROTO_HASH_LEN) == 0)
 		return 0;

@@ -3,7 +3,8 @@
  * on the other end of a real UNIX socket, speaking the sim transport with a device key of
  * its own): who answers HELLO, acks that must be signed and must match their message,
  * ERROR answers, silence, and log pages whose signature, order and chain are checked,
- * with every byte of a page's signature flipped in turn.
+ * with every byte of a page's signature flipped in turn (an empty page short of the head
+ * is not taken).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,6 +48,7 @@ struct peer {
 	int flip_sig_byte;       /* >= 0: that byte of the next LOG's signature is flipped */
 	bool bad_anchor;         /* the next LOG's anchor is wrong (and signed so) */
 	bool swap_events;        /* the next LOG has two events out of order */
+	bool empty_page;         /* the next LOG sends no event, whatever it holds */
 	bool notify_first;       /* an EVENT notification before the next reply */
 	int requests;
 };
@@ -92,6 +94,8 @@ static void peer_log(int fd, uint8_t tag, const struct proto_log_req *q)
 	m.tag = tag;
 	l->head_seq = P.nlog;
 	first = q->from_seq < P.oldest ? P.oldest : q->from_seq;
+	if (P.empty_page)
+		first = P.nlog + 1; /* as a lock whose newer events cannot be read */
 	/* The anchor is the chain up to the first event sent (or past the last). */
 	for (s = 1; s < first && s <= P.nlog; s++)
 		must(signer_chain_step(hash, &P.log[s - 1], hash) == 0);
@@ -117,6 +121,7 @@ static void peer_log(int fd, uint8_t tag, const struct proto_log_req *q)
 	P.flip_sig_byte = -1;
 	P.bad_anchor = false;
 	P.swap_events = false;
+	P.empty_page = false;
 	peer_send(fd, &m);
 }
 
@@ -519,6 +524,36 @@ static void test_log_gap_and_unknown_hash(void **state)
 	locklink_close(&k);
 }
 
+/*
+ * An empty page from a lock that has events after ours (it could not read them) is not
+ * taken: the position stays where it was, and the events come on a later read.
+ */
+static void test_log_empty_page_before_head(void **state)
+{
+	struct locklink_page page;
+	struct locklink k;
+	uint8_t hash[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 5; i++)
+		peer_event(PROTO_EV_CAR_LEFT);
+	connect_ok(&k);
+	assert_int_equal(read_all(&k), 5);
+	memcpy(hash, k.log_hash, sizeof(hash));
+	peer_event(PROTO_EV_CAR_ARRIVED);
+	peer_event(PROTO_EV_CAR_LEFT);
+	P.empty_page = true;
+	assert_int_equal(locklink_log_page(&k, &page), -LOCKLINK_E_PROTO);
+	assert_false(k.connected);
+	assert_int_equal(k.log_seq, 5);
+	assert_memory_equal(k.log_hash, hash, sizeof(hash));
+	assert_int_equal(locklink_connect(&k), 0);
+	assert_int_equal(read_all(&k), 2);
+	assert_int_equal(k.log_seq, 7);
+	locklink_close(&k);
+}
+
 static void test_wait_notices_events(void **state)
 {
 	struct locklink k;
@@ -555,6 +590,7 @@ int main(void)
 		cmocka_unit_test_setup(test_deliver, setup),
 		cmocka_unit_test_setup(test_deliver_believes_only_a_matching_signed_ack, setup),
 		cmocka_unit_test_setup(test_log_pages_and_chain, setup),
+		cmocka_unit_test_setup(test_log_empty_page_before_head, setup),
 		cmocka_unit_test_setup(test_log_refuses_forgeries, setup),
 		cmocka_unit_test_setup(test_log_gap_and_unknown_hash, setup),
 		cmocka_unit_test_setup(test_wait_notices_events, setup),
