@@ -36,6 +36,9 @@
 /* Flash layout, derived from the port's geometry by lock_boot(). */
 #define LOCK_STORE_AREA_BYTES 16384
 
+/* Bytes of a management frame's signature kept to know it again (its retransmission). */
+#define LOCK_MGMT_ID_LEN 8
+
 /* Settings that survive reboot, kept in one store record. */
 struct lock_config {
 	bool provisioned;
@@ -44,6 +47,7 @@ struct lock_config {
 	uint32_t spot_id;
 	uint8_t site_pub[PROTO_PUBKEY_LEN];
 	uint32_t mgmt_seq;      /* newest management sequence applied */
+	uint8_t mgmt_id[LOCK_MGMT_ID_LEN]; /* its frame's signature, first bytes (0: unknown) */
 	uint32_t revoke_serial; /* newest revocation list applied */
 	uint32_t time_saved;    /* seconds the clock resumes from after a reboot: ahead of */
 				/* any time reported before the next checkpoint (walltime.c) */

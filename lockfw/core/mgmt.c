@@ -119,6 +119,7 @@ static int apply_reprovision(struct lock *l, const struct proto_mgmt *m,
 	next.spot_id = p->provision.spot_id;
 	memcpy(next.site_pub, p->provision.site_pub, PROTO_PUBKEY_LEN);
 	next.mgmt_seq = new_key ? 0 : m->seq;
+	memcpy(next.mgmt_id, m->sig, LOCK_MGMT_ID_LEN);
 	if (new_key)
 		next.revoke_serial = 0;
 	if (config_save(&next, &l->store) != 0)
@@ -173,6 +174,21 @@ static int check_order(const struct lock *l, const struct proto_mgmt *m)
 	return 0;
 }
 
+/*
+ * Whether m is the last message applied, sent again: its ack was lost on the way back,
+ * and the sender learns it was applied from the same answer, without it being applied
+ * twice (an override would move the barrier again). A revocation list, whose serial is
+ * not the sequence, is applied again harmlessly and is not kept.
+ */
+static bool is_last_applied(const struct lock *l, const struct proto_mgmt *m)
+{
+	static const uint8_t unknown[LOCK_MGMT_ID_LEN];
+
+	return m->mtype != PROTO_MGMT_REVOKE && m->seq != 0 && m->seq == l->cfg.mgmt_seq &&
+	       memcmp(l->cfg.mgmt_id, unknown, LOCK_MGMT_ID_LEN) != 0 &&
+	       memcmp(m->sig, l->cfg.mgmt_id, LOCK_MGMT_ID_LEN) == 0;
+}
+
 /* Records the sequence as applied. A reprovision has set its own numbering. */
 static int advance(struct lock *l, const struct proto_mgmt *m)
 {
@@ -180,10 +196,12 @@ static int advance(struct lock *l, const struct proto_mgmt *m)
 
 	if (m->mtype == PROTO_MGMT_REPROVISION)
 		return 0;
-	if (m->mtype == PROTO_MGMT_REVOKE)
+	if (m->mtype == PROTO_MGMT_REVOKE) {
 		next.revoke_serial = m->seq;
-	else
+	} else {
 		next.mgmt_seq = m->seq;
+		memcpy(next.mgmt_id, m->sig, LOCK_MGMT_ID_LEN);
+	}
 	if (config_save(&next, &l->store) != 0)
 		return -PROTO_E_FLASH;
 	l->cfg = next;
@@ -229,6 +247,10 @@ int mgmt_handle(struct lock *l, uint8_t conn, uint8_t tag, const struct proto_mg
 		return r;
 	}
 	r = check_order(l, m);
+	if (r == -PROTO_E_STALE && is_last_applied(l, m)) {
+		send_ack(l, conn, tag, m, 0, site_id, spot_id);
+		return 0;
+	}
 	if (r == 0)
 		r = proto_mgmt_decode_payload(m->mtype, m->payload, m->plen, &payload);
 	if (r == 0)

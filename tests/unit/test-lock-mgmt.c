@@ -1,7 +1,9 @@
 /*
  * test-lock-mgmt.c: management messages through the whole lock core (PROTOCOL.md 5, 9,
- * 10): only a valid site signature and a newer sequence are believed, the target, the
- * revocation list and its own serial, time that never goes back, the lockout policy,
+ * 10): only a valid site signature and a newer sequence are believed (the last message
+ * sent again, its ack lost, is answered again and not applied twice, also after a
+ * settings record written before that was kept), the target, the revocation list and
+ * its own serial, time that never goes back, the lockout policy,
  * provisioning and reprovisioning, the credential table's limit, device-signed ACKs,
  * and an attendant's override (REMOTE_OPERATE): the barrier moves by a key holder's
  * rules, the lock logs who and why, and a power cut at any write leaves it consistent.
@@ -338,14 +340,19 @@ static void test_unknown_mtype_refused(void **state)
 
 /* ---- sequence and target ---- */
 
-static void test_replay_is_stale(void **state)
+/*
+ * The last message applied, sent again (its ack was lost): the same answer, nothing
+ * done twice, nothing logged. Another frame under that sequence, or that message once a
+ * newer one is applied, is stale.
+ */
+static void test_replay_answered_again_or_stale(void **state)
 {
 	struct test_lock t;
 	struct test_user u;
 	union proto_mgmt_payload p;
-	uint8_t frame[PROTO_FRAME_MAX];
+	uint8_t frame[PROTO_FRAME_MAX], other[PROTO_FRAME_MAX];
 	struct snapshot s;
-	size_t n;
+	size_t n, n2;
 
 	(void)state;
 	test_lock_init_ready(&t);
@@ -358,9 +365,70 @@ static void test_replay_is_stale(void **state)
 	assert_int_equal(t.lock.cfg.mgmt_seq, t.site.seq);
 	snapshot_take(&t, &s);
 	assert_int_equal(send_frame(&t, frame, n), PROTO_MGMT_ACK);
+	assert_int_equal(t.reply.u.ack.result, PROTO_OK);
+	assert_int_equal(t.reply.u.ack.seq, t.site.seq);
+	snapshot_check(&t, &s, true);
+	/* Another frame under the same sequence (a restored server's, say): stale. */
+	p.cred = test_cred(&u, KEY_B, PROTO_TIME_NONE_BEFORE, PROTO_TIME_NONE_AFTER, 0, 0);
+	n2 = test_site_mgmt(&t.site, PROTO_MGMT_INSTALL_CRED, TEST_SPOT_ID, t.site.seq, &p,
+			    other, sizeof(other));
+	assert_int_equal(send_frame(&t, other, n2), PROTO_MGMT_ACK);
+	assert_int_equal(t.reply.u.ack.result, PROTO_E_STALE);
+	snapshot_check(&t, &s, true);
+	snapshot_free(&s);
+	/* Known again after a reboot; stale once a newer message is applied. */
+	assert_int_equal(test_lock_reboot(&t), 0);
+	assert_int_equal(send_frame(&t, frame, n), PROTO_MGMT_ACK);
+	assert_int_equal(t.reply.u.ack.result, PROTO_OK);
+	assert_int_equal(t.lock.creds.count, 1);
+	p.time = lock_time(&t.lock) + 60;
+	assert_int_equal(test_lock_mgmt(&t, PROTO_MGMT_SET_TIME, TEST_SPOT_ID, 0, &p), PROTO_OK);
+	snapshot_take(&t, &s);
+	assert_int_equal(send_frame(&t, frame, n), PROTO_MGMT_ACK);
 	assert_int_equal(t.reply.u.ack.result, PROTO_E_STALE);
 	snapshot_check(&t, &s, false);
 	snapshot_free(&s);
+	test_user_free(&u);
+	test_lock_free(&t);
+}
+
+/*
+ * The settings record of a firmware that kept no message ID (96 bytes) loads: the
+ * numbering goes on, and the last message is only known again once a new one is kept.
+ */
+static void test_config_without_message_id_loads(void **state)
+{
+	struct test_lock t;
+	struct test_user u;
+	union proto_mgmt_payload p;
+	uint8_t frame[PROTO_FRAME_MAX], rec[256];
+	static const uint8_t unknown[LOCK_MGMT_ID_LEN];
+	size_t n, len = 0;
+	uint32_t seq;
+
+	(void)state;
+	test_lock_init_ready(&t);
+	test_user_init(&u, 1001);
+	p.cred = test_cred(&u, KEY_A, PROTO_TIME_NONE_BEFORE, PROTO_TIME_NONE_AFTER, 0, 0);
+	n = test_site_mgmt(&t.site, PROTO_MGMT_INSTALL_CRED, TEST_SPOT_ID, 0, &p, frame,
+			   sizeof(frame));
+	assert_int_equal(send_frame(&t, frame, n), PROTO_MGMT_ACK);
+	assert_int_equal(t.reply.u.ack.result, PROTO_OK);
+	seq = t.lock.cfg.mgmt_seq;
+	assert_int_equal(store_get(&t.lock.store, LAYOUT_KEY_CONFIG, rec, sizeof(rec), &len), 0);
+	assert_int_equal(len, 96 + LOCK_MGMT_ID_LEN);
+	assert_int_equal(store_put(&t.lock.store, LAYOUT_KEY_CONFIG, rec, 96), 0);
+	assert_int_equal(test_lock_reboot(&t), 0);
+	assert_true(t.lock.cfg.provisioned);
+	assert_int_equal(t.lock.cfg.mgmt_seq, seq);
+	assert_memory_equal(t.lock.cfg.mgmt_id, unknown, LOCK_MGMT_ID_LEN);
+	assert_int_equal(send_frame(&t, frame, n), PROTO_MGMT_ACK);
+	assert_int_equal(t.reply.u.ack.result, PROTO_E_STALE);
+	assert_int_equal(t.lock.creds.count, 1);
+	p.time = lock_time(&t.lock) + 60;
+	assert_int_equal(test_lock_mgmt(&t, PROTO_MGMT_SET_TIME, TEST_SPOT_ID, 0, &p), PROTO_OK);
+	assert_int_equal(store_get(&t.lock.store, LAYOUT_KEY_CONFIG, rec, sizeof(rec), &len), 0);
+	assert_int_equal(len, 96 + LOCK_MGMT_ID_LEN);
 	test_user_free(&u);
 	test_lock_free(&t);
 }
@@ -1336,7 +1404,8 @@ static int cut_op(struct cut_rig *r)
 /*
  * After the cut and a reboot: wholly applied (sequence stored, override logged) or not
  * at all as far as the sequence goes; keys and counts untouched; the server's resend
- * (it saw no ACK) is taken or found stale; the lock goes on working.
+ * (it saw no ACK) is taken, or answered again without moving anything; the lock goes
+ * on working.
  */
 static void cut_check(struct cut_rig *r, int result)
 {
@@ -1352,9 +1421,13 @@ static void cut_check(struct cut_rig *r, int result)
 	assert_int_equal(t->lock.creds.count, r->creds);
 	assert_int_equal(t->lock.cfg.total_unlocks, r->total);
 	assert_false(t->lock.halted);
+	/* Applied: the resend is answered again and moves nothing; else it is taken now. */
+	overrides = test_lock_count_events(t, PROTO_EV_OVERRIDE);
 	resend = cut_op(r);
-	assert_int_equal(resend, applied ? PROTO_E_STALE : PROTO_OK);
-	if (!applied)
+	assert_int_equal(resend, PROTO_OK);
+	if (applied)
+		assert_int_equal(test_lock_count_events(t, PROTO_EV_OVERRIDE), overrides);
+	else
 		assert_int_equal(t->lock.barrier, PROTO_BARRIER_DOWN);
 	assert_int_equal(t->lock.cfg.mgmt_seq, r->seq + 1);
 	/* Whatever the barrier did, the next override brings it down and up again. */
@@ -1432,7 +1505,8 @@ int main(void)
 		cmocka_unit_test(test_other_site_key_refused),
 		cmocka_unit_test(test_signed_for_other_site_refused),
 		cmocka_unit_test(test_unknown_mtype_refused),
-		cmocka_unit_test(test_replay_is_stale),
+		cmocka_unit_test(test_replay_answered_again_or_stale),
+		cmocka_unit_test(test_config_without_message_id_loads),
 		cmocka_unit_test(test_older_or_equal_seq_stale_newer_works),
 		cmocka_unit_test(test_wrong_target_refused),
 		cmocka_unit_test(test_target_all_for_revoke_only),
