@@ -424,12 +424,13 @@ static int delivery_overtaken(struct db *db, const struct delivery_msg *m)
 }
 
 /*
- * Queues m's payload again after a stale_sequence answer (see delivery_ack). 0 with
- * *resent_id (0 when no resend is due: the chain is at its end, or the lock's sequences
- * are spent), or -DELIVERY_E_*.
+ * Queues m's payload again after a stale_sequence answer, or after a signed refusal
+ * for now (`not_applied`: flash_error, internal; see delivery_ack). 0 with *resent_id
+ * (0 when no resend is due: the chain is at its end, or the lock's sequences are
+ * spent), or -DELIVERY_E_*.
  */
 static int delivery_resend(struct db *db, const uint8_t master[32], const struct delivery_msg *m,
-			   int64_t now, int64_t *resent_id)
+			   int64_t now, bool not_applied, int64_t *resent_id)
 {
 	struct delivery_msg_spec spec = { m->spot_id, m->site_id, m->mtype, m->kind, m->key_id };
 	struct delivery_chain chain = { m->chain.first, m->chain.resends + 1 };
@@ -453,17 +454,20 @@ static int delivery_resend(struct db *db, const uint8_t master[32], const struct
 	/* A time is the server's clock when signed, never an old one again. */
 	if (m->mtype == PROTO_MGMT_SET_TIME)
 		p.time = (uint32_t)now;
-	r = delivery_overtaken(db, m);
+	/* Not applied: the lock's sequence is below this one, and the next one will do. */
+	r = not_applied ? 1 : delivery_overtaken(db, m);
 	if (r < 0)
 		return r;
 	/*
 	 * Nothing later applied: either the lock is ahead of a restored database, or it
-	 * carried this message out and its ack was lost. A barrier moved twice is not
-	 * harmless, so an override is closed as it is, for the attendant to ask again.
+	 * carried this message out and its ack was lost; or its storage failed after the
+	 * motor may have started. A barrier moved twice is not harmless, so an override is
+	 * closed as it is, for the attendant to ask again.
 	 */
-	if (r == 0 && m->mtype == PROTO_MGMT_REMOTE_OPERATE) {
-		log_warn("delivery: override %" PRId64 " to lock %" PRId64 " came back stale and "
-			 "may have been carried out; not sent again", m->id, m->spot_id);
+	if ((r == 0 || not_applied) && m->mtype == PROTO_MGMT_REMOTE_OPERATE) {
+		log_warn("delivery: override %" PRId64 " to lock %" PRId64 " came back %s and "
+			 "may have been carried out; not sent again", m->id, m->spot_id,
+			 not_applied ? "refused for now" : "stale");
 		return 0;
 	}
 	if (site_key(db, master, m->site_id, &site) != 0)
@@ -503,7 +507,7 @@ int delivery_ack(struct db *db, const uint8_t master[32], int64_t gateway_id, in
 	struct delivery_msg *m;
 	struct proto_msg a;
 	int64_t resent = 0;
-	bool stale;
+	bool stale, again;
 	int r;
 
 	m = malloc(sizeof(*m));
@@ -544,16 +548,18 @@ int delivery_ack(struct db *db, const uint8_t master[32], int64_t gateway_id, in
 	}
 	snprintf(result, 32, "%s", proto_status_name(a.u.ack.result));
 	stale = a.u.ack.result == PROTO_E_STALE;
+	/* Signed, but not applied for a reason that may pass (its flash failed): again. */
+	again = a.u.ack.result != PROTO_OK && proto_error_passes(a.u.ack.result);
 	r = db_exec(db, "UPDATE mgmt_queue SET state = $1, result = $2, acked_at = $3, ack = $4, "
 		    "gateway_id = $5 WHERE id = $6 AND state = 'pending'", "ssibii",
-		    stale ? "failed" : "acked", result, now, (const void *)ack, ack_len, gateway_id,
-		    message_id);
+		    stale || again ? "failed" : "acked", result, now, (const void *)ack, ack_len,
+		    gateway_id, message_id);
 	if (r != 0) {
 		r = delivery_err_of(r);
 		goto out;
 	}
-	if (stale)
-		r = delivery_resend(db, master, m, now, &resent);
+	if (stale || again)
+		r = delivery_resend(db, master, m, now, again, &resent);
 out:
 	if (resent_id != NULL)
 		*resent_id = r == 0 ? resent : 0;

@@ -100,8 +100,11 @@ json_object *delivery_give(struct db *db, int64_t gateway_id, int64_t now, int64
  * under a sequence above every one the lock can have applied: locks.mgmt_seq + 1 when a
  * later message of the lock was applied ('ok'), which explains the refusal by order,
  * else locks.mgmt_seq + DELIVERY_SEQ_MARGIN (the lock is ahead of the server: a
- * restored database). An override (REMOTE_OPERATE) is not queued again in that last case:
- * the lock may have carried it out and lost its ack, and a barrier must not move twice.
+ * restored database). A signed result that may pass (proto_error_passes(): the lock's
+ * flash failed, nothing was applied) closes the message as 'failed' too and queues it
+ * again at locks.mgmt_seq + 1. An override (REMOTE_OPERATE) is not queued again when
+ * nothing later was applied, nor after a result that may pass: the lock may have moved
+ * the barrier, and a barrier must not move twice.
  * *resent_id (may be NULL) is then the new message's ID, else 0.
  *
  * Runs in the caller's transaction. Returns 0 with result[0..32) set to the stored

@@ -637,6 +637,35 @@ static void test_stale_override_not_resent(void **state)
 			       "WHERE state = 'pending'"), 0);
 }
 
+/*
+ * A signed answer that the lock's flash failed (nothing applied) closes the message and
+ * queues it again under the next sequence, which the lock takes once it is back.
+ */
+static void test_flash_error_queued_again(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id = issue(f, f->alice, 101);
+	uint8_t frame[PROTO_FRAME_MAX], a[PROTO_FRAME_MAX];
+	union proto_mgmt_payload p;
+	struct proto_msg m;
+	size_t n = 0, alen = 0;
+	char result[32], buf[32];
+
+	stored_frame(f, id, frame, &n, &m, &p);
+	sim_hw_arm_cut(&f->lock->tp.hw, 1, 0);
+	assert_int_equal(test_site_db_deliver(f->lock, frame, n, a, &alen), PROTO_E_FLASH);
+	assert_int_equal(ack(f, 1, id, a, alen, NULL, result), 0);
+	assert_string_equal(result, "flash_error");
+	assert_string_equal(state_of(f, id, buf), "failed");
+	assert_true(f->resent > 0);
+	assert_int_equal(column(f, "seq", f->resent), column(f, "seq", id) + 1);
+	assert_string_equal(state_of(f, f->resent, buf), "pending");
+	sim_hw_power_on(&f->lock->tp.hw);
+	assert_int_equal(test_lock_reboot(f->lock), 0);
+	assert_int_equal(deliver_and_ack(f, f->resent, result), PROTO_OK);
+	assert_int_equal(f->lock->lock.creds.count, 1);
+}
+
 static void test_stale_spent_sequence_not_resent(void **state)
 {
 	struct fixture *f = *state;
@@ -671,6 +700,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_lock_ahead_margin_and_cap, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stale_override_not_resent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flash_error_queued_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_spent_sequence_not_resent, setup,
 						teardown),
 	};
