@@ -45,6 +45,7 @@
 #define GATEWAY_DELIVER_ATTEMPTS 10      /* ... up to this many times, then "unreachable" */
 #define GATEWAY_OFFLINE_AFTER 5          /* connects failed in a row that make a lock offline */
 #define GATEWAY_UPLINK_IDLE_MS 1000      /* the uplink looks at the queue at least this often */
+#define GATEWAY_HOLD_MS 10000            /* a lock's item the server refused for now waits */
 #define GATEWAY_PRUNE_AGE_MS (3600 * 1000) /* delivered messages are remembered this long */
 #define GATEWAY_WORKER_STACK (512 * 1024)
 
@@ -61,6 +62,7 @@ struct gateway_worker {
 				      1 connected */
 	unsigned connect_fails;    /* the worker thread's own: connects failed in a row */
 	int reach_report;          /* under g->mu: the reach the uplink is to post, -1: none */
+	int64_t reach_hold_until;  /* under g->mu: refused for now, not posted before (ms) */
 };
 
 struct gateway {
@@ -262,7 +264,7 @@ static int worker_deliver(struct gateway_worker *w, const struct gwqueue_msg *m)
 			 (unsigned)w->lock.spot, m->id, proto_status_name(code));
 		return worker_done(w, m, NULL, 0, proto_status_name(code));
 	}
-	/* Not now (unprovisioned, flash_error, internal): tried again like silence. */
+	/* Not now (proto_error_passes(): flash, not provisioned, garbled): tried as silence. */
 	why = r == -LOCKLINK_E_REFUSED ? proto_status_name(code) : "unreachable";
 	if (r == -LOCKLINK_E_FRAME) {
 		log_warn(_("lock %u: message %" PRId64 " is not a valid management frame; it is "
@@ -858,6 +860,8 @@ struct uplink_kind {
 	int (*done)(struct gwqueue *q, const void *items, size_t n, bool refused);
 	void (*on_reply)(json_object *reply); /* what the server said of an accepted batch */
 	uint32_t (*spot_of)(const void *item); /* its lock, or 0 when it names none */
+	/* Holds an item refused for now until `until` (ms); NULL: such a refusal is a failure. */
+	int (*hold)(struct gwqueue *q, const void *item, int64_t until);
 };
 
 static int acks_peek(struct gwqueue *q, void *items, size_t max)
@@ -936,11 +940,16 @@ static uint32_t events_spot(const void *item)
 	return ((const struct gwqueue_event *)item)->spot;
 }
 
+static int events_hold(struct gwqueue *q, const void *item, int64_t until)
+{
+	return gwqueue_events_hold(q, item, 1, until);
+}
+
 static const struct uplink_kind uplink_kinds[] = {
 	{ "/v1/gateway/acks", "acks", "posting acks", sizeof(struct gwqueue_ack), acks_peek,
-	  acks_json, acks_done, acks_reply, acks_spot },
+	  acks_json, acks_done, acks_reply, acks_spot, NULL },
 	{ "/v1/gateway/events", "events", "posting events", sizeof(struct gwqueue_event),
-	  events_peek, events_json, events_done, events_reply, events_spot },
+	  events_peek, events_json, events_done, events_reply, events_spot, events_hold },
 };
 #define UPLINK_KINDS (sizeof(uplink_kinds) / sizeof(uplink_kinds[0]))
 
@@ -1009,17 +1018,19 @@ static int uplink_send(struct gateway *g, struct apiclient *api, const struct up
 				return -1;
 			continue;
 		}
-		if (!refused_for_good(r, &e)) {
+		if (!refused_for_good(r, &e) || k->hold == NULL) {
 			log_api_failure(k->what, r, &e, fails);
 			return -1; /* the server fails: all of it again later */
 		}
-		/* Kept and tried again later, holding up no other lock's. */
+		/* Kept and tried again a little later, holding up no other lock's. */
+		if (k->hold(g->q, item, now_ms() + GATEWAY_HOLD_MS) != 0)
+			return -1;
 		if (held++ == 0)
 			log_warn(_("%s: the server refused one for lock %u (%s: %s), which it "
 				   "still lists as ours; kept, and tried again"), k->what,
 				 (unsigned)k->spot_of(item), e.code, e.detail);
 	}
-	return held > 0 ? -1 : n;
+	return n;
 }
 
 /* A lock's reachability on its way to the server. */
@@ -1060,8 +1071,12 @@ out:
 	return r;
 }
 
-/* Puts reports that could not be posted back, unless a worker has noted a newer state. */
-static void reach_keep(struct gateway *g, const struct uplink_reach *batch, size_t n)
+/*
+ * Puts reports that could not be posted back, unless a worker has noted a newer state;
+ * not posted again before hold_until (ms, 0: at the next turn).
+ */
+static void reach_keep(struct gateway *g, const struct uplink_reach *batch, size_t n,
+		       int64_t hold_until)
 {
 	struct gateway_worker *w;
 	size_t i;
@@ -1071,6 +1086,8 @@ static void reach_keep(struct gateway *g, const struct uplink_reach *batch, size
 		w = worker_find(g, batch[i].spot);
 		if (w != NULL && w->reach_report < 0)
 			w->reach_report = batch[i].online;
+		if (w != NULL)
+			w->reach_hold_until = hold_until;
 	}
 	pthread_mutex_unlock(&g->mu);
 }
@@ -1096,6 +1113,10 @@ static int reach_one_by_one(struct gateway *g, struct apiclient *api,
 			       refused_not_ours(g, r, e, batch[i].spot))) {
 			log_warn(_("lock %u: the server refused its reach (%s: %s); dropped"),
 				 (unsigned)batch[i].spot, e->code, e->detail);
+			r = 0;
+		} else if (r != 0 && refused_for_good(r, e)) {
+			/* Its lock is being changed on the server: kept, holding up nobody. */
+			reach_keep(g, &batch[i], 1, now_ms() + GATEWAY_HOLD_MS);
 			r = 0;
 		}
 		if (r != 0) {
@@ -1125,7 +1146,7 @@ static int uplink_reach(struct gateway *g, struct apiclient *api, unsigned fails
 		pthread_mutex_lock(&g->mu);
 		for (i = 0; i < g->nworkers && n < GATEWAY_BATCH_MAX; i++) {
 			w = g->workers[i];
-			if (w->reach_report < 0)
+			if (w->reach_report < 0 || w->reach_hold_until > now_ms())
 				continue;
 			batch[n].spot = w->lock.spot;
 			batch[n++].online = w->reach_report;
@@ -1140,7 +1161,7 @@ static int uplink_reach(struct gateway *g, struct apiclient *api, unsigned fails
 			r = reach_one_by_one(g, api, batch, n, &e, &done);
 		if (r != 0) {
 			log_api_failure(_("reporting which locks are in reach"), r, &e, fails);
-			reach_keep(g, batch + done, n - done);
+			reach_keep(g, batch + done, n - done, 0);
 			return -1;
 		}
 		total += (int)n;

@@ -39,7 +39,8 @@ static const char gwqueue_schema[] =
 	" spot INTEGER NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL,"
 	" kind INTEGER NOT NULL, arg8 INTEGER NOT NULL, arg16 INTEGER NOT NULL,"
 	" user_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
-	" refused INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (spot, seq));"
+	" refused INTEGER NOT NULL DEFAULT 0, hold_until INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (spot, seq));"
 	"CREATE INDEX IF NOT EXISTS events_order ON events (refused);"
 	"CREATE TABLE IF NOT EXISTS lockstate ("
 	" spot INTEGER PRIMARY KEY, seq INTEGER NOT NULL, hash BLOB NOT NULL);";
@@ -108,6 +109,24 @@ static int run(struct gwqueue *q, sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : fail(q, "step");
 }
 
+/* A queue file from before events could be held gets the column (0: not held). */
+static int add_hold_until(struct gwqueue *q)
+{
+	sqlite3_stmt *st = prepare(q, "SELECT 1 FROM pragma_table_info('events') "
+				   "WHERE name = 'hold_until'");
+	int rc;
+
+	if (st == NULL)
+		return -GWQUEUE_E_IO;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return fail(q, "events columns");
+	return exec(q, "ALTER TABLE events ADD COLUMN hold_until INTEGER NOT NULL DEFAULT 0");
+}
+
 int gwqueue_open(const char *path, struct gwqueue **out)
 {
 	struct gwqueue *q;
@@ -130,7 +149,7 @@ int gwqueue_open(const char *path, struct gwqueue **out)
 	}
 	sqlite3_busy_timeout(q->db, GWQUEUE_BUSY_MS);
 	if (exec(q, "PRAGMA journal_mode=WAL") != 0 || exec(q, "PRAGMA synchronous=FULL") != 0 ||
-	    exec(q, gwqueue_schema) != 0)
+	    exec(q, gwqueue_schema) != 0 || add_hold_until(q) != 0)
 		goto fail;
 	*out = q;
 	return 0;
@@ -578,10 +597,11 @@ int gwqueue_events_peek(struct gwqueue *q, struct gwqueue_event *out, size_t max
 
 	pthread_mutex_lock(&q->mu);
 	st = prepare(q, "SELECT spot, seq, time, kind, arg8, arg16, user_id, key_id "
-		     "FROM events WHERE refused = 0 ORDER BY rowid LIMIT ?");
+		     "FROM events WHERE refused = 0 AND hold_until <= ? ORDER BY rowid LIMIT ?");
 	if (st == NULL)
 		goto out;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	sqlite3_bind_int64(st, 1, now_ms());
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
 	while (count < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct gwqueue_event *e = &out[count++];
 
@@ -618,6 +638,28 @@ int gwqueue_events_done(struct gwqueue *q, const struct gwqueue_event *ev, size_
 		if (st != NULL) {
 			sqlite3_bind_int64(st, 1, ev[i].spot);
 			sqlite3_bind_int64(st, 2, ev[i].ev.seq);
+		}
+		r = run(q, st);
+	}
+	return end(q, r);
+}
+
+int gwqueue_events_hold(struct gwqueue *q, const struct gwqueue_event *ev, size_t n,
+			int64_t until_ms)
+{
+	sqlite3_stmt *st;
+	size_t i;
+	int r;
+
+	r = begin(q);
+	if (r != 0)
+		return r;
+	for (i = 0; r == 0 && i < n; i++) {
+		st = prepare(q, "UPDATE events SET hold_until = ? WHERE spot = ? AND seq = ?");
+		if (st != NULL) {
+			sqlite3_bind_int64(st, 1, until_ms);
+			sqlite3_bind_int64(st, 2, ev[i].spot);
+			sqlite3_bind_int64(st, 3, ev[i].ev.seq);
 		}
 		r = run(q, st);
 	}

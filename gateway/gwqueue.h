@@ -159,8 +159,16 @@ int gwqueue_events_put(struct gwqueue *q, uint32_t spot, const struct proto_even
 int gwqueue_lockstate_get(struct gwqueue *q, uint32_t spot, uint32_t *seq,
 			  uint8_t hash[PROTO_HASH_LEN]);
 
-/* Up to `max` events not yet accepted, oldest first. Returns the count or -GWQUEUE_E_IO. */
+/* Up to `max` events not yet accepted nor held, oldest first. The count or -GWQUEUE_E_IO. */
 int gwqueue_events_peek(struct gwqueue *q, struct gwqueue_event *out, size_t max);
+
+/*
+ * The server refused these events for now (their lock is being changed on it): not
+ * given by gwqueue_events_peek() before until_ms (CLOCK_REALTIME ms), so that they hold
+ * up no other lock's. 0 or -GWQUEUE_E_IO.
+ */
+int gwqueue_events_hold(struct gwqueue *q, const struct gwqueue_event *ev, size_t n,
+			int64_t until_ms);
 
 /*
  * The server accepted (or counted as duplicates) these events: delete them. `refused`

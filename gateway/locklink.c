@@ -139,7 +139,10 @@ int locklink_deliver(struct locklink *k, const uint8_t *frame, size_t len, uint8
 	return n;
 }
 
-/* Checks the order and the chain of a page whose signature is valid. */
+/*
+ * Checks the order and the chain of a page whose signature is valid: 0, 1 for an empty
+ * page that holds no position, or -LOCKLINK_E_*.
+ */
 static int check_page(struct locklink *k, const struct proto_log *log,
 		      struct locklink_page *page)
 {
@@ -156,6 +159,9 @@ static int check_page(struct locklink *k, const struct proto_log *log,
 		/* Nothing new: the anchor is the hash after the newest event. */
 		if (log->head_seq < k->log_seq)
 			return -LOCKLINK_E_CHAIN;
+		/* Without our hash, short of the head: burned or unread, nothing to take. */
+		if (!k->log_hash_known && log->head_seq > k->log_seq)
+			return 1;
 		if (!k->log_hash_known || memcmp(log->anchor, k->log_hash, PROTO_HASH_LEN) == 0)
 			return 0; /* sequences after ours, if any, were burned */
 		/*
@@ -211,11 +217,12 @@ int locklink_log_page(struct locklink *k, struct locklink_page *page)
 		return link_failed(k, -LOCKCONN_E_PROTO);
 	}
 	r = check_page(k, log, page);
-	if (r != 0) {
+	if (r < 0) {
 		locklink_close(k);
 		return r;
 	}
-	page->head_seq = log->head_seq;
+	/* A page that holds no position reads as nothing new (the next read may). */
+	page->head_seq = r == 1 ? k->log_seq : log->head_seq;
 	page->count = log->count;
 	memcpy(page->ev, log->ev, log->count * sizeof(log->ev[0]));
 	if (log->count == 0)

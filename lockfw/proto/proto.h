@@ -438,13 +438,15 @@ const char *proto_status_name(int status);
 
 /*
  * Whether the lock's ERROR with this code to a management frame may not come again when
- * the same frame is sent later: the lock was not provisioned yet, or its storage or a
- * port call failed (PROTOCOL.md, section 6). Any other ERROR is its last word on the
- * frame. For the gateway and the server; the firmware does not call it.
+ * the same frame is sent later: the lock was not provisioned yet, its storage or a port
+ * call failed, or the frame's fragments came garbled over the radio (the gateway checks
+ * a frame is whole before it sends it) (PROTOCOL.md, section 6). Any other ERROR is its
+ * last word on the frame. For the gateway and the server; the firmware does not call it.
  */
 static inline bool proto_error_passes(int code)
 {
-	return code == PROTO_E_UNPROVISIONED || code == PROTO_E_FLASH || code == PROTO_E_INTERNAL;
+	return code == PROTO_E_UNPROVISIONED || code == PROTO_E_FLASH ||
+	       code == PROTO_E_INTERNAL || code == PROTO_E_FRAGMENT || code == PROTO_E_LENGTH;
 }
 /* Name of an event kind ("unlocked"); "unknown" when out of range. */
 const char *proto_event_name(uint8_t kind);

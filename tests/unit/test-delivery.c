@@ -377,7 +377,8 @@ static void test_error_word_for_good(void **state)
 	struct fixture *f = *state;
 	int64_t id = issue(f, f->alice, 101), other = issue(f, f->alice, 101);
 	static const char *const waits[] = { "unreachable", "flash_error", "internal",
-					     "unprovisioned", "stale_sequence", "no_such_word" };
+					     "unprovisioned", "bad_fragment", "bad_length",
+					     "stale_sequence", "no_such_word" };
 	char result[32], buf[32];
 	size_t i;
 

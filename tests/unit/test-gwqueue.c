@@ -19,6 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+#include <time.h>
+
 #include "../../gateway/gwqueue.h"
 
 struct fixture {
@@ -268,6 +271,63 @@ static void test_ack_replacing_report_in_flight_kept(void **state)
 	assert_int_equal(na, 0);
 }
 
+/*
+ * Events held (their lock refused for now) are not given until their time: the rest
+ * go meanwhile, however many are held.
+ */
+static void test_held_events_skipped(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_event ev[3] = { event_of(1), event_of(2), event_of(3) };
+	struct gwqueue_event out[8];
+	uint8_t hash[PROTO_HASH_LEN] = { 0 };
+	struct timespec now;
+
+	assert_int_equal(gwqueue_events_put(f->q, 101, ev, 3, 3, hash), 3);
+	assert_int_equal(gwqueue_events_put(f->q, 102, ev, 1, 1, hash), 1);
+	assert_int_equal(gwqueue_events_peek(f->q, out, 8), 4);
+	clock_gettime(CLOCK_REALTIME, &now);
+	assert_int_equal(gwqueue_events_hold(f->q, out, 3, (int64_t)now.tv_sec * 1000 + 60000),
+			 0);
+	assert_int_equal(gwqueue_events_peek(f->q, out, 8), 1);
+	assert_int_equal(out[0].spot, 102);
+	/* Due again: given, oldest first. */
+	out[0].spot = 101;
+	out[0].ev = ev[0];
+	assert_int_equal(gwqueue_events_hold(f->q, out, 1, 0), 0);
+	assert_int_equal(gwqueue_events_peek(f->q, out, 8), 2);
+	assert_int_equal(out[0].spot, 101);
+	assert_int_equal(out[0].ev.seq, 1);
+	assert_int_equal(out[1].spot, 102);
+}
+
+/* A queue file from before events could be held opens, gains the column, keeps its events. */
+static void test_old_queue_file_opens(void **state)
+{
+	struct fixture *f = *state;
+	struct gwqueue_event out[2];
+	char path[160];
+	sqlite3 *db = NULL;
+	struct gwqueue *q = NULL;
+
+	snprintf(path, sizeof(path), "%s/old.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE events (spot INTEGER NOT NULL, seq "
+				      "INTEGER NOT NULL, time INTEGER NOT NULL, kind INTEGER NOT "
+				      "NULL, arg8 INTEGER NOT NULL, arg16 INTEGER NOT NULL, user_id "
+				      "INTEGER NOT NULL, key_id INTEGER NOT NULL, refused INTEGER "
+				      "NOT NULL DEFAULT 0, PRIMARY KEY (spot, seq)); INSERT INTO "
+				      "events VALUES (101, 7, 0, 1, 0, 0, 0, 0, 0);", NULL, NULL,
+				      NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(gwqueue_open(path, &q), 0);
+	assert_int_equal(gwqueue_events_peek(q, out, 2), 1);
+	assert_int_equal(out[0].ev.seq, 7);
+	assert_int_equal(gwqueue_events_hold(q, out, 1, INT64_MAX), 0);
+	assert_int_equal(gwqueue_events_peek(q, out, 2), 0);
+	gwqueue_close(q);
+}
+
 static void test_events_once(void **state)
 {
 	struct fixture *f = *state;
@@ -448,6 +508,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ack_replacing_report_in_flight_kept, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_events_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_events_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_queue_file_opens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locks_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_process_loses_nothing, setup, teardown),

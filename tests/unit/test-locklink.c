@@ -552,6 +552,21 @@ static void test_log_empty_page_before_head(void **state)
 	assert_int_equal(read_all(&k), 2);
 	assert_int_equal(k.log_seq, 7);
 	locklink_close(&k);
+
+	/* Without a hash to compare (started from the server's sequence): nothing taken. */
+	peer_event(PROTO_EV_CAR_ARRIVED);
+	locklink_init(&k, SPOT, P.pub, P.path);
+	k.log_seq = 7;
+	k.log_hash_known = false;
+	assert_int_equal(locklink_connect(&k), 0);
+	P.empty_page = true;
+	assert_int_equal(locklink_log_page(&k, &page), 0);
+	assert_int_equal(page.count, 0);
+	assert_int_equal(page.head_seq, 7);
+	assert_false(k.log_hash_known);
+	assert_int_equal(read_all(&k), 1);
+	assert_int_equal(k.log_seq, 8);
+	locklink_close(&k);
 }
 
 static void test_wait_notices_events(void **state)
