@@ -621,8 +621,12 @@ out:
 	return r;
 }
 
-int gwqueue_events_done(struct gwqueue *q, const struct gwqueue_event *ev, size_t n,
-			bool refused)
+/*
+ * Runs `sql` once per event in one transaction: ?1 is its spot, ?2 its sequence, and ?3
+ * `*value` when not NULL. 0 or -GWQUEUE_E_IO.
+ */
+static int events_each(struct gwqueue *q, const struct gwqueue_event *ev, size_t n,
+		       const char *sql, const int64_t *value)
 {
 	sqlite3_stmt *st;
 	size_t i;
@@ -632,38 +636,32 @@ int gwqueue_events_done(struct gwqueue *q, const struct gwqueue_event *ev, size_
 	if (r != 0)
 		return r;
 	for (i = 0; r == 0 && i < n; i++) {
-		st = prepare(q, refused ?
-			     "UPDATE events SET refused = 1 WHERE spot = ? AND seq = ?" :
-			     "DELETE FROM events WHERE spot = ? AND seq = ?");
+		st = prepare(q, sql);
 		if (st != NULL) {
 			sqlite3_bind_int64(st, 1, ev[i].spot);
 			sqlite3_bind_int64(st, 2, ev[i].ev.seq);
+			if (value != NULL)
+				sqlite3_bind_int64(st, 3, *value);
 		}
 		r = run(q, st);
 	}
 	return end(q, r);
 }
 
+int gwqueue_events_done(struct gwqueue *q, const struct gwqueue_event *ev, size_t n,
+			bool refused)
+{
+	return events_each(q, ev, n, refused ?
+			   "UPDATE events SET refused = 1 WHERE spot = ?1 AND seq = ?2" :
+			   "DELETE FROM events WHERE spot = ?1 AND seq = ?2", NULL);
+}
+
 int gwqueue_events_hold(struct gwqueue *q, const struct gwqueue_event *ev, size_t n,
 			int64_t until_ms)
 {
-	sqlite3_stmt *st;
-	size_t i;
-	int r;
-
-	r = begin(q);
-	if (r != 0)
-		return r;
-	for (i = 0; r == 0 && i < n; i++) {
-		st = prepare(q, "UPDATE events SET hold_until = ? WHERE spot = ? AND seq = ?");
-		if (st != NULL) {
-			sqlite3_bind_int64(st, 1, until_ms);
-			sqlite3_bind_int64(st, 2, ev[i].spot);
-			sqlite3_bind_int64(st, 3, ev[i].ev.seq);
-		}
-		r = run(q, st);
-	}
-	return end(q, r);
+	return events_each(q, ev, n,
+			   "UPDATE events SET hold_until = ?3 WHERE spot = ?1 AND seq = ?2",
+			   &until_ms);
 }
 
 int gwqueue_up_count(struct gwqueue *q, size_t *events, size_t *acks)

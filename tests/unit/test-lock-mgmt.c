@@ -340,6 +340,20 @@ static void test_unknown_mtype_refused(void **state)
 
 /* ---- sequence and target ---- */
 
+/* Installs u's KEY_A through a signed frame, kept in frame[]: its length. */
+static size_t install_a(struct test_lock *t, const struct test_user *u, uint8_t *frame)
+{
+	union proto_mgmt_payload p;
+	size_t n;
+
+	p.cred = test_cred(u, KEY_A, PROTO_TIME_NONE_BEFORE, PROTO_TIME_NONE_AFTER, 0, 0);
+	n = test_site_mgmt(&t->site, PROTO_MGMT_INSTALL_CRED, TEST_SPOT_ID, 0, &p, frame,
+			   PROTO_FRAME_MAX);
+	assert_int_equal(send_frame(t, frame, n), PROTO_MGMT_ACK);
+	assert_int_equal(t->reply.u.ack.result, PROTO_OK);
+	return n;
+}
+
 /*
  * The last message applied, sent again (its ack was lost): the same answer, nothing
  * done twice, nothing logged. Another frame under that sequence, or that message once a
@@ -357,11 +371,7 @@ static void test_replay_answered_again_or_stale(void **state)
 	(void)state;
 	test_lock_init_ready(&t);
 	test_user_init(&u, 1001);
-	p.cred = test_cred(&u, KEY_A, PROTO_TIME_NONE_BEFORE, PROTO_TIME_NONE_AFTER, 0, 0);
-	n = test_site_mgmt(&t.site, PROTO_MGMT_INSTALL_CRED, TEST_SPOT_ID, 0, &p, frame,
-			   sizeof(frame));
-	assert_int_equal(send_frame(&t, frame, n), PROTO_MGMT_ACK);
-	assert_int_equal(t.reply.u.ack.result, PROTO_OK);
+	n = install_a(&t, &u, frame);
 	assert_int_equal(t.lock.cfg.mgmt_seq, t.site.seq);
 	snapshot_take(&t, &s);
 	assert_int_equal(send_frame(&t, frame, n), PROTO_MGMT_ACK);
@@ -409,11 +419,7 @@ static void test_config_without_message_id_loads(void **state)
 	(void)state;
 	test_lock_init_ready(&t);
 	test_user_init(&u, 1001);
-	p.cred = test_cred(&u, KEY_A, PROTO_TIME_NONE_BEFORE, PROTO_TIME_NONE_AFTER, 0, 0);
-	n = test_site_mgmt(&t.site, PROTO_MGMT_INSTALL_CRED, TEST_SPOT_ID, 0, &p, frame,
-			   sizeof(frame));
-	assert_int_equal(send_frame(&t, frame, n), PROTO_MGMT_ACK);
-	assert_int_equal(t.reply.u.ack.result, PROTO_OK);
+	n = install_a(&t, &u, frame);
 	seq = t.lock.cfg.mgmt_seq;
 	assert_int_equal(store_get(&t.lock.store, LAYOUT_KEY_CONFIG, rec, sizeof(rec), &len), 0);
 	assert_int_equal(len, 96 + LOCK_MGMT_ID_LEN);
