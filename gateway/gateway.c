@@ -843,6 +843,24 @@ static bool refused_not_ours(struct gateway *g, int r, const struct apiclient_er
 	return !covered;
 }
 
+/* What comes of one item (an event, an ack, a lock's reach) posted alone. */
+enum item_fate {
+	ITEM_TAKEN,   /* the server has it */
+	ITEM_DROPPED, /* refused for good: malformed, or its lock is no longer ours */
+	ITEM_HELD,    /* refused for now: kept, and tried again a little later */
+	ITEM_FAILED,  /* the server failed: this and what follows wait for the next turn */
+};
+
+static enum item_fate item_fate(struct gateway *g, int r, const struct apiclient_error *e,
+				uint32_t spot)
+{
+	if (r == 0)
+		return ITEM_TAKEN;
+	if (refused_as_malformed(r, e) || refused_not_ours(g, r, e, spot))
+		return ITEM_DROPPED;
+	return refused_for_good(r, e) ? ITEM_HELD : ITEM_FAILED;
+}
+
 /* One item of either kind: a batch buffer of these fits both. */
 union uplink_item {
 	struct gwqueue_ack ack;
@@ -992,6 +1010,7 @@ static int uplink_send(struct gateway *g, struct apiclient *api, const struct up
 		       uint8_t *items, unsigned fails)
 {
 	struct apiclient_error e;
+	enum item_fate fate;
 	int n, r;
 	size_t i, held = 0;
 
@@ -1012,13 +1031,13 @@ static int uplink_send(struct gateway *g, struct apiclient *api, const struct up
 		const uint8_t *item = items + i * k->size;
 
 		r = uplink_post(api, k, item, 1, &e);
-		if (r == 0 || refused_as_malformed(r, &e) ||
-		    refused_not_ours(g, r, &e, k->spot_of(item))) {
-			if (k->done(g->q, item, 1, r != 0) != 0)
+		fate = item_fate(g, r, &e, k->spot_of(item));
+		if (fate == ITEM_TAKEN || fate == ITEM_DROPPED) {
+			if (k->done(g->q, item, 1, fate == ITEM_DROPPED) != 0)
 				return -1;
 			continue;
 		}
-		if (!refused_for_good(r, &e) || k->hold == NULL) {
+		if (fate == ITEM_FAILED || k->hold == NULL) {
 			log_api_failure(k->what, r, &e, fails);
 			return -1; /* the server fails: all of it again later */
 		}
@@ -1109,17 +1128,18 @@ static int reach_one_by_one(struct gateway *g, struct apiclient *api,
 		   "sending one lock at a time"), e->code, e->detail);
 	for (i = 0; i < n; i++) {
 		r = reach_post(api, &batch[i], 1, e);
-		if (r != 0 && (refused_as_malformed(r, e) ||
-			       refused_not_ours(g, r, e, batch[i].spot))) {
+		switch (item_fate(g, r, e, batch[i].spot)) {
+		case ITEM_TAKEN:
+			break;
+		case ITEM_DROPPED:
 			log_warn(_("lock %u: the server refused its reach (%s: %s); dropped"),
 				 (unsigned)batch[i].spot, e->code, e->detail);
-			r = 0;
-		} else if (r != 0 && refused_for_good(r, e)) {
+			break;
+		case ITEM_HELD:
 			/* Its lock is being changed on the server: kept, holding up nobody. */
 			reach_keep(g, &batch[i], 1, now_ms() + GATEWAY_HOLD_MS);
-			r = 0;
-		}
-		if (r != 0) {
+			break;
+		case ITEM_FAILED:
 			*done = i;
 			return r;
 		}
